@@ -1,0 +1,75 @@
+"""The page record and the request/response shapes shared by both store backends."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class SearchMode(str, Enum):
+    bm25 = "bm25"
+    knn = "knn"
+    hybrid = "hybrid"
+
+
+class Page(BaseModel):
+    """One searchable unit: a PDF page (image + text) or a whole text document."""
+
+    page_id: str  # f"{doc_id}:{page_number}", stable across re-indexing
+    doc_id: str  # derived from collection + source path
+    collection: str = "default"
+    source: str  # the file path as indexed
+    content_hash: str  # sha256 of the source file
+    page_number: int = Field(ge=1)  # 1-based
+    page_count: int = Field(ge=1)
+    kind: Literal["pdf", "text"] = "pdf"
+    title: str = ""
+    language: str = ""
+    text: str = ""
+    ocr: bool = False  # text came from OCR
+    has_figures: bool = False  # page carries images/drawings (the reranker's "auto" modality uses it)
+    image: bytes | None = None  # rendered page (PNG/JPEG), within m0's pixel budget
+    thumbnail: bytes | None = None  # small JPEG for result grids
+    embedding: list[float] | None = None
+    acl: list[str] = Field(default_factory=list)  # groups allowed to see the page; empty = public
+
+
+class Filters(BaseModel):
+    """Applied inside the store query, never after it."""
+
+    collection: str | None = None
+    doc_id: str | None = None
+    language: str | None = None
+    # None: no ACL restriction (admin / anonymous quick start).
+    # A list: only pages whose acl is empty (public) or shares a group with it.
+    groups: list[str] | None = None
+
+
+class SearchRequest(BaseModel):
+    query: str = ""
+    vector: list[float] | None = None  # query embedding, needed by knn and hybrid
+    mode: SearchMode = SearchMode.hybrid
+    top_k: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+    filters: Filters = Field(default_factory=Filters)
+
+
+class Hit(BaseModel):
+    page: Page  # image, thumbnail and embedding are left out (None) in hits
+    score: float  # first-stage score (BM25, cosine, or fused RRF)
+    rank: int  # 1-based first-stage rank
+    snippet: str = ""  # text excerpt, matched terms wrapped in <mark>…</mark>
+
+
+class DocumentInfo(BaseModel):
+    doc_id: str
+    collection: str
+    source: str
+    title: str = ""
+    content_hash: str
+    page_count: int
+    pages_stored: int
+    complete: bool  # every page written (resumable indexing marks this last)
+    acl: list[str] = Field(default_factory=list)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The quick start: set up, index the sample PDFs into the embedded SQLite store, answer a search.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+folio=".venv/bin/folio"
+[[ -n "${VIRTUAL_ENV:-}" ]] && folio="$VIRTUAL_ENV/bin/folio"
+export FOLIO_STORE="${FOLIO_STORE:-sqlite:///.folio/quickstart.db}"
+echo "==> indexing samples/ into $FOLIO_STORE"
+"$folio" index samples/
+query="${1:-how are search results reranked}"
+echo "==> folio search \"$query\""
+"$folio" search "$query" --top-k 5
