@@ -1,0 +1,9 @@
+"""Shared fixtures live in tests/fixtures/, one module per part, loaded here."""
+
+pytest_plugins = [
+    "tests.fixtures.paths",
+    "tests.fixtures.opensearch",
+    "tests.fixtures.stores",
+    "tests.fixtures.tiny_m0",
+    "tests.fixtures.api_server",
+]
