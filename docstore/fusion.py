@@ -1,0 +1,29 @@
+"""Reciprocal-rank fusion (RRF) of ranked id lists, shared by both store backends.
+
+RRF needs no score calibration between BM25 and cosine similarity: each list contributes
+1 / (k + rank) per id, so it fuses lexical and vector rankings whose scores live on
+different scales. k=60 is the value from the original paper (Cormack et al., 2009)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
+    """Fuse id lists (each best first) into one list of (id, score), best first.
+
+    Ties are broken deterministically: by the best rank the id reached in any list, then by
+    the id itself, so the same inputs always give the same order."""
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    scores: dict[str, float] = {}
+    best_rank: dict[str, int] = {}
+    for ranking in rankings:
+        seen: set[str] = set()
+        for rank, doc_id in enumerate(ranking, start=1):
+            if doc_id in seen:  # a duplicate within one list counts once, at its best rank
+                continue
+            seen.add(doc_id)
+            scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (k + rank)
+            best_rank[doc_id] = min(best_rank.get(doc_id, rank), rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], best_rank[item[0]], item[0]))
