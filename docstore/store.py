@@ -52,6 +52,12 @@ class Store(Protocol):
 
     def count(self, filters: Filters | None = None) -> int: ...
 
+    def get_meta(self, key: str) -> str | None:
+        """A store-wide setting (e.g. `embedder`, `dim`: search must embed queries the way the
+        pages were embedded); None when unset or the store does not exist yet."""
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
     def close(self) -> None: ...
 
 
