@@ -1,0 +1,140 @@
+"""A client for any server speaking the Jina rerank contract (Folio's own `rerank-server`, Jina's
+API, other compatible servers), with timeouts and retries with backoff on 429, 5xx and
+connection errors. The HTTP client is created on first use (constructors never touch the network)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+
+import httpx
+from pydantic import ValidationError
+
+from reranker.jina_schema import RerankResponse, build_request_payload, output_from_response
+from reranker.types import Candidate, Query, RerankError, RerankOutput
+
+_RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+_MAX_RETRY_AFTER_S = 30.0
+
+
+class RemoteBackend:
+    name = "remote"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        model: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        path: str = "/v1/rerank",
+        health_path: str | None = "/healthz",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"a rerank server URL must start with http:// or https://, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.model = model
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = max(0.0, backoff)
+        self.path = path
+        self.health_path = health_path
+        self._transport = transport
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            headers = {"Accept": "application/json"}
+            if self.api_key:
+                headers["Authorization"] = f"Bearer {self.api_key}"
+            self._client = httpx.Client(
+                base_url=self.base_url, headers=headers, timeout=self.timeout, transport=self._transport
+            )
+        return self._client
+
+    def rerank(
+        self,
+        query: Query,
+        documents: Sequence[Candidate],
+        top_n: int | None = None,
+        return_documents: bool = False,
+    ) -> RerankOutput:
+        if not documents:
+            return RerankOutput(model=self.model or "", results=[])
+        try:
+            payload = build_request_payload(
+                query, documents, model=self.model, top_n=top_n, return_documents=False
+            )
+        except (OSError, TypeError) as exc:
+            raise RerankError(f"cannot encode the rerank request: {exc}") from exc
+        start = time.perf_counter()
+        response = self._post(payload)
+        try:
+            parsed = RerankResponse.model_validate(response.json())
+            out = output_from_response(parsed, documents, return_documents)
+        except (ValueError, ValidationError) as exc:
+            raise RerankError(f"{self.base_url} sent a response that is not a Jina rerank response: {exc}") from exc
+        out.timings_ms["remote"] = (time.perf_counter() - start) * 1000
+        return out
+
+    def _post(self, payload: dict[str, object]) -> httpx.Response:
+        last = ""
+        for attempt in range(self.retries + 1):
+            retry_after: float | None = None
+            try:
+                response = self.client.post(self.path, json=payload)
+            except httpx.TransportError as exc:  # connection refused / reset, timeouts
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code < 400:
+                    return response
+                last = f"HTTP {response.status_code}: {_detail(response)}"
+                if response.status_code not in _RETRY_STATUS:
+                    raise RerankError(f"{self.base_url} rejected the rerank request ({last})")
+                retry_after = _retry_after(response)
+            if attempt < self.retries:
+                time.sleep(self._delay(attempt, retry_after))
+        raise RerankError(f"{self.base_url} failed after {self.retries + 1} attempts ({last})")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, _MAX_RETRY_AFTER_S)
+        # exponential backoff with jitter, so many clients do not retry in lockstep
+        return self.backoff * (2**attempt) * (0.5 + random.random() / 2)
+
+    def ping(self) -> bool:
+        if not self.health_path:
+            return True
+        try:
+            return self.client.get(self.health_path, timeout=min(self.timeout, 5.0)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])[:300]
+    return str(body)[:300]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

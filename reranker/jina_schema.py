@@ -1,0 +1,175 @@
+"""The Jina rerank contract (`POST /v1/rerank`) as pydantic models, and conversions between it and
+Folio's reranker types. Shared by the server (parsing requests) and the HTTP backends (building them).
+
+Request:  {"model"?, "query": str | {"text"} | {"image"}, "documents": [str | {"text"} | {"image"}],
+           "top_n"?, "return_documents"?}
+Response: {"model", "usage": {"total_tokens"}, "results": [{"index", "relevance_score", "document"?}]}
+An image is an http(s) URL, a data URL, or bare base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from reranker.types import Candidate, ImageInput, Query, RerankOutput, RerankResult, TextInput
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class TextDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+
+
+class ImageDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image: NonEmpty = Field(description="http(s) URL, data URL, or base64-encoded image bytes")
+
+
+WireItem = str | TextDoc | ImageDoc
+
+
+class RerankRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # tolerate fields other Jina clients send (e.g. "truncation")
+
+    model: str | None = None
+    query: WireItem
+    documents: list[WireItem] = Field(min_length=1)
+    top_n: int | None = Field(default=None, ge=1)
+    # Jina's API returns the documents unless told not to.
+    return_documents: bool = True
+
+
+class Usage(BaseModel):
+    total_tokens: int = 0
+
+
+class ResultItem(BaseModel):
+    index: int
+    relevance_score: float
+    document: TextDoc | ImageDoc | None = None
+
+
+class RerankResponse(BaseModel):
+    model: str
+    usage: Usage = Field(default_factory=Usage)
+    results: list[ResultItem]
+
+
+# --- wire -> Folio ---------------------------------------------------------------------------
+
+
+def to_candidate(item: WireItem) -> Candidate:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, TextDoc):
+        return TextInput(item.text)
+    return ImageInput(item.image)
+
+
+def to_query(item: WireItem) -> Query:
+    return to_candidate(item)
+
+
+# --- Folio -> wire ---------------------------------------------------------------------------
+
+
+def image_to_wire(image: Any) -> str:
+    """Encode an image for the wire: URLs, data URLs and base64 strings pass through; a path,
+    raw bytes or a PIL image become base64."""
+    if isinstance(image, Path):
+        return base64.b64encode(image.read_bytes()).decode("ascii")
+    if isinstance(image, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(image)).decode("ascii")
+    if isinstance(image, str):
+        if image.startswith(("http://", "https://", "data:")):
+            return image
+        # A short string naming an existing file is a path; anything else is taken as base64.
+        if len(image) < 4096 and Path(image).is_file():
+            return base64.b64encode(Path(image).read_bytes()).decode("ascii")
+        return image
+    if hasattr(image, "save"):  # a PIL image
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        return base64.b64encode(buf.getvalue()).decode("ascii")
+    raise TypeError(f"cannot send an image of type {type(image).__name__}")
+
+
+def to_wire(item: Candidate) -> str | dict[str, str]:
+    """A candidate or query as JSON: plain text stays a string; images become {"image": ...}."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, TextInput):
+        return {"text": item.text}
+    if isinstance(item, ImageInput):
+        return {"image": image_to_wire(item.image)}
+    raise TypeError(f"not a candidate: {type(item).__name__}")
+
+
+def echo_document(item: WireItem) -> TextDoc | ImageDoc:
+    """The document as Jina echoes it back: always an object."""
+    return TextDoc(text=item) if isinstance(item, str) else item
+
+
+def build_request_payload(
+    query: Query,
+    documents: Sequence[Candidate],
+    *,
+    model: str | None,
+    top_n: int | None,
+    return_documents: bool,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "query": to_wire(query),
+        "documents": [to_wire(d) for d in documents],
+        "return_documents": return_documents,
+    }
+    if model:
+        payload["model"] = model
+    if top_n is not None:
+        payload["top_n"] = top_n
+    return payload
+
+
+def output_from_response(
+    response: RerankResponse, documents: Sequence[Candidate], return_documents: bool
+) -> RerankOutput:
+    """A RerankOutput whose documents are the caller's own objects (not the wire copies)."""
+    results = []
+    for item in response.results:
+        if not 0 <= item.index < len(documents):
+            raise ValueError(f"result index {item.index} is out of range for {len(documents)} documents")
+        doc = documents[item.index] if return_documents else None
+        results.append(RerankResult(index=item.index, relevance_score=item.relevance_score, document=doc))
+    results.sort(key=lambda r: r.relevance_score, reverse=True)
+    return RerankOutput(model=response.model, results=results, total_tokens=response.usage.total_tokens)
+
+
+def response_from_scores(
+    model: str,
+    documents: Sequence[WireItem],
+    scores: Sequence[float],
+    *,
+    top_n: int | None,
+    return_documents: bool,
+    total_tokens: int,
+) -> RerankResponse:
+    """Rank scored documents (ties keep the given order) and cut to top_n."""
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    if top_n is not None:
+        order = order[:top_n]
+    results = [
+        ResultItem(
+            index=i,
+            relevance_score=float(scores[i]),
+            document=echo_document(documents[i]) if return_documents else None,
+        )
+        for i in order
+    ]
+    return RerankResponse(model=model, usage=Usage(total_tokens=total_tokens), results=results)

@@ -1,0 +1,124 @@
+"""The Jina rerank contract: what requests parse to, and what responses look like on the wire."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+from pydantic import ValidationError
+
+from reranker.jina_schema import (
+    ImageDoc,
+    RerankRequest,
+    RerankResponse,
+    TextDoc,
+    build_request_payload,
+    image_to_wire,
+    output_from_response,
+    response_from_scores,
+    to_candidate,
+)
+from reranker.types import ImageInput, TextInput
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_request_accepts_strings_objects_and_image_query() -> None:
+    req = RerankRequest.model_validate(
+        {
+            "model": "jina-reranker-m0",
+            "query": {"image": "https://example.org/q.png"},
+            "documents": ["plain", {"text": "boxed"}, {"image": "aGVsbG8="}],
+            "top_n": 2,
+            "return_documents": False,
+        }
+    )
+    assert [to_candidate(d) for d in req.documents] == ["plain", TextInput("boxed"), ImageInput("aGVsbG8=")]
+    assert to_candidate(req.query) == ImageInput("https://example.org/q.png")
+    assert req.top_n == 2 and req.return_documents is False
+
+
+def test_request_defaults_follow_jina() -> None:
+    req = RerankRequest.model_validate({"query": "q", "documents": ["a"], "truncation": True})
+    assert req.model is None and req.top_n is None
+    assert req.return_documents is True  # Jina returns documents unless asked not to
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": "q", "documents": []},  # empty list
+        {"query": "q"},  # documents missing
+        {"query": "q", "documents": "not a list"},
+        {"query": "q", "documents": [3]},  # wrong item type
+        {"query": "q", "documents": [{"video": "x"}]},  # unknown object shape
+        {"query": "q", "documents": [{"image": ""}]},  # empty image
+        {"query": 5, "documents": ["a"]},
+        {"query": "q", "documents": ["a"], "top_n": 0},
+    ],
+)
+def test_request_rejects_bad_shapes(body: dict) -> None:
+    with pytest.raises(ValidationError):
+        RerankRequest.model_validate(body)
+
+
+def test_response_ranks_cuts_and_echoes_documents() -> None:
+    docs = ["a", TextDoc(text="b"), ImageDoc(image="aW1n")]
+    resp = response_from_scores("m", docs, [0.2, 0.9, 0.5], top_n=2, return_documents=True, total_tokens=7)
+    wire = resp.model_dump(exclude_none=True)
+    assert wire == {
+        "model": "m",
+        "usage": {"total_tokens": 7},
+        "results": [
+            {"index": 1, "relevance_score": 0.9, "document": {"text": "b"}},
+            {"index": 2, "relevance_score": 0.5, "document": {"image": "aW1n"}},
+        ],
+    }
+    bare = response_from_scores("m", docs, [0.5, 0.5, 0.1], top_n=None, return_documents=False, total_tokens=0)
+    # ties keep the given order; no document key at all when not asked for
+    assert [r["index"] for r in bare.model_dump(exclude_none=True)["results"]] == [0, 1, 2]
+    assert "document" not in bare.model_dump(exclude_none=True)["results"][0]
+
+
+def test_payload_encodes_local_images_as_base64(tmp_path) -> None:
+    png = _png()
+    path = tmp_path / "page.png"
+    path.write_bytes(png)
+    payload = build_request_payload(
+        "q",
+        ["t", TextInput("u"), ImageInput(path), ImageInput(png), ImageInput(str(path)), ImageInput("https://x/y.png")],
+        model="jina-reranker-m0",
+        top_n=3,
+        return_documents=False,
+    )
+    docs = payload["documents"]
+    assert docs[:2] == ["t", {"text": "u"}]
+    assert base64.b64decode(docs[2]["image"]) == png
+    assert base64.b64decode(docs[3]["image"]) == png
+    assert base64.b64decode(docs[4]["image"]) == png
+    assert docs[5] == {"image": "https://x/y.png"}
+    assert payload["model"] == "jina-reranker-m0" and payload["top_n"] == 3
+    pil = Image.open(io.BytesIO(png))
+    assert Image.open(io.BytesIO(base64.b64decode(image_to_wire(pil)))).size == (4, 4)
+    with pytest.raises(TypeError):
+        image_to_wire(12)
+
+
+def test_output_maps_results_back_to_the_callers_documents() -> None:
+    docs = ["a", ImageInput(b"raw")]
+    resp = RerankResponse.model_validate(
+        {"model": "m", "usage": {"total_tokens": 3}, "results": [{"index": 0, "relevance_score": 0.1},
+                                                                 {"index": 1, "relevance_score": 0.8}]}
+    )
+    out = output_from_response(resp, docs, return_documents=True)
+    assert [(r.index, r.document) for r in out.results] == [(1, ImageInput(b"raw")), (0, "a")]
+    assert out.total_tokens == 3
+    bad = RerankResponse.model_validate({"model": "m", "results": [{"index": 5, "relevance_score": 0.1}]})
+    with pytest.raises(ValueError, match="out of range"):
+        output_from_response(bad, docs, return_documents=False)
