@@ -3,9 +3,15 @@ batching and serving logic on its own. It can be held (gate) to make batching de
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import threading
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
 
 from reranker.types import Candidate, ImageInput, Query, TextInput
 
@@ -18,14 +24,38 @@ class FakeCandidateError:
         return self.message
 
 
+def _image_bytes(image: object) -> bytes:
+    if isinstance(image, str):
+        return base64.b64decode(image.split(",", 1)[1] if image.startswith("data:") else image, validate=True)
+    if isinstance(image, Path):
+        return image.read_bytes()
+    if isinstance(image, bytes):
+        return image
+    raise TypeError(f"unsupported image type {type(image).__name__}")
+
+
 def _key(item: Query | Candidate) -> str:
     if isinstance(item, ImageInput):
-        return f"image:{item.image!r}"
+        try:
+            return f"image:{zlib.crc32(_image_bytes(item.image))}"
+        except (binascii.Error, ValueError, TypeError):
+            return "image:undecodable"
     return f"text:{item.text if isinstance(item, TextInput) else item}"
 
 
 def fake_score(query: Query, candidate: Candidate) -> float:
     return (zlib.crc32(f"{_key(query)}|{_key(candidate)}".encode()) % 10_000) / 10_000
+
+
+def _image_problem(item: Query | Candidate) -> str | None:
+    """Images must be real: bytes, or base64 / a data URL of an image file."""
+    if not isinstance(item, ImageInput):
+        return None
+    try:
+        Image.open(io.BytesIO(_image_bytes(item.image))).verify()
+    except (binascii.Error, ValueError, TypeError, UnidentifiedImageError):
+        return "cannot decode the image"
+    return None
 
 
 class FakeScorer:
@@ -48,10 +78,8 @@ class FakeScorer:
         self.batch_sizes.append(len(pairs))
         out: list[float | FakeCandidateError] = []
         for q, c in pairs:
-            if isinstance(c, ImageInput) and c.image == "not-an-image":
-                out.append(FakeCandidateError("cannot decode the image"))
-            else:
-                out.append(fake_score(q, c))
+            problem = next((p for p in (_image_problem(q), _image_problem(c)) if p), None)
+            out.append(FakeCandidateError(problem) if problem else fake_score(q, c))
         return out
 
     def count_tokens(self, pairs: Sequence[tuple[Query, Candidate]]) -> int:

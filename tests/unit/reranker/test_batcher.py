@@ -89,7 +89,7 @@ def test_full_queue_rejects_at_once() -> None:
 def test_per_candidate_errors_come_back_in_place() -> None:
     batcher = DynamicBatcher(FakeScorer(), window_ms=0)
     try:
-        res = batcher.score([("q", "ok"), ("q", ImageInput("not-an-image")), ("q", "fine")], timeout=10)
+        res = batcher.score([("q", "ok"), ("q", ImageInput("bm90IGFuIGltYWdl")), ("q", "fine")], timeout=10)
     finally:
         batcher.close()
     assert isinstance(res[0], float) and isinstance(res[2], float)

@@ -1,0 +1,247 @@
+"""The rerank server over real HTTP (uvicorn on a loopback port) with the tiny m0 checkpoint:
+the Jina contract, errors, dynamic batching of concurrent requests, overload, and the HTTP
+client backends (Folio's RemoteBackend, retries against a flaky server)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from reranker.backends import make_backend
+from reranker.backends.remote import RemoteBackend
+from reranker.server import RerankServerSettings, create_rerank_app
+from reranker.types import ImageInput, RerankError, TextInput
+from tests.integration.rerank_http import flaky_server, serve_app
+
+DOCS = ["a note on photosynthesis in plants", "quarterly revenue table", "small language models"]
+
+
+def _png(color: str, size: tuple[int, int] = (56, 56)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+RED, BLUE = _png("red"), _png("blue", (84, 56))
+RED_B64 = base64.b64encode(RED).decode()
+BLUE_URL = "data:image/png;base64," + base64.b64encode(BLUE).decode()
+
+
+@pytest.fixture(scope="module")
+def model(tiny_m0_dir: Path) -> Iterator[Any]:
+    from reranker.local import M0Reranker
+
+    m = M0Reranker.from_pretrained(str(tiny_m0_dir), device="cpu", dtype="float32")
+    yield m
+    m.close()
+
+
+@pytest.fixture(scope="module")
+def server(model: Any) -> Iterator[tuple[str, Any]]:
+    app = create_rerank_app(RerankServerSettings(max_queue=32, max_batch_pairs=256, batch_window_ms=0), scorer=model)
+    with serve_app(app) as url:
+        yield url, app
+
+
+def _post(url: str, body: Any, **kw: Any) -> httpx.Response:
+    return httpx.post(f"{url}/v1/rerank", json=body, timeout=60, **kw)
+
+
+def _direct(model: Any, query: Any, docs: list[Any]) -> list[float]:
+    scores = model.score_pairs([(query, d) for d in docs])
+    assert all(isinstance(s, float) for s in scores)
+    return scores
+
+
+def test_string_documents_follow_the_contract(server, model) -> None:
+    url, _ = server
+    r = _post(url, {"model": "jina-reranker-m0", "query": "plants", "documents": DOCS})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"model", "usage", "results"}
+    assert body["model"] == "jina-reranker-m0"
+    assert body["usage"]["total_tokens"] > 0
+    results = body["results"]
+    assert sorted(x["index"] for x in results) == [0, 1, 2]
+    scores = [x["relevance_score"] for x in results]
+    assert scores == sorted(scores, reverse=True)
+    # documents come back (Jina's default) as {"text": ...} objects
+    assert [x["document"] for x in results] == [{"text": DOCS[x["index"]]} for x in results]
+    expected = _direct(model, "plants", DOCS)
+    assert {x["index"]: x["relevance_score"] for x in results} == pytest.approx(dict(enumerate(expected)), abs=1e-5)
+
+
+def test_mixed_text_and_image_documents(server, model) -> None:
+    url, _ = server
+    docs = [{"text": DOCS[0]}, {"image": RED_B64}, DOCS[2], {"image": BLUE_URL}]
+    r = _post(url, {"query": "a red page", "documents": docs, "return_documents": False})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert all("document" not in x for x in results)
+    expected = _direct(model, "a red page", [TextInput(DOCS[0]), ImageInput(RED), DOCS[2], ImageInput(BLUE)])
+    got = {x["index"]: x["relevance_score"] for x in results}
+    assert got == pytest.approx(dict(enumerate(expected)), abs=1e-5)
+
+
+def test_image_query_and_top_n(server, model) -> None:
+    url, _ = server
+    docs = [DOCS[0], {"image": BLUE_URL}, DOCS[1]]
+    r = _post(url, {"query": {"image": RED_B64}, "documents": docs, "top_n": 2})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    expected = _direct(model, ImageInput(RED), [DOCS[0], ImageInput(BLUE), DOCS[1]])
+    best_two = sorted(range(3), key=lambda i: -expected[i])[:2]
+    assert [x["index"] for x in results] == best_two
+    assert results[0]["document"] == ({"image": BLUE_URL} if best_two[0] == 1 else {"text": docs[best_two[0]]})
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"query": "q", "documents": []}, "documents"),
+        ({"query": "q", "documents": "abc"}, "documents"),
+        ({"query": "q", "documents": [1, 2]}, "documents"),
+        ({"query": "q", "documents": [{"video": "x"}]}, "documents"),
+        ({"documents": ["a"]}, "query"),
+        ({"query": "   ", "documents": ["a"]}, "query"),
+        ({"query": "q", "documents": ["a"], "top_n": -1}, "top_n"),
+        ({"query": "q", "documents": ["a", {"image": "bm90IGFuIGltYWdl"}]}, "documents[1]"),
+    ],
+)
+def test_bad_requests_get_4xx_with_a_message(server, body, needle) -> None:
+    url, _ = server
+    r = _post(url, body)
+    assert 400 <= r.status_code < 500, r.text
+    assert needle in r.json()["detail"]
+
+
+def test_malformed_json_is_a_4xx(server) -> None:
+    url, _ = server
+    r = httpx.post(f"{url}/v1/rerank", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"]
+
+
+def test_concurrent_requests_share_a_batch_and_keep_their_scores(server, model) -> None:
+    url, app = server
+    bodies = [{"query": f"query {i}", "documents": DOCS + [{"image": RED_B64}]} for i in range(6)]
+    sequential = [_post(url, b).json()["results"] for b in bodies]
+    before = app.state.batcher.stats.batches
+    app.state.batcher.pause()  # hold the worker so all six are waiting together
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            futures = [pool.submit(_post, url, b) for b in bodies]
+            _wait_until(lambda: httpx.get(f"{url}/healthz").json()["queue_depth"] == 6)
+            app.state.batcher.resume()
+            responses = [f.result() for f in futures]
+    finally:
+        app.state.batcher.resume()
+    assert all(r.status_code == 200 for r in responses)
+    metrics = httpx.get(f"{url}/metrics").text
+    assert "folio_rerank_max_batch_requests 6" in metrics
+    assert app.state.batcher.stats.batches == before + 1  # one model batch served all six
+    for seq, resp in zip(sequential, responses, strict=True):
+        conc = resp.json()["results"]
+        assert [x["index"] for x in conc] == [x["index"] for x in seq]
+        assert [x["relevance_score"] for x in conc] == pytest.approx([x["relevance_score"] for x in seq], abs=1e-5)
+
+
+def test_overload_answers_503_and_the_queue_drains(model) -> None:
+    app = create_rerank_app(RerankServerSettings(max_queue=2, batch_window_ms=0), scorer=model)
+    with serve_app(app) as url:
+        app.state.batcher.pause()
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                waiting = [pool.submit(_post, url, {"query": f"q{i}", "documents": DOCS}) for i in range(2)]
+                _wait_until(lambda: app.state.batcher.queue_depth == 2)
+                r = _post(url, {"query": "one too many", "documents": DOCS})
+                assert r.status_code == 503
+                assert "queue is full" in r.json()["detail"] and r.headers["retry-after"]
+                app.state.batcher.resume()
+                assert [w.result().status_code for w in waiting] == [200, 200]
+        finally:
+            app.state.batcher.resume()
+        assert "folio_rerank_rejected_total 1" in httpx.get(f"{url}/metrics").text
+
+
+def test_api_key_is_required_when_set(model) -> None:
+    app = create_rerank_app(RerankServerSettings(api_key="s3cret"), scorer=model)
+    with serve_app(app) as url:
+        body = {"query": "q", "documents": DOCS}
+        assert _post(url, body).status_code == 401
+        assert _post(url, body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert _post(url, body, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert httpx.get(f"{url}/healthz").json()["status"] == "ok"  # health stays open
+        backend = RemoteBackend(url, api_key="s3cret")
+        try:
+            assert len(backend.rerank("q", DOCS).results) == 3
+        finally:
+            backend.close()
+        with pytest.raises(RerankError, match="401"):
+            RemoteBackend(url, api_key="wrong").rerank("q", DOCS)
+
+
+def test_remote_backend_gets_the_same_scores_as_the_model(server, model, tmp_path) -> None:
+    url, _ = server
+    page = tmp_path / "page.png"
+    page.write_bytes(BLUE)
+    docs = [DOCS[0], ImageInput(page), TextInput(DOCS[1]), ImageInput(RED)]
+    backend = make_backend(f"remote:{url}")
+    assert isinstance(backend, RemoteBackend) and backend.ping()
+    try:
+        remote = backend.rerank("blue page", docs, top_n=3, return_documents=True)
+    finally:
+        backend.close()
+    local = model.rerank("blue page", docs, top_n=3)
+    assert [r.index for r in remote.results] == [r.index for r in local.results]
+    assert [r.relevance_score for r in remote.results] == pytest.approx(
+        [r.relevance_score for r in local.results], abs=1e-5
+    )
+    assert remote.results[0].document is docs[remote.results[0].index]  # the caller's own object
+
+
+def test_remote_backend_retries_5xx_then_succeeds() -> None:
+    with flaky_server(failures=2, status=503) as (url, calls):
+        backend = RemoteBackend(url, retries=3, backoff=0.01)
+        out = backend.rerank("q", ["a", "b"])
+        backend.close()
+    assert calls["n"] == 3  # two 503s, then the answer
+    assert [r.index for r in out.results] == [1, 0]
+
+
+def test_remote_backend_gives_up_with_a_rerank_error() -> None:
+    with flaky_server(failures=10, status=502) as (url, calls):
+        with pytest.raises(RerankError, match="failed after 2 attempts.*502"):
+            RemoteBackend(url, retries=1, backoff=0.01).rerank("q", ["a"])
+    assert calls["n"] == 2
+    with flaky_server(failures=10, status=400) as (url, calls):
+        with pytest.raises(RerankError, match="rejected"):
+            RemoteBackend(url, retries=3, backoff=0.01).rerank("q", ["a"])
+    assert calls["n"] == 1  # a client error is not retried
+    # nothing listening: connection errors are retried, then reported
+    with pytest.raises(RerankError, match="ConnectError"):
+        RemoteBackend("http://127.0.0.1:9", retries=1, backoff=0.01, timeout=2).rerank("q", ["a"])
+
+
+def test_factory_specs() -> None:
+    assert make_backend("none") is None
+    with pytest.raises(ValueError, match="unknown reranker"):
+        make_backend("cohere:x")
+    with pytest.raises(ValueError, match="needs a URL"):
+        make_backend("remote:")
+
+
+def _wait_until(cond: Any, tries: int = 1000) -> None:
+    for _ in range(tries):
+        if cond():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("condition never became true")
