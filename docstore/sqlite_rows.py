@@ -1,0 +1,86 @@
+"""Pure helpers of the SQLite store: filter clauses and row ↔ record conversion."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from docstore.schema import DocumentInfo, Filters, Page
+from docstore.sqlite_fts import fts_text
+
+
+def visibility_clause(groups: list[str] | None, alias: str = "p") -> tuple[str, list[Any]]:
+    """Public pages, or pages sharing a group with `groups`; None means no restriction."""
+    if groups is None:
+        return "1", []
+    if not groups:
+        return f"{alias}.public = 1", []
+    marks = ",".join("?" * len(groups))
+    return (
+        f"({alias}.public = 1 OR EXISTS (SELECT 1 FROM json_each({alias}.acl) WHERE json_each.value IN ({marks})))",
+        list(groups),
+    )
+
+
+def filter_clause(filters: Filters | None, alias: str = "p", language: bool = True) -> tuple[str, list[Any]]:
+    filters = filters or Filters()
+    clauses: list[str] = []
+    params: list[Any] = []
+    names = ["collection", "doc_id"] + (["language"] if language else [])
+    for name in names:
+        value = getattr(filters, name)
+        if value is not None:
+            clauses.append(f"{alias}.{name} = ?")
+            params.append(value)
+    acl_sql, acl_params = visibility_clause(filters.groups, alias)
+    clauses.append(acl_sql)
+    params += acl_params
+    return " AND ".join(clauses), params
+
+
+def page_values(page: Page, dim: int | None) -> tuple[Any, ...]:
+    blob = None
+    if page.embedding is not None:
+        if dim is not None and len(page.embedding) != dim:
+            raise ValueError(f"page {page.page_id}: embedding has {len(page.embedding)} dims, the store holds {dim}")
+        blob = np.asarray(page.embedding, dtype=np.float32).tobytes()
+    return (
+        page.page_id, page.doc_id, page.collection, page.source, page.content_hash, page.page_number,
+        page.page_count, page.kind, page.title, page.language, page.text, int(page.ocr),
+        int(page.has_figures), json.dumps(page.acl), int(not page.acl), blob,
+    )  # fmt: skip
+
+
+def fts_values(page: Page) -> tuple[str, str]:
+    return fts_text(page.title), fts_text(page.text)
+
+
+def page_from_row(row: sqlite3.Row, with_media: bool = False) -> Page:
+    keys = row.keys()
+    embedding = None
+    if with_media and row["embedding"] is not None:
+        embedding = np.frombuffer(row["embedding"], dtype=np.float32).tolist()
+    return Page(
+        page_id=row["page_id"], doc_id=row["doc_id"], collection=row["collection"], source=row["source"],
+        content_hash=row["content_hash"], page_number=row["page_number"], page_count=row["page_count"],
+        kind=row["kind"], title=row["title"], language=row["language"], text=row["text"], ocr=bool(row["ocr"]),
+        has_figures=bool(row["has_figures"]), acl=json.loads(row["acl"]), embedding=embedding,
+        image=row["image"] if with_media and "image" in keys else None,
+        thumbnail=row["thumbnail"] if with_media and "thumbnail" in keys else None,
+    )  # fmt: skip
+
+
+def document_from_row(row: sqlite3.Row) -> DocumentInfo:
+    return DocumentInfo(
+        doc_id=row["doc_id"], collection=row["collection"], source=row["source"], title=row["title"],
+        content_hash=row["content_hash"], page_count=row["page_count"], pages_stored=row["pages_stored"],
+        complete=bool(row["complete"]), acl=json.loads(row["acl"]),
+    )  # fmt: skip
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))

@@ -1,0 +1,64 @@
+"""SQLite tables for the embedded store, and how its connections are opened.
+
+pages      one row per page (rowid shared with pages_fts), embedding as a float32 blob, acl as JSON
+pages_fts  FTS5 over title and text in index form (see sqlite_fts), rowid = pages.rowid
+images     page image and thumbnail blobs, apart so that searches never read them
+documents  one row per indexed file, `complete` set last (resumable indexing)
+meta       store-wide settings (embedder, dim) and `generation`, bumped on every page write so
+           every process can tell when its cached vector matrix is stale"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, collection TEXT NOT NULL, source TEXT NOT NULL, title TEXT NOT NULL,
+    content_hash TEXT NOT NULL, page_count INTEGER NOT NULL, complete INTEGER NOT NULL,
+    acl TEXT NOT NULL, public INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    rowid INTEGER PRIMARY KEY, page_id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL,
+    collection TEXT NOT NULL, source TEXT NOT NULL, content_hash TEXT NOT NULL,
+    page_number INTEGER NOT NULL, page_count INTEGER NOT NULL, kind TEXT NOT NULL, title TEXT NOT NULL,
+    language TEXT NOT NULL, text TEXT NOT NULL, ocr INTEGER NOT NULL, has_figures INTEGER NOT NULL,
+    acl TEXT NOT NULL, public INTEGER NOT NULL, embedding BLOB
+);
+CREATE INDEX IF NOT EXISTS pages_doc ON pages (doc_id);
+CREATE INDEX IF NOT EXISTS pages_collection ON pages (collection);
+CREATE TABLE IF NOT EXISTS images (page_id TEXT PRIMARY KEY, image BLOB, thumbnail BLOB);
+CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5 (
+    title, text, tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
+"""
+
+PAGE_COLUMNS = (
+    "page_id, doc_id, collection, source, content_hash, page_number, page_count, kind, title, "
+    "language, text, ocr, has_figures, acl, public, embedding"
+)
+
+
+def path_from_url(url: str) -> Path:
+    """`sqlite:///rel/path.db` → rel/path.db, `sqlite:////abs/path.db` → /abs/path.db."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a SQLite store URL: {url!r} (use sqlite:///path/folio.db)")
+    raw = url[len("sqlite:///") :].split("?", 1)[0]
+    if not raw:
+        raise ValueError(f"SQLite store URL without a path: {url!r}")
+    return Path(raw)
+
+
+def connect(path: Path, create: bool) -> sqlite3.Connection:
+    """A connection in WAL mode (readers never block the one writer)."""
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)  # explicit transactions
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    if create:
+        conn.executescript(DDL)
+    return conn

@@ -1,0 +1,306 @@
+"""The embedded store: one SQLite file with FTS5 for BM25, float32 vectors beside the pages and
+page images in a blob table. See sqlite_schema (tables), sqlite_fts (CJK-aware analysis) and
+sqlite_vectors (exact cosine kNN).
+
+Concurrency: WAL mode, one connection per thread (the API serves from a thread pool), writes
+serialised by a lock within the process and by `BEGIN IMMEDIATE` across processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from docstore.fusion import rrf_fuse
+from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
+from docstore.snippets import make_snippet
+from docstore.sqlite_fts import fts_query
+from docstore.sqlite_rows import (
+    document_from_row,
+    filter_clause,
+    fts_values,
+    page_from_row,
+    page_values,
+    placeholders,
+    visibility_clause,
+)
+from docstore.sqlite_schema import PAGE_COLUMNS, connect, path_from_url
+from docstore.sqlite_vectors import VectorIndex
+from docstore.store import StoreUnavailable
+
+TITLE_WEIGHT, TEXT_WEIGHT = 2.0, 1.0  # bm25() column weights: a title match counts double
+_BM25 = f"bm25(pages_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
+
+
+class SqliteStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._path = path_from_url(url)  # parses only: no I/O until the first call
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._vectors: VectorIndex | None = None
+        self._vectors_lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------------------
+    def _conn(self, create: bool = True) -> sqlite3.Connection | None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if not create and not self._path.exists():
+            return None  # reading a store that does not exist yet: empty, and no file created
+        try:
+            conn = connect(self._path, create=True)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"cannot open SQLite store {self._path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        self._local.conn = conn
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        conn = self._conn(create=True)
+        assert conn is not None
+        return conn
+
+    def _write(self, sql_fn: Any) -> Any:
+        """Run sql_fn(conn) in one IMMEDIATE transaction; bump the generation if it changed pages."""
+        conn = self._writer()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = sql_fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return result
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+    # -- meta --------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        conn = self._conn(create=False)
+        if conn is None:
+            return None
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(lambda c: c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)))
+
+    def _dim(self) -> int | None:
+        value = self.get_meta("dim")
+        return int(value) if value else None
+
+    def ensure(self, dim: int) -> None:
+        if dim < 1:
+            raise ValueError(f"embedding dim must be >= 1, got {dim}")
+        current = self._dim()
+        if current is not None and current != dim:
+            raise ValueError(f"{self.url} holds {current}-dim embeddings; cannot use {dim} (re-index into a new store)")
+        self.set_meta("dim", str(dim))
+
+    def ping(self) -> bool:
+        try:
+            conn = self._conn(create=True)
+            return conn is not None and conn.execute("SELECT 1").fetchone() is not None
+        except (StoreUnavailable, sqlite3.Error):
+            return False
+
+    # -- writes ------------------------------------------------------------------------
+    def upsert_pages(self, pages: Sequence[Page]) -> None:
+        if not pages:
+            return
+        dim = self._dim()
+        if dim is None:
+            first = next((p.embedding for p in pages if p.embedding is not None), None)
+            if first is not None:
+                self.ensure(len(first))
+                dim = len(first)
+        rows = [(p, page_values(p, dim), fts_values(p)) for p in pages]  # validates before writing
+
+        def write(conn: sqlite3.Connection) -> None:
+            for page, values, (title_fts, text_fts) in rows:
+                self._delete_pages(conn, "page_id = ?", [page.page_id])
+                cur = conn.execute(f"INSERT INTO pages ({PAGE_COLUMNS}) VALUES ({placeholders(values)})", values)
+                conn.execute(
+                    "INSERT INTO pages_fts (rowid, title, text) VALUES (?, ?, ?)", (cur.lastrowid, title_fts, text_fts)
+                )
+                if page.image is not None or page.thumbnail is not None:
+                    conn.execute(
+                        "INSERT INTO images (page_id, image, thumbnail) VALUES (?, ?, ?)",
+                        (page.page_id, page.image, page.thumbnail),
+                    )
+            self._bump(conn)
+
+        self._write(write)
+
+    @staticmethod
+    def _delete_pages(conn: sqlite3.Connection, where: str, params: list[Any]) -> int:
+        found = conn.execute(f"SELECT rowid, page_id FROM pages WHERE {where}", params).fetchall()
+        for rowid, page_id in found:
+            conn.execute("DELETE FROM pages_fts WHERE rowid = ?", (rowid,))
+            conn.execute("DELETE FROM images WHERE page_id = ?", (page_id,))
+            conn.execute("DELETE FROM pages WHERE rowid = ?", (rowid,))
+        return len(found)
+
+    def begin_document(self, info: DocumentInfo) -> None:
+        values = (
+            info.doc_id, info.collection, info.source, info.title, info.content_hash, info.page_count,
+            json.dumps(info.acl), int(not info.acl),
+        )  # fmt: skip
+        self._write(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO documents (doc_id, collection, source, title, content_hash, page_count,"
+                " complete, acl, public) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                values,
+            )
+        )
+
+    def finish_document(self, doc_id: str) -> None:
+        self._write(lambda c: c.execute("UPDATE documents SET complete = 1 WHERE doc_id = ?", (doc_id,)))
+
+    def delete_document(self, doc_id: str) -> int:
+        def delete(conn: sqlite3.Connection) -> int:
+            removed = self._delete_pages(conn, "doc_id = ?", [doc_id])
+            conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            self._bump(conn)
+            return removed
+
+        return int(self._write(delete))
+
+    # -- reads -------------------------------------------------------------------------
+    def _documents(self, where: str, params: list[Any]) -> list[DocumentInfo]:
+        conn = self._conn(create=False)
+        if conn is None:
+            return []
+        rows = conn.execute(
+            "SELECT d.*, (SELECT count(*) FROM pages p WHERE p.doc_id = d.doc_id) AS pages_stored"
+            f" FROM documents d WHERE {where} ORDER BY d.collection, d.source, d.doc_id",
+            params,
+        ).fetchall()
+        return [document_from_row(r) for r in rows]
+
+    def get_document(self, doc_id: str) -> DocumentInfo | None:
+        found = self._documents("d.doc_id = ?", [doc_id])
+        return found[0] if found else None
+
+    def list_documents(self, filters: Filters | None = None) -> list[DocumentInfo]:
+        where, params = filter_clause(filters, alias="d", language=False)
+        return self._documents(where, params)
+
+    def get_page(self, page_id: str, groups: list[str] | None = None) -> Page | None:
+        conn = self._conn(create=False)
+        if conn is None:
+            return None
+        acl_sql, acl_params = visibility_clause(groups)
+        row = conn.execute(
+            "SELECT p.*, i.image, i.thumbnail FROM pages p LEFT JOIN images i ON i.page_id = p.page_id"
+            f" WHERE p.page_id = ? AND {acl_sql}",
+            [page_id, *acl_params],
+        ).fetchone()
+        return None if row is None else page_from_row(row, with_media=True)
+
+    def get_image(
+        self, page_id: str, kind: Literal["image", "thumbnail"] = "image", groups: list[str] | None = None
+    ) -> bytes | None:
+        if kind not in ("image", "thumbnail"):
+            raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
+        conn = self._conn(create=False)
+        if conn is None:
+            return None
+        acl_sql, acl_params = visibility_clause(groups)
+        row = conn.execute(
+            f"SELECT i.{kind} FROM images i JOIN pages p ON p.page_id = i.page_id WHERE i.page_id = ? AND {acl_sql}",
+            [page_id, *acl_params],
+        ).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def count(self, filters: Filters | None = None) -> int:
+        conn = self._conn(create=False)
+        if conn is None:
+            return 0
+        where, params = filter_clause(filters)
+        return int(conn.execute(f"SELECT count(*) FROM pages p WHERE {where}", params).fetchone()[0])
+
+    # -- search ------------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> list[Hit]:
+        if request.mode in (SearchMode.knn, SearchMode.hybrid) and request.vector is None:
+            if request.mode == SearchMode.knn:
+                raise ValueError("knn search needs a query vector (embed the query first)")
+        conn = self._conn(create=False)
+        if conn is None:
+            return []
+        want = request.offset + request.top_k
+        if request.mode == SearchMode.bm25:
+            ranked = self._bm25(conn, request.query, request.filters, want)
+        elif request.mode == SearchMode.knn:
+            assert request.vector is not None
+            ranked = self._knn(conn, request.vector, request.filters, want)
+        else:
+            depth = min(2000, max(100, 2 * want))
+            lists = [[str(r) for r, _ in self._bm25(conn, request.query, request.filters, depth)]]
+            if request.vector is not None:
+                lists.append([str(r) for r, _ in self._knn(conn, request.vector, request.filters, depth)])
+            ranked = [(int(r), s) for r, s in rrf_fuse(lists)]
+        return self._hits(conn, ranked[request.offset : want], request)
+
+    def _bm25(self, conn: sqlite3.Connection, query: str, filters: Filters, k: int) -> list[tuple[int, float]]:
+        match = fts_query(query)
+        if match is None:
+            return []
+        where, params = filter_clause(filters)
+        rows = conn.execute(
+            f"SELECT p.rowid, -{_BM25} FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid"
+            f" WHERE pages_fts MATCH ? AND {where} ORDER BY {_BM25}, p.rowid LIMIT ?",
+            [match, *params, k],
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def _knn(self, conn: sqlite3.Connection, vector: list[float], filters: Filters, k: int) -> list[tuple[int, float]]:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = str(row[0]) if row else "0"
+        dim = self._dim()
+        if dim is None:
+            return []  # no embeddings stored yet
+        with self._vectors_lock:
+            if self._vectors is None or self._vectors.generation != generation:
+                self._vectors = VectorIndex.load(conn, generation, dim)
+            index = self._vectors
+        return index.top(vector, filters, k)
+
+    def _hits(self, conn: sqlite3.Connection, ranked: list[tuple[int, float]], request: SearchRequest) -> list[Hit]:
+        if not ranked:
+            return []
+        rowids = [r for r, _ in ranked]
+        rows = conn.execute(
+            f"SELECT rowid AS rid, * FROM pages WHERE rowid IN ({placeholders(rowids)})", rowids
+        ).fetchall()
+        by_id = {r["rid"]: r for r in rows}
+        hits: list[Hit] = []
+        for rowid, score in ranked:
+            row = by_id.get(rowid)
+            if row is None:  # deleted between ranking and fetching
+                continue
+            page = page_from_row(row)
+            snippet = make_snippet(page.text, request.query) if page.text else ""
+            hits.append(Hit(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet))
+        return hits
+
+    def close(self) -> None:
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+        self._vectors = None
