@@ -1,0 +1,136 @@
+"""`folio serve` (the API and portal under uvicorn) and `folio keys` (API key management)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from search_api.keys import KeyStore, parse_groups
+from search_api.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="start the search API and portal")
+    serve.add_argument("--store", help="store URL (default $FOLIO_STORE or sqlite:///.folio/folio.db)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--reranker", help="none | local:/path | jina[:model] | remote:http://host:port")
+    serve.add_argument("--embedder", help="query embedder when the store records none")
+    serve.add_argument("--anonymous", action="store_true", default=None, help="allow requests without a key")
+    serve.add_argument("--keys-file", help="API keys file (default: keys.db beside a SQLite store)")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_serve)
+
+    keys = subparsers.add_parser("keys", help="manage API keys")
+    keys.add_argument("--store", help="store URL (locates the default keys file)")
+    keys.add_argument("--keys-file", help="API keys file")
+    sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    create = sub.add_parser("create", help="create a key (printed once)")
+    create.add_argument("--groups", default="", help="comma-separated groups the key may see")
+    create.add_argument("--admin", action="store_true", help="the key sees and manages everything")
+    create.add_argument("--name", default="", help="a label for the key")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=_keys_create)
+    listing = sub.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_keys_list)
+    revoke = sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=_keys_revoke)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Environment (FOLIO_*) first, flags over it."""
+    overrides: dict[str, Any] = {}
+    for flag, field in (("store", "store"), ("reranker", "reranker"), ("embedder", "embedder"),
+                        ("anonymous", "anonymous"), ("keys_file", "keys_file")):  # fmt: skip
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[field] = value
+    return Settings(**overrides)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from search_api.app import create_app
+
+    settings = settings_from_args(args)
+    try:
+        app = create_app(settings)
+    except (ValueError, OSError) as exc:
+        print(f"folio serve: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"folio serve: http://{args.host}:{args.port} (store {settings.store}, reranker {settings.reranker}, "
+        f"anonymous {'on' if settings.anonymous else 'off'})",
+        file=sys.stderr,
+    )
+    if args.workers > 1:
+        # Each worker process builds its own app from the environment, so pass the flags on there.
+        import os
+
+        for field, value in settings.model_dump(exclude_unset=True).items():
+            os.environ[f"FOLIO_{field.upper()}"] = str(value)
+        uvicorn.run(
+            "search_api.app:create_app", factory=True, host=args.host, port=args.port,
+            workers=args.workers, log_level=args.log_level, access_log=False,
+        )  # fmt: skip
+        return 0
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _keystore(args: argparse.Namespace) -> KeyStore:
+    return KeyStore(settings_from_args(args).resolved_keys_file())
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    groups = parse_groups(args.groups)
+    if not groups and not args.admin:
+        print("folio keys create: give --groups a,b (or --admin)", file=sys.stderr)
+        return 2
+    store = _keystore(args)
+    key, record = store.create(groups, admin=args.admin, name=args.name)
+    store.close()
+    if args.json:
+        print(json.dumps({"key": key, **record.model_dump()}))
+    else:
+        print(key)
+        print(
+            f"key id {record.key_id}, groups {','.join(groups) or '-'}{', admin' if args.admin else ''} "
+            f"(stored in {store.path}; the key is shown only this once)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    store = _keystore(args)
+    records = store.list(include_revoked=args.all)
+    store.close()
+    if args.json:
+        print(json.dumps([r.model_dump() for r in records]))
+        return 0
+    print(f"{'ID':<14}{'NAME':<20}{'GROUPS':<30}{'ADMIN':<7}{'CREATED':<22}REVOKED")
+    for r in records:
+        created = datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{r.key_id:<14}{r.name[:19]:<20}{','.join(r.groups)[:29]:<30}{'yes' if r.admin else '':<7}"
+              f"{created:<22}{'yes' if r.revoked else ''}")  # fmt: skip
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    store = _keystore(args)
+    ok = store.revoke(args.key_id)
+    store.close()
+    if not ok:
+        print(f"folio keys revoke: no active key {args.key_id!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.key_id}")
+    return 0

@@ -1,0 +1,61 @@
+"""Indexing one uploaded file with the indexer pipeline, reported as a job file entry."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from docstore.store import Store
+from search_api.models import JobFile
+
+ALLOWED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown"}
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+def safe_name(name: str) -> str:
+    """A file name that cannot climb out of the upload folder or hide itself."""
+    base = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
+    return base[:200] or "upload"
+
+
+class UploadIndexer:
+    """Moves an uploaded file into `upload_dir/<collection>/<name>` (re-uploading a file of the
+    same name replaces it, and unchanged content is not re-indexed) and indexes it there, so the
+    original stays available at /v1/documents/{doc_id}/file."""
+
+    def __init__(self, store: Store, upload_dir: Path, embedder: str | None, workers: int) -> None:
+        self.store = store
+        self.upload_dir = upload_dir
+        self.embedder = embedder
+        self.workers = workers
+
+    def __call__(self, incoming: Path, collection: str, acl: list[str]) -> JobFile:
+        from indexer.pipeline import Indexer
+        from indexer.summary import IndexOptions
+
+        name = incoming.name.split("__", 1)[-1]
+        target = self.upload_dir / safe_name(collection) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(incoming, target)
+        options = IndexOptions(
+            collection=collection, groups=acl, workers=self.workers, embedder=self.embedder, quiet=True
+        )
+        summary = Indexer(self.store, options).run([target])
+        if summary.skipped:
+            return JobFile(name=name, state="skipped", error=summary.skipped[0].reason)
+        if summary.files_unchanged:
+            return JobFile(
+                name=name, state="skipped", error="unchanged: already indexed with the same content"
+            )
+        error = None
+        if summary.failed_pages:
+            first = summary.failed_pages[0]
+            error = (
+                f"{len(summary.failed_pages)} page(s) failed, e.g. page {first.page_number}: {first.reason}"
+            )
+        if not summary.files_indexed:
+            return JobFile(
+                name=name, state="failed", pages=summary.pages_indexed, error=error or "not indexed"
+            )
+        return JobFile(name=name, state="indexed", pages=summary.pages_indexed, error=error)

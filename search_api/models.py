@@ -1,0 +1,123 @@
+"""Request and response shapes of the REST API (see the OpenAPI document at /docs)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from docstore.schema import SearchMode
+
+
+class SearchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str | None = Field(default=None, max_length=4096, description="the text query")
+    image: str | None = Field(default=None, description="a query image as base64 or a data URL")
+    mode: SearchMode = SearchMode.hybrid
+    top_k: int = Field(default=50, ge=1, le=200, description="first-stage candidates to rerank")
+    top_n: int = Field(default=10, ge=1, le=100, description="hits returned")
+    offset: int = Field(default=0, ge=0, le=10_000, description="paging over the reranked list")
+    collection: str | None = None
+    doc_id: str | None = None
+    language: str | None = None
+    rerank: bool = True
+
+
+class SearchHit(BaseModel):
+    page_id: str
+    doc_id: str
+    source: str
+    page_number: int
+    page_count: int
+    title: str
+    collection: str
+    language: str
+    snippet: str
+    modality: Literal["image", "text"]
+    score: float
+    rerank_score: float | None
+    first_stage_score: float
+    first_stage_rank: int
+    image_url: str
+    thumbnail_url: str
+    document_url: str
+    kind: Literal["pdf", "text"]
+
+
+class Timings(BaseModel):
+    first_stage: float = 0.0
+    image_loading: float = 0.0
+    rerank: float = 0.0
+    total: float = 0.0
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    reranked: bool
+    rerank_reason: str | None
+    total: int
+    offset: int
+    top_n: int
+    hits: list[SearchHit]
+    timings_ms: Timings
+
+
+class MeResponse(BaseModel):
+    anonymous: bool
+    key_id: str | None
+    groups: list[str]
+    admin: bool
+
+
+class DocumentItem(BaseModel):
+    doc_id: str
+    collection: str
+    source: str
+    title: str
+    page_count: int
+    pages_stored: int
+    complete: bool
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentItem]
+
+
+class PageRef(BaseModel):
+    page_id: str
+    page_number: int
+    thumbnail_url: str
+    image_url: str
+
+
+class DocumentPagesResponse(BaseModel):
+    doc_id: str
+    pages: list[PageRef]
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status_url: str
+
+
+class JobFile(BaseModel):
+    name: str
+    state: Literal["queued", "running", "indexed", "skipped", "failed"] = "queued"
+    pages: int = 0
+    error: str | None = None
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    state: Literal["queued", "running", "done", "failed"] = "queued"
+    files: list[JobFile]
+
+
+class DeleteResponse(BaseModel):
+    deleted_pages: int
+
+
+class ErrorResponse(BaseModel):
+    detail: str

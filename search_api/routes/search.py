@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from docstore.schema import Filters, SearchMode
+from search_api.auth import Caller, get_caller
+from search_api.models import ErrorResponse, SearchBody, SearchResponse
+from search_api.query_image import check_image, decode_base64_image, ocr_text
+from search_api.routes.deps import services
+from search_api.search_service import SearchInput
+
+router = APIRouter(tags=["search"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 413, 422, 503)
+}
+
+
+def _prepare(request: Request, body: SearchBody, image_bytes: bytes | None, caller: Caller) -> SearchInput:
+    """Validate the query and turn a query image into first-stage text (OCR) plus the image."""
+    settings = services(request).settings
+    text = (body.query or "").strip()
+    note = None
+    if image_bytes is not None:
+        img = check_image(image_bytes, settings.max_query_image_mb << 20, settings.max_query_image_pixels)
+        if not text:
+            ocr = ocr_text(img)
+            if ocr is None:
+                note = "the query image could not be read as text (OCR is unavailable), so the first stage found nothing"
+            elif not ocr.strip():
+                note = "the query image contains no readable text, so the text first stage found nothing"
+            text = (ocr or "").strip()
+    elif not text:
+        raise HTTPException(status_code=400, detail="give a non-empty 'query' or an 'image'")
+    return SearchInput(
+        text=text,
+        image=image_bytes,
+        mode=body.mode,
+        top_k=body.top_k,
+        top_n=body.top_n,
+        offset=body.offset,
+        filters=Filters(
+            collection=body.collection or None,
+            doc_id=body.doc_id or None,
+            language=body.language or None,
+            groups=caller.acl_groups(),
+        ),
+        rerank=body.rerank,
+        note=note,
+    )
+
+
+async def _run(
+    request: Request, body: SearchBody, image_bytes: bytes | None, caller: Caller
+) -> SearchResponse:
+    svc = services(request)
+    with svc.search_limit.slot():  # sheds with 503 when every search slot is taken
+
+        def _work() -> SearchResponse:
+            return svc.search.search(_prepare(request, body, image_bytes, caller))
+
+        return await run_in_threadpool(_work)
+
+
+@router.post(
+    "/v1/search",
+    response_model=SearchResponse,
+    responses=_ERRORS,
+    summary="Search pages: first stage, then the reranker",
+)
+async def search(request: Request, body: SearchBody, caller: Caller = Depends(get_caller)) -> SearchResponse:
+    image_bytes = decode_base64_image(body.image) if body.image else None
+    return await _run(request, body, image_bytes, caller)
+
+
+@router.post(
+    "/v1/search/image",
+    response_model=SearchResponse,
+    responses=_ERRORS,
+    summary="Search with an uploaded query image (multipart form)",
+)
+async def search_image(
+    request: Request,
+    image: UploadFile = File(..., description="the query image"),
+    query: str | None = Form(default=None, max_length=4096),
+    mode: SearchMode = Form(default=SearchMode.hybrid),
+    top_k: int = Form(default=50, ge=1, le=200),
+    top_n: int = Form(default=10, ge=1, le=100),
+    offset: int = Form(default=0, ge=0, le=10_000),
+    collection: str | None = Form(default=None),
+    doc_id: str | None = Form(default=None),
+    language: str | None = Form(default=None),
+    rerank: bool = Form(default=True),
+    caller: Caller = Depends(get_caller),
+) -> SearchResponse:
+    body = SearchBody(
+        query=query,
+        mode=mode,
+        top_k=top_k,
+        top_n=top_n,
+        offset=offset,
+        collection=collection,
+        doc_id=doc_id,
+        language=language,
+        rerank=rerank,
+    )
+    raw = await image.read()
+    return await _run(request, body, raw, caller)

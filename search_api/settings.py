@@ -1,0 +1,46 @@
+"""Server settings: environment variables with the FOLIO_ prefix, overridable by `folio serve` flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FOLIO_", extra="ignore")
+
+    # `store` also reads FOLIO_STORE, the variable the CLI and indexer use.
+    store: str = "sqlite:///.folio/folio.db"
+    # none | local:/path/to/model | jina[:model] | remote:http://host:port
+    reranker: str = "none"
+    # Query embedder when the store has none recorded (the store's own record always wins).
+    embedder: str = "default"
+    anonymous: bool = False  # allow requests without a key (sees public pages only)
+    # What the reranker scores for a PDF page: its image, its text, or text for text-only pages.
+    candidate_modality: Literal["image", "text", "auto"] = "image"
+    rerank_budget_ms: int = Field(default=10_000, ge=1)  # past this, first-stage order is returned
+    max_upload_mb: int = Field(default=100, ge=1)
+    max_query_image_mb: int = Field(default=20, ge=1)
+    max_query_image_pixels: int = Field(default=40_000_000, ge=1)
+    allow_image_urls: bool = False  # /v1/rerank may fetch http(s) image URLs (never private hosts)
+    image_url_timeout_s: float = Field(default=5.0, gt=0)
+    keys_file: Path | None = None  # default: keys.db beside a SQLite store, else .folio/keys.db
+    upload_dir: Path = Path(".folio/uploads")
+    cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
+    # Load shedding: searches beyond this many in flight get 503 immediately rather than queueing.
+    max_concurrent_searches: int = Field(default=32, ge=1)
+    max_concurrent_reranks: int = Field(default=8, ge=1)
+    max_concurrent_uploads: int = Field(default=4, ge=1)
+    max_pending_jobs: int = Field(default=16, ge=1)
+    index_workers: int = Field(default=1, ge=1)
+
+    def resolved_keys_file(self) -> Path:
+        if self.keys_file is not None:
+            return self.keys_file
+        if self.store.startswith("sqlite:///"):
+            db = Path(self.store.removeprefix("sqlite:///"))
+            return db.with_name("keys.db")
+        return Path(".folio/keys.db")
