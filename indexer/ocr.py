@@ -1,0 +1,48 @@
+"""Tesseract OCR through PyMuPDF, for pages without a text layer. Optional: when Tesseract or its
+language data is missing, pages are indexed without text and the run says so once."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+from functools import lru_cache
+
+import pymupdf
+from pydantic import BaseModel
+
+# Languages tried when installed, in this order; "osd" (orientation data) is not a language.
+_PREFERRED = ("eng", "deu", "fra", "spa", "ita", "por", "nld")
+OCR_DPI = 200
+
+
+class OcrConfig(BaseModel):
+    tessdata: str
+    languages: str  # Tesseract's "eng+deu" form
+
+
+@lru_cache(maxsize=1)
+def find_ocr() -> OcrConfig | None:
+    """Tesseract's data folder (TESSDATA_PREFIX, else the Debian/Ubuntu locations) and the
+    languages installed there; None when OCR is unavailable."""
+    candidates = [os.environ.get("TESSDATA_PREFIX", "")]
+    candidates += sorted(glob.glob("/usr/share/tesseract-ocr/*/tessdata"), reverse=True)
+    candidates += ["/usr/share/tessdata", "/usr/local/share/tessdata", "/opt/homebrew/share/tessdata"]
+    if shutil.which("tesseract") is None and not os.environ.get("TESSDATA_PREFIX"):
+        return None  # PyMuPDF links Tesseract itself, but without the package there is no data
+    for folder in candidates:
+        if not folder or not os.path.isdir(folder):
+            continue
+        installed = {
+            os.path.basename(p)[: -len(".traineddata")] for p in glob.glob(f"{folder}/*.traineddata")
+        }
+        langs = [lang for lang in _PREFERRED if lang in installed][:3]
+        langs = langs or sorted(installed - {"osd"})[:1]
+        if langs:
+            return OcrConfig(tessdata=folder, languages="+".join(langs))
+    return None
+
+
+def ocr_textpage(page: pymupdf.Page, config: OcrConfig) -> pymupdf.TextPage:
+    """A text page recognised from the rendered page image (full-page OCR)."""
+    return page.get_textpage_ocr(language=config.languages, dpi=OCR_DPI, full=True, tessdata=config.tessdata)

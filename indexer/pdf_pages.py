@@ -1,0 +1,149 @@
+"""One PDF into pages: open with a one-line reason on failure, then per page the rendered image,
+thumbnail, reading-order text (OCR'd when there is no text layer), language and figure flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymupdf
+
+from indexer.ocr import OcrConfig, ocr_textpage
+from indexer.render import MAX_PIXELS, ImageFormat, encode_image, render_page, thumbnail
+from indexer.text import choose_title, detect_language, reading_order_text
+
+# MuPDF reports repairs of damaged files on stderr; the indexer reports its own one-line reasons.
+pymupdf.TOOLS.mupdf_display_errors(False)
+pymupdf.TOOLS.mupdf_display_warnings(False)
+
+_IMAGE_OPS = ("fill-image", "fill-imgmask", "fill-shade")
+_PATH_OPS = ("fill-path", "stroke-path")
+
+
+class UnreadablePdf(Exception):
+    """The file cannot be indexed at all; str(exc) is the one-line reason."""
+
+
+@dataclass
+class PdfProbe:
+    page_count: int
+    title: str
+
+
+@dataclass
+class PageContent:
+    page_number: int  # 1-based
+    text: str
+    ocr: bool
+    needs_ocr: bool  # no text layer, and OCR was unavailable
+    has_figures: bool
+    language: str
+    image: bytes
+    image_format: str
+    thumbnail: bytes
+    width: int
+    height: int
+
+
+def open_pdf(path: str | Path) -> pymupdf.Document:
+    """Open a PDF, or raise UnreadablePdf with a short reason: encrypted, damaged or empty.
+    Files encrypted with an empty user password open normally (MuPDF tries it) and are indexed."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise UnreadablePdf("empty (zero-byte file)")
+        doc = pymupdf.open(str(path), filetype="pdf")
+    except UnreadablePdf:
+        raise
+    except Exception as exc:  # MuPDF raises FileDataError, RuntimeError, ValueError… for bad files
+        raise UnreadablePdf(f"damaged (cannot be opened: {_short(exc)})") from None
+    if doc.needs_pass:
+        doc.close()
+        raise UnreadablePdf("encrypted (password required)")
+    try:
+        count = doc.page_count
+    except Exception as exc:
+        doc.close()
+        raise UnreadablePdf(f"damaged (page tree unreadable: {_short(exc)})") from None
+    if count == 0:
+        doc.close()
+        raise UnreadablePdf("empty (no pages; the page tree is missing or damaged)")
+    return doc
+
+
+def probe_pdf(path: str | Path) -> PdfProbe:
+    """Page count and title (metadata title, else the first line of page 1, else the file stem)."""
+    doc = open_pdf(path)
+    try:
+        try:
+            meta_title = (doc.metadata or {}).get("title")
+        except Exception:  # a corrupt /Info or /Metadata object must not sink the file
+            meta_title = None
+        first_text = ""
+        try:
+            first_text = reading_order_text(doc.load_page(0))
+        except Exception:
+            pass
+        return PdfProbe(
+            page_count=doc.page_count, title=choose_title(meta_title, first_text, Path(path).stem)
+        )
+    finally:
+        doc.close()
+
+
+def extract_page(
+    doc: pymupdf.Document,
+    index: int,
+    ocr: OcrConfig | None,
+    max_pixels: int = MAX_PIXELS,
+    image_format: ImageFormat = "auto",
+) -> PageContent:
+    page = doc.load_page(index)
+    has_raster, has_figures = _figure_flags(page)
+    text = reading_order_text(page)
+    used_ocr = needs_ocr = False
+    if len(text) < 3 and (has_raster or has_figures):  # no text layer, but something is drawn
+        if ocr is not None:
+            text = reading_order_text(page, ocr_textpage(page, ocr))
+            used_ocr = True
+        else:
+            needs_ocr = True
+    pix = render_page(page, max_pixels)
+    image, fmt = encode_image(pix, has_raster, image_format)
+    return PageContent(
+        page_number=index + 1,
+        text=text,
+        ocr=used_ocr,
+        needs_ocr=needs_ocr,
+        has_figures=has_figures,
+        language=detect_language(text),
+        image=image,
+        image_format=fmt,
+        thumbnail=thumbnail(pix),
+        width=pix.width,
+        height=pix.height,
+    )
+
+
+def _figure_flags(page: pymupdf.Page) -> tuple[bool, bool]:
+    """(has raster images, has figures). Figures are images or vector drawings of some size;
+    thin rules (underlines, fraction bars, table lines) alone do not count."""
+    area = max(page.rect.width * page.rect.height, 1.0)
+    image_area = path_area = 0.0
+    paths = 0
+    for op, bbox in page.get_bboxlog():
+        w, h = bbox[2] - bbox[0], bbox[3] - bbox[1]
+        if op in _IMAGE_OPS:
+            image_area += max(w, 0) * max(h, 0)
+        elif op in _PATH_OPS and w > 2 and h > 2:
+            paths += 1
+            path_area += w * h
+    has_raster = image_area > area * 0.005
+    return has_raster, has_raster or path_area > area * 0.02 or paths >= 20
+
+
+def _short(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    if msg.startswith("Failed to open file"):  # MuPDF's message repeats the whole path
+        return "no readable PDF structure"
+    return msg[:160]

@@ -1,0 +1,230 @@
+"""The ingest pipeline: files → (worker processes: open, render, extract, OCR) → embed in batches
+→ bulk writes. Idempotent by content hash; resumable because a document is marked complete only
+after all its pages are written, and an incomplete one is redone from scratch."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from docstore.embedders import Embedder
+from docstore.schema import DocumentInfo, Page
+from docstore.store import Store
+from indexer.embedding import record_embedder, resolve_embedder
+from indexer.ocr import find_ocr
+from indexer.pdf_pages import PageContent, PdfProbe
+from indexer.progress import Progress
+from indexer.sources import SourceFile, content_hash, discover, make_doc_id, page_id, read_text_document
+from indexer.summary import FailedPage, IndexOptions, IndexSummary, SkippedFile
+from indexer.workers import Task, TaskResult, WorkerPool, WorkerSettings
+
+
+@dataclass
+class _Doc:
+    info: DocumentInfo
+    kind: str
+    remaining: int  # pages neither written nor failed yet
+    written: int = 0
+    first_error: str = ""
+
+
+class Indexer:
+    def __init__(self, store: Store, options: IndexOptions | None = None, embedder: Embedder | None = None):
+        self.store = store
+        self.options = options or IndexOptions()
+        self.embedder = embedder or resolve_embedder(store, self.options.embedder)
+        self.summary = IndexSummary(embedder=self.embedder.name)
+        self._docs: dict[str, _Doc] = {}
+        self._buffer: list[Page] = []
+        self._embedding: tuple[Future[npt.NDArray[np.float32]], list[Page]] | None = None
+        self._tasks: deque[Task] = deque()
+        self._next_id = 0
+        self._ocr_note = False
+
+    def run(self, paths: list[str | Path]) -> IndexSummary:
+        start = time.monotonic()
+        files = discover(paths)  # raises NoSuchPath before anything is written
+        self.store.ensure(self.embedder.dim)
+        record_embedder(self.store, self.embedder)
+        ocr = find_ocr() if self.options.ocr else None
+        if self.options.ocr and ocr is None:
+            self.summary.notes.append("OCR unavailable (install tesseract-ocr): scanned pages have no text")
+        self.progress = Progress(quiet=self.options.quiet)
+        settings = WorkerSettings(
+            ocr=ocr, max_pixels=self.options.max_pixels, image_format=self.options.image_format
+        )
+        with (
+            WorkerPool(self.options.workers, settings, self.options.page_timeout) as pool,
+            ThreadPoolExecutor(1, thread_name_prefix="folio-embed") as embed_pool,
+        ):
+            self._embed_pool = embed_pool
+            try:
+                self._loop(files, pool)
+                self._flush(wait=True)
+            finally:
+                self.progress.close()
+        self.summary.seconds = round(time.monotonic() - start, 3)
+        return self.summary
+
+    def _loop(self, files: Iterator[SourceFile], pool: WorkerPool) -> None:
+        exhausted = False
+        while True:
+            # Pull files lazily: only enough queued work to keep every worker busy (bounded memory).
+            while not exhausted and len(self._tasks) < 2 * self.options.workers:
+                source = next(files, None)
+                if source is None:
+                    exhausted = True
+                else:
+                    self._start_file(source)
+            while pool.idle and self._tasks:
+                pool.submit(self._tasks.popleft())
+            if exhausted and not self._tasks and not pool.busy:
+                return
+            for result in pool.poll(0.05):
+                self._handle(result)
+            if len(self._buffer) >= self.options.batch_size:
+                self._flush()
+
+    def _start_file(self, source: SourceFile) -> None:
+        collection, groups = self.options.collection, sorted(self.options.groups)
+        doc_id = make_doc_id(collection, source.path)
+        try:
+            digest = content_hash(source.path)
+        except OSError as exc:
+            self._skip(source, f"unreadable ({exc.strerror or exc})")
+            return
+        old = self.store.get_document(doc_id)
+        if old and old.complete and old.content_hash == digest and sorted(old.acl) == groups:
+            self.summary.files_unchanged += 1
+            return
+        info = DocumentInfo(
+            doc_id=doc_id, collection=collection, source=str(source.path), content_hash=digest,
+            page_count=1, pages_stored=0, complete=False, acl=groups,
+        )  # fmt: skip
+        if source.kind == "text":
+            self._start_text(source, info, replace=old is not None)
+        else:
+            self._docs[doc_id] = _Doc(info=info, kind="pdf", remaining=-1)
+            self._queue(Task(0, "probe", str(source.path)))
+
+    def _queue(self, task: Task) -> None:
+        self._next_id += 1
+        task.task_id = self._next_id
+        self._tasks.append(task)
+
+    def _start_text(self, source: SourceFile, info: DocumentInfo, replace: bool) -> None:
+        try:
+            text_doc = read_text_document(source.path)
+        except OSError as exc:
+            self._skip(source, f"unreadable ({exc.strerror or exc})")
+            return
+        info.title = text_doc.title
+        self._begin(info, replace, "text", pages=1)
+        self._buffer.append(self._page(info, 1, kind="text", text=text_doc.text, language=text_doc.language))
+
+    def _begin(self, info: DocumentInfo, replace: bool, kind: str, pages: int) -> None:
+        if replace:  # changed or interrupted earlier: its old pages go first
+            self.store.delete_document(info.doc_id)
+        info.page_count = pages
+        self.store.begin_document(info)
+        self._docs[info.doc_id] = _Doc(info=info, kind=kind, remaining=pages)
+        self.progress.add_total(pages)
+
+    def _handle(self, result: TaskResult) -> None:
+        task = result.task
+        doc_id = make_doc_id(self.options.collection, Path(task.path))
+        doc = self._docs[doc_id]
+        if task.kind == "probe":
+            if result.error is not None or not isinstance(result.value, PdfProbe):
+                del self._docs[doc_id]
+                # The file changed into something unreadable: its stale pages must not linger.
+                if self.store.get_document(doc_id) is not None:
+                    self.store.delete_document(doc_id)
+                self._skip_path(task.path, result.error or "unreadable")
+                return
+            probe = result.value
+            doc.info.title = probe.title
+            self._begin(doc.info, self.store.get_document(doc_id) is not None, "pdf", probe.page_count)
+            for index in range(probe.page_count):
+                self._queue(Task(0, "page", task.path, index))
+            return
+        if result.error is not None or not isinstance(result.value, PageContent):
+            self.summary.failed_pages.append(
+                FailedPage(source=task.path, page_number=task.index + 1, reason=result.error or "no result")
+            )
+            doc.remaining -= 1
+            doc.first_error = doc.first_error or (result.error or "")
+            self.progress.advance(1)
+            self._maybe_finish(doc)
+            return
+        content = result.value
+        if content.needs_ocr and not self._ocr_note:
+            self._ocr_note = True
+            self.progress.note("folio index: pages without a text layer are indexed without text (no OCR)")
+        self._buffer.append(
+            self._page(
+                doc.info, content.page_number, kind="pdf", text=content.text, language=content.language,
+                ocr=content.ocr, has_figures=content.has_figures, image=content.image, thumbnail=content.thumbnail,
+            )
+        )  # fmt: skip
+
+    def _page(self, info: DocumentInfo, number: int, **fields: object) -> Page:
+        return Page(
+            page_id=page_id(info.doc_id, number), doc_id=info.doc_id, collection=info.collection,
+            source=info.source, content_hash=info.content_hash, page_number=number,
+            page_count=info.page_count, title=info.title, acl=list(info.acl), **fields,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def _flush(self, wait: bool = False) -> None:
+        """Hand the buffered pages to the embedding thread; write the previous batch when its
+        vectors are ready. At most one batch embeds while the next one fills (backpressure)."""
+        if self._embedding is not None:
+            future, pages = self._embedding
+            vectors = future.result()
+            self._embedding = None
+            self._write(pages, vectors)
+        if self._buffer:
+            pages, self._buffer = self._buffer, []
+            texts = [(p.text or p.title)[: self.options.embed_chars] for p in pages]
+            self._embedding = (self._embed_pool.submit(self.embedder.encode, texts), pages)
+            if wait:
+                self._flush(wait=True)
+
+    def _write(self, pages: list[Page], vectors: npt.NDArray[np.float32]) -> None:
+        for page, vector in zip(pages, vectors, strict=True):
+            page.embedding = vector.tolist()
+        self.store.upsert_pages(pages)
+        self.summary.pages_indexed += len(pages)
+        for page in pages:
+            doc = self._docs[page.doc_id]
+            doc.remaining -= 1
+            doc.written += 1
+            self.progress.advance(1, page.source)
+            self._maybe_finish(doc)
+
+    def _maybe_finish(self, doc: _Doc) -> None:
+        if doc.remaining == 0:
+            self.store.finish_document(doc.info.doc_id)
+            del self._docs[doc.info.doc_id]
+            if doc.written:
+                self.summary.files_indexed += 1
+            else:  # kept as complete so an unchanged file is not retried page by page every run
+                self._skip_path(doc.info.source, f"no page could be read ({doc.first_error})")
+
+    def _skip(self, source: SourceFile, reason: str) -> None:
+        self._skip_path(str(source.path), reason)
+
+    def _skip_path(self, path: str, reason: str) -> None:
+        self.summary.skipped.append(SkippedFile(source=path, reason=reason))
+        self.progress.note(f"folio index: skipped {path}: {reason}")
+
+
+def index_paths(store: Store, paths: list[str | Path], options: IndexOptions | None = None) -> IndexSummary:
+    return Indexer(store, options).run(paths)

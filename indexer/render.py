@@ -1,0 +1,84 @@
+"""Page images sized for the reranker: the zoom that fits m0's pixel budget, and compact encodings."""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Literal
+
+import pymupdf
+from PIL import Image
+
+# jina-reranker-m0's image processor: at most 768 visual tokens (768·28·28 pixels), at least 4·28·28.
+MAX_PIXELS = 602112
+MIN_PIXELS = 3136
+THUMB_WIDTH = 256
+# Pages without raster content whose JPEG is this large are also tried as PNG (busy vector art
+# often compresses better losslessly); below it JPEG wins and the slower PNG encode is skipped.
+PNG_TRY_BYTES = 150_000
+
+ImageFormat = Literal["auto", "jpeg", "png"]
+
+
+def zoom_for_budget(
+    width_pt: float, height_pt: float, max_pixels: int = MAX_PIXELS, min_pixels: int = MIN_PIXELS
+) -> float:
+    """The uniform zoom (1.0 = 72 dpi) whose rendered size holds at most `max_pixels`
+    and at least `min_pixels`; aspect ratio is kept because both axes share the zoom."""
+    area = max(width_pt, 1.0) * max(height_pt, 1.0)
+    zoom = math.sqrt(max_pixels / area)
+    # Rounding the pixel sizes up can overshoot by a row or column: step down until it fits.
+    while math.ceil(width_pt * zoom) * math.ceil(height_pt * zoom) > max_pixels and zoom > 1e-6:
+        zoom *= 0.999
+    if math.ceil(width_pt * zoom) * math.ceil(height_pt * zoom) < min_pixels:
+        zoom = math.sqrt(min_pixels / area) * 1.001
+    return zoom
+
+
+def render_page(page: pymupdf.Page, max_pixels: int = MAX_PIXELS) -> pymupdf.Pixmap:
+    """Render the page (rotation applied) within the pixel budget, RGB without alpha."""
+    rect = page.rect  # already rotated
+    zoom = zoom_for_budget(rect.width, rect.height, max_pixels)
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False)
+    # The clip can still round up by one pixel on odd boxes; a second, slightly smaller pass fixes it.
+    if pix.width * pix.height > max_pixels:
+        zoom *= math.sqrt(max_pixels / (pix.width * pix.height)) * 0.998
+        pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False)
+    return pix
+
+
+def _to_pil(pix: pymupdf.Pixmap) -> Image.Image:
+    return Image.frombuffer("RGB", (pix.width, pix.height), pix.samples, "raw", "RGB", pix.stride, 1)
+
+
+def encode_image(pix: pymupdf.Pixmap, has_raster: bool, fmt: ImageFormat = "auto") -> tuple[bytes, str]:
+    """Encode the page image; returns (bytes, "jpeg"|"png"). PIL's JPEG encoder is several times
+    faster than a PNG encode and smaller for most pages, so "auto" starts with JPEG."""
+    img = _to_pil(pix)
+    if fmt == "png":
+        return _png(img), "png"
+    jpeg = _jpeg(img, 85)
+    if fmt == "auto" and not has_raster and len(jpeg) > PNG_TRY_BYTES:
+        png = _png(img)
+        if len(png) < len(jpeg):
+            return png, "png"
+    return jpeg, "jpeg"
+
+
+def thumbnail(pix: pymupdf.Pixmap, width: int = THUMB_WIDTH) -> bytes:
+    img = _to_pil(pix)
+    if img.width > width:
+        img = img.resize((width, max(1, round(img.height * width / img.width))), Image.Resampling.BILINEAR)
+    return _jpeg(img, 75)
+
+
+def _jpeg(img: Image.Image, quality: int) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG", compress_level=6)
+    return buf.getvalue()

@@ -1,0 +1,64 @@
+"""Human-readable output of `folio index` and `folio status`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from docstore.store import Store
+from indexer.embedding import recorded_embedder
+from indexer.summary import IndexSummary
+
+
+def print_summary(summary: IndexSummary) -> None:
+    rate = summary.pages_indexed / summary.seconds if summary.seconds else 0.0
+    rows = [
+        ("files indexed", summary.files_indexed),
+        ("files unchanged", summary.files_unchanged),
+        ("files skipped", len(summary.skipped)),
+        ("pages indexed", summary.pages_indexed),
+        ("pages failed", len(summary.failed_pages)),
+        ("seconds", f"{summary.seconds:.1f} ({rate:.1f} pages/s)"),
+        ("embedder", summary.embedder),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    if summary.skipped:
+        print("\nskipped:")
+        for s in summary.skipped:
+            print(f"  {s.source}: {s.reason}")
+    if summary.failed_pages:
+        print("\nfailed pages:")
+        for f in summary.failed_pages:
+            print(f"  {f.source} page {f.page_number}: {f.reason}")
+    for note in summary.notes:
+        print(f"\nnote: {note}")
+
+
+def store_status(store: Store) -> dict[str, Any]:
+    docs = store.list_documents()
+    collections = Counter(d.collection for d in docs)
+    get_meta = getattr(store, "get_meta", None)
+    return {
+        "store": store.url,
+        "documents": len(docs),
+        "pages": store.count(),
+        "incomplete_documents": [d.source for d in docs if not d.complete],
+        "collections": dict(sorted(collections.items())),
+        "embedder": recorded_embedder(store),
+        "dim": int(get_meta("dim") or 0) if get_meta is not None else 0,
+    }
+
+
+def print_status(status: dict[str, Any]) -> None:
+    print(f"store        {status['store']}")
+    print(f"documents    {status['documents']}")
+    print(f"pages        {status['pages']}")
+    print(f"incomplete   {len(status['incomplete_documents'])}")
+    for source in status["incomplete_documents"]:
+        print(f"  {source} (re-run folio index to finish it)")
+    print(f"embedder     {status['embedder'] or '-'}" + (f" ({status['dim']} dims)" if status["dim"] else ""))
+    print("collections")
+    for name, n in status["collections"].items():
+        print(f"  {name}: {n} document(s)")

@@ -1,0 +1,45 @@
+"""Options and the result of one indexing run (what `folio index --json` prints)."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field
+
+from indexer.render import MAX_PIXELS, ImageFormat
+
+
+class IndexOptions(BaseModel):
+    collection: str = "default"
+    groups: list[str] = Field(default_factory=list)  # ACL on every page; empty = public
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    embedder: str | None = None  # None: the store's recorded embedder, else the default
+    page_timeout: float = Field(default=60.0, gt=0)  # seconds per page (OCR included)
+    batch_size: int = Field(default=32, ge=1)  # pages per embedding batch and bulk write
+    max_pixels: int = MAX_PIXELS
+    image_format: ImageFormat = "auto"
+    ocr: bool = True
+    embed_chars: int = Field(default=2000, ge=1)  # text per page given to the embedder
+    quiet: bool = False
+
+
+class SkippedFile(BaseModel):
+    source: str
+    reason: str
+
+
+class FailedPage(BaseModel):
+    source: str
+    page_number: int
+    reason: str
+
+
+class IndexSummary(BaseModel):
+    files_indexed: int = 0
+    files_unchanged: int = 0
+    pages_indexed: int = 0
+    skipped: list[SkippedFile] = Field(default_factory=list)
+    failed_pages: list[FailedPage] = Field(default_factory=list)
+    seconds: float = 0.0
+    embedder: str = ""
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,147 @@
+"""Text from a page in reading order, a light script-based language guess, and a document title."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import pymupdf
+
+# (x0, y0, x1, y1, text, block_no, block_type) as returned by page.get_text("blocks")
+Block = tuple[float, float, float, float, str, int, int]
+
+
+def reading_order_text(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> str:
+    """Text blocks ordered top to bottom, with two-column layouts read column by column.
+    ("blocks" extraction is several times faster than get_text(sort=True), which sorts lines.)"""
+    blocks = [b for b in page.get_text("blocks", textpage=textpage) if b[6] == 0 and b[4].strip()]
+    ordered = order_blocks(blocks, page.rect.width)
+    return clean_text("\n".join(b[4].strip() for b in ordered))
+
+
+def order_blocks(blocks: Sequence[Block], page_width: float) -> list[Block]:
+    """Full-width blocks split the page into bands; inside a band, the left column's blocks come
+    before the right column's when the band really has two columns, else plain top-to-bottom."""
+    mid = page_width / 2
+    tol = page_width * 0.02
+
+    def side(b: Block) -> str:
+        if b[2] <= mid + tol:
+            return "L"
+        if b[0] >= mid - tol:
+            return "R"
+        return "F"
+
+    out: list[Block] = []
+    band: list[Block] = []
+
+    def flush() -> None:
+        lefts = [b for b in band if side(b) == "L"]
+        rights = [b for b in band if side(b) == "R"]
+        if len(lefts) >= 2 and len(rights) >= 2:
+            out.extend(sorted(lefts, key=lambda b: (b[1], b[0])) + sorted(rights, key=lambda b: (b[1], b[0])))
+        else:
+            out.extend(sorted(band, key=lambda b: (round(b[1]), b[0])))
+        band.clear()
+
+    for b in sorted(blocks, key=lambda b: (b[1], b[0])):
+        if side(b) == "F":
+            flush()
+            out.append(b)
+        else:
+            band.append(b)
+    flush()
+    return out
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+
+
+def clean_text(text: str) -> str:
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# Script ranges -> language. Kana decide Japanese over Chinese; Hangul Korean.
+_SCRIPTS: list[tuple[str, list[tuple[int, int]]]] = [
+    ("kana", [(0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F)]),
+    ("ko", [(0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F)]),
+    ("han", [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF)]),
+    ("ar", [(0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)]),
+    ("ru", [(0x0400, 0x04FF)]),
+    ("th", [(0x0E00, 0x0E7F)]),
+    ("el", [(0x0370, 0x03FF)]),
+    ("he", [(0x0590, 0x05FF)]),
+    ("hi", [(0x0900, 0x097F)]),
+]
+
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the and of to in is that for with are this on be as by from it an or which".split()),
+    "de": frozenset("der die das und ist nicht mit den von zu ein eine auf für sich dem des wir im".split()),
+    "fr": frozenset("le la les et des est une dans pour que qui sur pas par au du avec ce".split()),
+    "es": frozenset("el la los las y que en del por una con para es se como al".split()),
+    "it": frozenset("il la che di per una sono con del della non gli le nel".split()),
+    "nl": frozenset("de het een en van is dat op te zijn met voor niet".split()),
+    "pt": frozenset("o a os as e que do da em um uma para com não por".split()),
+}
+
+
+def detect_language(text: str) -> str:
+    """A cheap guess: the dominant non-Latin script decides (zh/ja/ko/ar/ru/th/…); Latin text is
+    told apart by stopword counts. "" when there is too little text to say."""
+    counts: dict[str, int] = {}
+    latin = 0
+    for ch in text:
+        cp = ord(ch)
+        if cp < 0x250:
+            latin += ch.isalpha()
+            continue
+        for name, ranges in _SCRIPTS:
+            if any(lo <= cp <= hi for lo, hi in ranges):
+                counts[name] = counts.get(name, 0) + 1
+                break
+    cjk = counts.get("han", 0) + counts.get("kana", 0)
+    if cjk:
+        counts["ja" if counts.get("kana", 0) * 10 >= cjk else "zh"] = (
+            cjk * 2
+        )  # ideographs carry more per char
+        counts.pop("han", None)
+        counts.pop("kana", None)
+    best = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+    if best[1] >= max(latin, 1) * 0.5 and best[1] >= 2:
+        return best[0]
+    if latin < 20:
+        return ""
+    words = re.findall(r"[a-zäöüßéèêàâçñóíúãõ]+", text.lower())
+    scores = {lang: sum(w in stops for w in words) for lang, stops in _STOPWORDS.items()}
+    lang, hits = max(scores.items(), key=lambda kv: kv[1])
+    return lang if hits >= 2 else ""
+
+
+_JUNK_TITLES = {"untitled", "title", "no title", "document", "microsoft word", "slide 1"}
+_FILE_LIKE = re.compile(r"\.(pdf|docx?|odt|tex|dvi|ps|rtf|pptx?|xlsx?)$", re.IGNORECASE)
+
+
+def usable_title(candidate: str | None) -> str:
+    """A metadata title worth showing, or "" (generators often leave file names or 'Untitled')."""
+    title = clean_text((candidate or "").replace("\x00", "")).strip()
+    title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", title)
+    if len(title) < 3 or title.lower() in _JUNK_TITLES or _FILE_LIKE.search(title):
+        return ""
+    return title[:300]
+
+
+def first_line_title(text: str) -> str:
+    """The first line of text that reads like a heading (has letters, not too long)."""
+    for line in text.splitlines()[:15]:
+        line = line.strip().lstrip("#").strip()
+        letters = sum(ch.isalpha() for ch in line)
+        if letters >= 3 and len(line) <= 200:
+            return line
+    return ""
+
+
+def choose_title(metadata_title: str | None, first_page_text: str, stem: str) -> str:
+    return usable_title(metadata_title) or first_line_title(first_page_text) or stem

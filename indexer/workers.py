@@ -1,0 +1,176 @@
+"""A pool of page workers that can be killed one by one: every task has a deadline, and a worker
+that passes it (or crashes inside MuPDF) is replaced while the others carry on. The standard
+process pools cannot cancel a running task, which is exactly what a hostile PDF needs."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from indexer.ocr import OcrConfig
+from indexer.render import MAX_PIXELS, ImageFormat
+
+
+class WorkerSettings(BaseModel):
+    ocr: OcrConfig | None = None
+    max_pixels: int = MAX_PIXELS
+    image_format: ImageFormat = "auto"
+    memory_limit_mb: int = 3072  # per worker address space; a runaway file fails alone
+
+
+@dataclass
+class Task:
+    task_id: int
+    kind: Literal["probe", "page"]
+    path: str
+    index: int = 0  # 0-based page index for "page"
+
+
+@dataclass
+class TaskResult:
+    task: Task
+    value: Any = None  # PdfProbe or PageContent
+    error: str | None = None  # one-line reason when the task failed
+
+
+def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # Tesseract threads would fight the other workers for cores
+    _limit_memory(settings.memory_limit_mb)
+    from indexer.pdf_pages import UnreadablePdf, extract_page, open_pdf, probe_pdf
+
+    doc = None
+    doc_path = None
+    while True:
+        try:
+            task: Task | None = conn.recv()
+        except (EOFError, OSError):  # the parent is gone (killed): leave quietly
+            break
+        if task is None:
+            break
+        try:
+            if task.kind == "probe":
+                value: Any = probe_pdf(task.path)
+            else:
+                if doc_path != task.path:  # pages of one file usually come in a row: keep it open
+                    if doc is not None:
+                        doc.close()
+                    doc, doc_path = None, None
+                    doc = open_pdf(task.path)
+                    doc_path = task.path
+                assert doc is not None
+                value = extract_page(
+                    doc, task.index, settings.ocr, settings.max_pixels, settings.image_format
+                )
+            conn.send(TaskResult(task, value))
+        except UnreadablePdf as exc:
+            conn.send(TaskResult(task, error=str(exc)))
+        except MemoryError:
+            conn.send(TaskResult(task, error=f"out of memory (worker limit {settings.memory_limit_mb} MB)"))
+        except Exception as exc:
+            msg = " ".join(str(exc).split())[:160]
+            conn.send(TaskResult(task, error=f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__))
+
+
+def _limit_memory(mb: int) -> None:
+    if mb <= 0:
+        return
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (mb << 20, mb << 20))
+    except (ImportError, ValueError, OSError):
+        pass  # not on this platform
+
+
+@dataclass
+class _Worker:
+    proc: Any  # multiprocessing process
+    conn: Connection
+    task: Task | None = None
+    started: float = field(default=0.0)
+
+
+class WorkerPool:
+    def __init__(self, size: int, settings: WorkerSettings, task_timeout: float = 60.0) -> None:
+        self._ctx = mp.get_context("spawn")  # no fork: the parent may hold threads (embedder, store)
+        self._settings = settings
+        self.task_timeout = task_timeout
+        self._workers = [self._start() for _ in range(max(1, size))]
+        self.restarts = 0
+
+    def _start(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_worker_main, args=(child, self._settings), daemon=True)
+        proc.start()
+        child.close()
+        return _Worker(proc=proc, conn=parent)
+
+    @property
+    def idle(self) -> int:
+        return sum(w.task is None for w in self._workers)
+
+    @property
+    def busy(self) -> int:
+        return len(self._workers) - self.idle
+
+    def submit(self, task: Task) -> None:
+        worker = next(w for w in self._workers if w.task is None)
+        worker.task, worker.started = task, time.monotonic()
+        worker.conn.send(task)
+
+    def poll(self, timeout: float) -> list[TaskResult]:
+        """Results that arrived within `timeout` s, plus failures for tasks past their deadline."""
+        busy = [w for w in self._workers if w.task is not None]
+        if not busy:
+            return []
+        results: list[TaskResult] = []
+        ready = wait([w.conn for w in busy], timeout)
+        for w in busy:
+            if w.conn in ready:
+                try:
+                    result: TaskResult = w.conn.recv()
+                    w.task = None
+                    results.append(result)
+                except (EOFError, OSError):  # died mid-task: a crash inside MuPDF or Tesseract
+                    code = w.proc.exitcode
+                    results.append(self._replace(w, f"worker crashed (exit code {code})"))
+            elif time.monotonic() - w.started > self.task_timeout:
+                results.append(self._replace(w, f"timed out after {self.task_timeout:g} s"))
+        return results
+
+    def _replace(self, w: _Worker, reason: str) -> TaskResult:
+        assert w.task is not None
+        task = w.task
+        w.proc.kill()
+        w.proc.join(5)
+        w.conn.close()
+        fresh = self._start()
+        w.proc, w.conn, w.task = fresh.proc, fresh.conn, None
+        self.restarts += 1
+        return TaskResult(task, error=reason)
+
+    def close(self) -> None:
+        for w in self._workers:
+            try:
+                w.conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        deadline = time.monotonic() + 2
+        for w in self._workers:
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(1)
+            w.conn.close()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
