@@ -1,0 +1,123 @@
+"""Storage contract: every backend writes, replaces, lists and deletes pages and documents the
+same way, and keeps images behind the ACL. Each test runs on a fresh store per backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from docstore.schema import Filters
+from docstore.store import Store
+from tests.contract.helpers import DIM, add, doc_info, page
+
+
+def test_upsert_get_and_replace_without_duplicates(store: Store) -> None:
+    add(store, [page("a", 1, "first version"), page("a", 2, "second page")])
+    add(store, [page("a", 1, "replaced text", title="New title")])
+    assert store.count() == 2
+    got = store.get_page("a:1")
+    assert got is not None
+    assert (got.text, got.title, got.page_number, got.doc_id) == ("replaced text", "New title", 1, "a")
+    assert got.embedding is not None and len(got.embedding) == DIM
+    assert store.get_page("missing:1") is None
+
+
+def test_page_fields_round_trip(store: Store) -> None:
+    original = page("r", 3, "body", title="T", collection="c1", language="fr", acl=["g1", "g2"], page_count=7)
+    original = original.model_copy(update={"ocr": True, "has_figures": True, "kind": "pdf"})
+    add(store, [original])
+    got = store.get_page("r:3")
+    assert got is not None
+    expected = original.model_dump(exclude={"embedding", "image", "thumbnail"})
+    assert got.model_dump(exclude={"embedding", "image", "thumbnail"}) == expected
+    assert got.embedding == pytest.approx(original.embedding, abs=1e-6)
+
+
+def test_documents_begin_finish_list_delete(store: Store) -> None:
+    store.ensure(DIM)
+    store.begin_document(doc_info("d1", 2))
+    store.begin_document(doc_info("d2", 1, collection="other"))
+    info = store.get_document("d1")
+    assert info is not None and info.complete is False and info.page_count == 2
+    add(store, [page("d1", 1, "one"), page("d1", 2, "two"), page("d2", 1, "three", collection="other")])
+    store.finish_document("d1")
+    info = store.get_document("d1")
+    assert info is not None and info.complete is True and info.pages_stored == 2
+    assert {d.doc_id for d in store.list_documents()} == {"d1", "d2"}
+    assert [d.doc_id for d in store.list_documents(Filters(collection="other"))] == ["d2"]
+    assert store.delete_document("d1") == 2
+    assert store.get_document("d1") is None
+    assert store.get_page("d1:1") is None and store.count() == 1
+    assert store.delete_document("d1") == 0
+
+
+def test_resumed_document_is_replaced_not_duplicated(store: Store) -> None:
+    store.ensure(DIM)
+    store.begin_document(doc_info("d", 3))
+    add(store, [page("d", 1, "x")])  # interrupted after one page
+    store.begin_document(doc_info("d", 3))  # the indexer starts over
+    add(store, [page("d", n, "x") for n in (1, 2, 3)])
+    store.finish_document("d")
+    info = store.get_document("d")
+    assert info is not None and info.complete and info.pages_stored == 3
+    assert store.count() == 3 and len(store.list_documents()) == 1
+
+
+def test_list_documents_respects_acl(store: Store) -> None:
+    store.ensure(DIM)
+    store.begin_document(doc_info("open", 1))
+    store.begin_document(doc_info("secret", 1, acl=["hr"]))
+    assert {d.doc_id for d in store.list_documents(Filters(groups=["eng"]))} == {"open"}
+    assert {d.doc_id for d in store.list_documents(Filters(groups=["hr"]))} == {"open", "secret"}
+    assert len(store.list_documents()) == 2
+
+
+def test_images_and_thumbnails_follow_the_acl(store: Store) -> None:
+    add(
+        store,
+        [
+            page("pub", 1, "x", image=b"\x89PNG-public", thumbnail=b"JPEG-pub"),
+            page("hid", 1, "y", acl=["hr"], image=b"\x89PNG-hidden", thumbnail=b"JPEG-hid"),
+            page("none", 1, "z"),
+        ],
+    )
+    assert store.get_image("pub:1") == b"\x89PNG-public"
+    assert store.get_image("pub:1", "thumbnail", groups=[]) == b"JPEG-pub"
+    assert store.get_image("hid:1", groups=["eng"]) is None
+    assert store.get_image("hid:1", "thumbnail", groups=["eng"]) is None
+    assert store.get_image("hid:1", groups=["hr"]) == b"\x89PNG-hidden"
+    assert store.get_image("none:1") is None
+    assert store.get_page("hid:1", groups=["eng"]) is None
+    full = store.get_page("hid:1", groups=["hr", "eng"])
+    assert full is not None and full.image == b"\x89PNG-hidden" and full.thumbnail == b"JPEG-hid"
+
+
+def test_count_respects_filters_and_acl(store: Store) -> None:
+    add(
+        store,
+        [
+            page("a", 1, "x"),
+            page("b", 1, "x", acl=["hr"]),
+            page("c", 1, "x", acl=["eng", "ops"], collection="c2", language="de"),
+        ],
+    )
+    assert store.count() == 3
+    assert store.count(Filters(groups=[])) == 1
+    assert store.count(Filters(groups=["ops"])) == 2
+    assert store.count(Filters(collection="c2")) == 1
+    assert store.count(Filters(language="de", groups=["hr"])) == 0
+    assert store.count(Filters(doc_id="b")) == 1
+
+
+def test_meta_round_trips(store: Store) -> None:
+    store.ensure(DIM)
+    assert store.get_meta("embedder") is None
+    store.set_meta("embedder", "hash:8")
+    store.set_meta("embedder", "use-multilingual-v3")
+    assert store.get_meta("embedder") == "use-multilingual-v3"
+
+
+def test_empty_store_answers_without_error(store: Store) -> None:
+    assert store.count() == 0
+    assert store.list_documents() == []
+    assert store.get_page("x:1") is None
+    assert store.ping() is True
