@@ -231,6 +231,24 @@ def test_remote_backend_gives_up_with_a_rerank_error() -> None:
         RemoteBackend("http://127.0.0.1:9", retries=1, backoff=0.01, timeout=2).rerank("q", ["a"])
 
 
+def test_haystack_jina_ranker_works_against_the_server(model, monkeypatch) -> None:
+    """A third-party Jina client (Haystack's JinaRanker, base URL pointed here) reads our answers."""
+    monkeypatch.setenv("HAYSTACK_TELEMETRY_ENABLED", "False")
+    haystack = pytest.importorskip("haystack")
+    from haystack.utils import Secret
+    from haystack_integrations.components.rankers.jina import JinaRanker
+
+    app = create_rerank_app(RerankServerSettings(api_key="hay"), scorer=model)
+    with serve_app(app) as url:
+        ranker = JinaRanker(model="jina-reranker-m0", api_key=Secret.from_token("hay"), base_url=f"{url}/v1/rerank")
+        out = ranker.run(query="plants", documents=[haystack.Document(content=d) for d in DOCS], top_k=2)
+    expected = _direct(model, "plants", DOCS)
+    best_two = sorted(range(3), key=lambda i: -expected[i])[:2]
+    assert [d.content for d in out["documents"]] == [DOCS[i] for i in best_two]
+    assert [d.score for d in out["documents"]] == pytest.approx([expected[i] for i in best_two], abs=1e-5)
+    assert out["meta"]["usage"]["total_tokens"] > 0
+
+
 def test_factory_specs() -> None:
     assert make_backend("none") is None
     with pytest.raises(ValueError, match="unknown reranker"):
