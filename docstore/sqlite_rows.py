@@ -46,7 +46,9 @@ def page_values(page: Page, dim: int | None) -> tuple[Any, ...]:
     blob = None
     if page.embedding is not None:
         if dim is not None and len(page.embedding) != dim:
-            raise ValueError(f"page {page.page_id}: embedding has {len(page.embedding)} dims, the store holds {dim}")
+            raise ValueError(
+                f"page {page.page_id}: embedding has {len(page.embedding)} dims, the store holds {dim}"
+            )
         blob = np.asarray(page.embedding, dtype=np.float32).tobytes()
     return (
         page.page_id, page.doc_id, page.collection, page.source, page.content_hash, page.page_number,

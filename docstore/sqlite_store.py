@@ -15,8 +15,6 @@ from typing import Any, Literal
 
 from docstore.fusion import rrf_fuse
 from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
-from docstore.snippets import make_snippet
-from docstore.sqlite_fts import fts_query
 from docstore.sqlite_rows import (
     document_from_row,
     filter_clause,
@@ -27,11 +25,9 @@ from docstore.sqlite_rows import (
     visibility_clause,
 )
 from docstore.sqlite_schema import PAGE_COLUMNS, connect, path_from_url
+from docstore.sqlite_search import bm25_rank, build_hits
 from docstore.sqlite_vectors import VectorIndex
 from docstore.store import StoreUnavailable
-
-TITLE_WEIGHT, TEXT_WEIGHT = 2.0, 1.0  # bm25() column weights: a title match counts double
-_BM25 = f"bm25(pages_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
 
 
 class SqliteStore:
@@ -93,7 +89,9 @@ class SqliteStore:
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        self._write(lambda c: c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)))
+        self._write(
+            lambda c: c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        )
 
     def _dim(self) -> int | None:
         value = self.get_meta("dim")
@@ -104,7 +102,9 @@ class SqliteStore:
             raise ValueError(f"embedding dim must be >= 1, got {dim}")
         current = self._dim()
         if current is not None and current != dim:
-            raise ValueError(f"{self.url} holds {current}-dim embeddings; cannot use {dim} (re-index into a new store)")
+            raise ValueError(
+                f"{self.url} holds {current}-dim embeddings; cannot use {dim} (re-index into a new store)"
+            )
         self.set_meta("dim", str(dim))
 
     def ping(self) -> bool:
@@ -129,9 +129,12 @@ class SqliteStore:
         def write(conn: sqlite3.Connection) -> None:
             for page, values, (title_fts, text_fts) in rows:
                 self._delete_pages(conn, "page_id = ?", [page.page_id])
-                cur = conn.execute(f"INSERT INTO pages ({PAGE_COLUMNS}) VALUES ({placeholders(values)})", values)
+                cur = conn.execute(
+                    f"INSERT INTO pages ({PAGE_COLUMNS}) VALUES ({placeholders(values)})", values
+                )
                 conn.execute(
-                    "INSERT INTO pages_fts (rowid, title, text) VALUES (?, ?, ?)", (cur.lastrowid, title_fts, text_fts)
+                    "INSERT INTO pages_fts (rowid, title, text) VALUES (?, ?, ?)",
+                    (cur.lastrowid, title_fts, text_fts),
                 )
                 if page.image is not None or page.thumbnail is not None:
                     conn.execute(
@@ -240,31 +243,21 @@ class SqliteStore:
             return []
         want = request.offset + request.top_k
         if request.mode == SearchMode.bm25:
-            ranked = self._bm25(conn, request.query, request.filters, want)
+            ranked = bm25_rank(conn, request.query, request.filters, want)
         elif request.mode == SearchMode.knn:
             assert request.vector is not None
             ranked = self._knn(conn, request.vector, request.filters, want)
         else:
             depth = min(2000, max(100, 2 * want))
-            lists = [[str(r) for r, _ in self._bm25(conn, request.query, request.filters, depth)]]
+            lists = [[str(r) for r, _ in bm25_rank(conn, request.query, request.filters, depth)]]
             if request.vector is not None:
                 lists.append([str(r) for r, _ in self._knn(conn, request.vector, request.filters, depth)])
             ranked = [(int(r), s) for r, s in rrf_fuse(lists)]
-        return self._hits(conn, ranked[request.offset : want], request)
+        return build_hits(conn, ranked[request.offset : want], request)
 
-    def _bm25(self, conn: sqlite3.Connection, query: str, filters: Filters, k: int) -> list[tuple[int, float]]:
-        match = fts_query(query)
-        if match is None:
-            return []
-        where, params = filter_clause(filters)
-        rows = conn.execute(
-            f"SELECT p.rowid, -{_BM25} FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid"
-            f" WHERE pages_fts MATCH ? AND {where} ORDER BY {_BM25}, p.rowid LIMIT ?",
-            [match, *params, k],
-        ).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
-
-    def _knn(self, conn: sqlite3.Connection, vector: list[float], filters: Filters, k: int) -> list[tuple[int, float]]:
+    def _knn(
+        self, conn: sqlite3.Connection, vector: list[float], filters: Filters, k: int
+    ) -> list[tuple[int, float]]:
         row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         generation = str(row[0]) if row else "0"
         dim = self._dim()
@@ -275,24 +268,6 @@ class SqliteStore:
                 self._vectors = VectorIndex.load(conn, generation, dim)
             index = self._vectors
         return index.top(vector, filters, k)
-
-    def _hits(self, conn: sqlite3.Connection, ranked: list[tuple[int, float]], request: SearchRequest) -> list[Hit]:
-        if not ranked:
-            return []
-        rowids = [r for r, _ in ranked]
-        rows = conn.execute(
-            f"SELECT rowid AS rid, * FROM pages WHERE rowid IN ({placeholders(rowids)})", rowids
-        ).fetchall()
-        by_id = {r["rid"]: r for r in rows}
-        hits: list[Hit] = []
-        for rowid, score in ranked:
-            row = by_id.get(rowid)
-            if row is None:  # deleted between ranking and fetching
-                continue
-            page = page_from_row(row)
-            snippet = make_snippet(page.text, request.query) if page.text else ""
-            hits.append(Hit(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet))
-        return hits
 
     def close(self) -> None:
         with self._conns_lock:

@@ -38,7 +38,9 @@ class HfMeanPoolEmbedder:
             import torch
             from transformers import AutoModel, AutoTokenizer
         except ImportError as exc:
-            raise EmbedderUnavailable("hf: embedders need the extra: `pip install folio-search[rerank]`") from exc
+            raise EmbedderUnavailable(
+                "hf: embedders need the extra: `pip install folio-search[rerank]`"
+            ) from exc
         self._torch: Any = torch
         self._tokenizer: Any = AutoTokenizer.from_pretrained(model_id)
         self._model: Any = AutoModel.from_pretrained(model_id).eval()
@@ -49,7 +51,11 @@ class HfMeanPoolEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), BATCH):
             batch = self._tokenizer(
-                texts[start : start + BATCH], padding=True, truncation=True, max_length=512, return_tensors="pt"
+                texts[start : start + BATCH],
+                padding=True,
+                truncation=True,
+                max_length=512,
+                return_tensors="pt",
             )
             with self._torch.inference_mode():
                 hidden = self._model(**batch).last_hidden_state  # (batch, seq, hidden)

@@ -85,8 +85,13 @@ def test_filters_apply_inside_the_query(store: Store, mode: SearchMode) -> None:
 def test_acl_hides_pages_and_top_k_still_fills(store: Store, mode: SearchMode) -> None:
     # The hidden pages match best (more term hits, closer vectors): filtering after a top-k
     # would return fewer than k visible hits, or leak them.
-    hidden = [page(f"h{i}", 1, "merger merger merger plan", acl=["board"], vector=unit(1, 0.01 * i)) for i in range(12)]
-    visible = [page(f"v{i}", 1, "merger plan and many other words here", vector=unit(1, 1 + i)) for i in range(6)]
+    hidden = [
+        page(f"h{i}", 1, "merger merger merger plan", acl=["board"], vector=unit(1, 0.01 * i))
+        for i in range(12)
+    ]
+    visible = [
+        page(f"v{i}", 1, "merger plan and many other words here", vector=unit(1, 1 + i)) for i in range(6)
+    ]
     shared = [page("s", 1, "merger plan merger", acl=["board", "staff"], vector=unit(1, 0.5))]
     add(store, hidden + visible + shared)
     vec = unit(1, 0)
@@ -104,7 +109,13 @@ def test_acl_hides_pages_and_top_k_still_fills(store: Store, mode: SearchMode) -
 
 @pytest.mark.parametrize("mode", MODES)
 def test_offset_pages_through_results(store: Store, mode: SearchMode) -> None:
-    add(store, [page(f"p{i:02d}", 1, "term " * (i + 1) + "filler " * 10, vector=unit(1, 0.1 * i)) for i in range(10)])
+    add(
+        store,
+        [
+            page(f"p{i:02d}", 1, "term " * (i + 1) + "filler " * 10, vector=unit(1, 0.1 * i))
+            for i in range(10)
+        ],
+    )
     vec = unit(1, 0)
     full = store.search(SearchRequest(query="term", vector=vec, mode=mode, top_k=6))
     first = store.search(SearchRequest(query="term", vector=vec, mode=mode, top_k=3))
