@@ -81,6 +81,8 @@ def load_model(args: argparse.Namespace, **extra: Any) -> Any:
         raise CliError(f"the local reranker needs torch and transformers: install folio-search[rerank] ({exc})") from exc
     try:
         return M0Reranker.from_pretrained(args.model, device=args.device, dtype=args.dtype, **extra)
+    except ImportError as exc:
+        raise CliError(f"{exc} (install folio-search[rerank])") from exc
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise CliError(f"cannot load the model from {args.model}: {exc}") from exc
 

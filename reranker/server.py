@@ -41,6 +41,7 @@ class RerankServerSettings(BaseModel):
     batch_window_ms: float = Field(default=5.0, ge=0, description="how long to gather a batch")
     request_timeout_s: float = Field(default=120.0, gt=0)
     max_documents: int = Field(default=1024, ge=1)
+    max_body_mb: float = Field(default=64.0, gt=0, description="largest request body accepted")
     allow_urls: bool = False
 
 
@@ -199,6 +200,16 @@ def create_rerank_app(settings: RerankServerSettings, scorer: PairScorer | None 
     app.state.batcher = None
     if scorer is not None:
         start(scorer)  # usable before startup too (e.g. under a test client without lifespan)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        # Refuse oversized bodies from their declared length, before reading them into memory.
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > settings.max_body_mb * (1 << 20):
+            return JSONResponse(
+                {"detail": f"request body over {settings.max_body_mb:g} MB"}, status_code=413
+            )
+        return await call_next(request)
 
     @app.exception_handler(ApiError)
     async def api_error(_req: Request, exc: ApiError) -> JSONResponse:

@@ -172,6 +172,13 @@ def test_overload_answers_503_and_the_queue_drains(model) -> None:
         assert "folio_rerank_rejected_total 1" in httpx.get(f"{url}/metrics").text
 
 
+def test_oversized_body_is_refused(model) -> None:
+    app = create_rerank_app(RerankServerSettings(max_body_mb=0.01), scorer=model)
+    with serve_app(app) as url:
+        r = _post(url, {"query": "q", "documents": ["x" * 20_000]})
+    assert r.status_code == 413 and "MB" in r.json()["detail"]
+
+
 def test_api_key_is_required_when_set(model) -> None:
     app = create_rerank_app(RerankServerSettings(api_key="s3cret"), scorer=model)
     with serve_app(app) as url:
