@@ -37,16 +37,17 @@ def serve_app(app: Any) -> Iterator[str]:
 
 
 @contextmanager
-def flaky_server(failures: int, status: int) -> Iterator[tuple[str, dict[str, int]]]:
+def flaky_server(failures: int, status: int) -> Iterator[tuple[str, dict[str, Any]]]:
     """Answers `status` to the first `failures` calls, then a valid rerank response that ranks the
     last document first."""
-    calls = {"n": 0}
+    calls: dict[str, Any] = {"n": 0}
     app = FastAPI()
 
     @app.post("/v1/rerank")
     async def rerank(request: Request) -> JSONResponse:
         calls["n"] += 1
         body = await request.json()
+        calls["last_body"], calls["last_auth"] = body, request.headers.get("authorization")
         if calls["n"] <= failures:
             return JSONResponse({"detail": f"flaky failure {calls['n']}"}, status_code=status)
         n = len(body["documents"])

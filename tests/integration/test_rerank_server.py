@@ -256,6 +256,23 @@ def test_haystack_jina_ranker_works_against_the_server(model, monkeypatch) -> No
     assert out["meta"]["usage"]["total_tokens"] > 0
 
 
+def test_jina_backend_sends_key_and_model(monkeypatch) -> None:
+    from reranker.backends.jina import JinaBackend
+
+    monkeypatch.delenv("JINA_API_KEY", raising=False)
+    with pytest.raises(RerankError, match="JINA_API_KEY"):
+        make_backend("jina")
+    monkeypatch.setenv("JINA_API_KEY", "jina_test")
+    assert make_backend("jina:jina-reranker-v2-base-multilingual").model == "jina-reranker-v2-base-multilingual"
+    with flaky_server(failures=1, status=429) as (url, calls):
+        backend = JinaBackend(base_url=url, backoff=0.01)
+        out = backend.rerank(ImageInput(RED), ["a", TextInput("b")], return_documents=True)
+        assert backend.ping()
+    assert calls["last_auth"] == "Bearer jina_test"
+    assert calls["last_body"]["model"] == "jina-reranker-m0"
+    assert out.results[0].document == TextInput("b") and out.model == "flaky"
+
+
 def test_factory_specs() -> None:
     assert make_backend("none") is None
     with pytest.raises(ValueError, match="unknown reranker"):

@@ -136,3 +136,21 @@ def test_close_fails_waiting_requests_and_refuses_new_ones() -> None:
     with pytest.raises(BatcherClosed):
         batcher.submit(_pairs("c", 1))
     assert waiting.done()
+
+
+def test_batched_local_backend_ranks_and_puts_failed_candidates_last() -> None:
+    from reranker.backends.local_batched import BatchedLocalBackend
+
+    backend = BatchedLocalBackend(FakeScorer(), window_ms=0)
+    docs = ["alpha", ImageInput("bm90IGFuIGltYWdl"), "beta", "gamma"]
+    try:
+        out = backend.rerank("q", docs, return_documents=True)
+        top = backend.rerank("q", docs, top_n=2)
+    finally:
+        backend.close()
+    assert out.model == "fake-m0"
+    assert out.results[-1].index == 1 and out.results[-1].error == "cannot decode the image"
+    scored = [r for r in out.results if r.error is None]
+    assert [r.relevance_score for r in scored] == sorted((fake_score("q", docs[i]) for i in (0, 2, 3)), reverse=True)
+    assert all(r.document is docs[r.index] for r in out.results)
+    assert [r.index for r in top.results] == [r.index for r in out.results[:2]] and top.results[0].document is None
