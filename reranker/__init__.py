@@ -1,6 +1,29 @@
 """Folio's reranker: jina-reranker-m0 scoring of mixed text and image candidates, batching,
 caches and backends (local model, Jina's hosted API, any Jina-compatible server)."""
 
+from typing import TYPE_CHECKING, Any
+
+from reranker.errors import CandidateError
 from reranker.types import ImageInput, RerankBackend, RerankOutput, RerankResult, TextInput
 
-__all__ = ["ImageInput", "RerankBackend", "RerankOutput", "RerankResult", "TextInput"]
+if TYPE_CHECKING:
+    from reranker.local import M0Reranker
+
+__all__ = [
+    "CandidateError",
+    "ImageInput",
+    "M0Reranker",
+    "RerankBackend",
+    "RerankOutput",
+    "RerankResult",
+    "TextInput",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The local model pulls in torch; import it only when asked for.
+    if name == "M0Reranker":
+        from reranker.local import M0Reranker
+
+        return M0Reranker
+    raise AttributeError(f"module 'reranker' has no attribute {name!r}")

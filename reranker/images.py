@@ -1,0 +1,181 @@
+"""Turn an image candidate or query (path, bytes, PIL image, base64, data URL, http(s) URL) into a
+PIL image, with size and pixel limits. Every failure is a CandidateError naming the cause."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, Field
+
+from reranker.errors import CandidateError
+
+
+class ImageLimits(BaseModel):
+    """What an image input may be. URL fetching is off unless asked for; private and loopback
+    addresses stay blocked even then unless `allow_private_urls` (tests, trusted networks)."""
+
+    max_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    max_pixels: int = Field(default=40_000_000, gt=0)  # an A4 page at 600 dpi is ~35 MP
+    allow_urls: bool = False
+    allow_private_urls: bool = False
+    url_timeout_s: float = Field(default=10.0, gt=0)
+    max_redirects: int = Field(default=3, ge=0)
+
+
+@dataclass
+class LoadedImage:
+    key: str  # content hash: the same page reached by many queries shares cached vision features
+    image: Image.Image
+
+
+def read_image(source: Any, limits: ImageLimits) -> tuple[str, bytes | Image.Image]:
+    """(content key, raw bytes or the PIL image given), without decoding: a cached page needs no decode."""
+    if isinstance(source, Image.Image):
+        _check_pixels(source.size, limits)
+        digest = hashlib.blake2b(source.tobytes(), digest_size=16)
+        digest.update(f"{source.mode}{source.size}".encode())
+        return digest.hexdigest(), source
+    data = _read_bytes(source, limits)
+    return hashlib.blake2b(data, digest_size=16).hexdigest(), data
+
+
+def load_image(source: Any, limits: ImageLimits) -> LoadedImage:
+    """Decode `source` after checking its byte size and (from the header) its pixel count."""
+    key, payload = read_image(source, limits)
+    image = payload if isinstance(payload, Image.Image) else decode_image(payload, limits)
+    return LoadedImage(key=key, image=image)
+
+
+def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
+    if not data:
+        raise CandidateError("image is empty (0 bytes)")
+    try:
+        image = Image.open(io.BytesIO(data))  # lazy: reads the header only
+    except UnidentifiedImageError:
+        raise CandidateError("not a readable image (unknown or corrupt format)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CandidateError(f"corrupt image: {exc}") from None
+    _check_pixels(image.size, limits)
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise CandidateError(f"corrupt image: {exc}") from None
+    return image
+
+
+def _check_pixels(size: tuple[int, int], limits: ImageLimits) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise CandidateError(f"image has no pixels ({width}x{height})")
+    if width * height > limits.max_pixels:
+        raise CandidateError(
+            f"image too large: {width}x{height} = {width * height / 1e6:.1f} MP "
+            f"exceeds the limit of {limits.max_pixels / 1e6:.1f} MP"
+        )
+
+
+def _read_bytes(source: Any, limits: ImageLimits) -> bytes:
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+    elif isinstance(source, Path):
+        data = _read_file(source, limits)
+    elif isinstance(source, str):
+        text = source.strip()
+        if text.startswith(("http://", "https://")):
+            return fetch_url(text, limits)
+        if text.startswith("data:"):
+            data = _decode_data_url(text)
+        elif len(text) < 4096 and os.path.isfile(text):
+            data = _read_file(Path(text), limits)
+        else:
+            data = _decode_base64(text)
+    else:
+        raise CandidateError(f"unsupported image input of type {type(source).__name__}")
+    if len(data) > limits.max_bytes:
+        raise CandidateError(f"image is {len(data)} bytes, over the limit of {limits.max_bytes}")
+    return data
+
+
+def _read_file(path: Path, limits: ImageLimits) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise CandidateError(f"image file {path} is {size} bytes, over the limit of {limits.max_bytes}")
+        return path.read_bytes()
+    except OSError as exc:
+        raise CandidateError(f"cannot read image file {path}: {exc.strerror or exc}") from None
+
+
+def _decode_data_url(text: str) -> bytes:
+    header, sep, payload = text.partition(",")
+    if not sep or ";base64" not in header:
+        raise CandidateError("data URL must be base64-encoded (data:image/...;base64,...)")
+    return _decode_base64(payload)
+
+
+def _decode_base64(text: str) -> bytes:
+    if not text:
+        raise CandidateError("image input is an empty string")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise CandidateError(
+            "image string is neither an existing file, an http(s) URL, a data URL nor valid base64"
+        ) from None
+
+
+def _check_host(url: str, limits: ImageLimits) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CandidateError(f"unsupported image URL {url!r} (only http and https)")
+    if limits.allow_private_urls:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise CandidateError(f"image URL unreachable: cannot resolve {parts.hostname} ({exc})") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise CandidateError(
+                f"image URL blocked: {parts.hostname} resolves to a non-public address ({address})"
+            )
+
+
+def fetch_url(url: str, limits: ImageLimits) -> bytes:
+    """GET an image URL with a timeout and a byte cap, re-checking the host on every redirect."""
+    if not limits.allow_urls:
+        raise CandidateError("image URLs are not allowed here (URL fetching is off); send the image bytes")
+    import httpx
+
+    with httpx.Client(timeout=limits.url_timeout_s, follow_redirects=False) as client:
+        for _ in range(limits.max_redirects + 1):
+            _check_host(url, limits)
+            try:
+                with client.stream("GET", url) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    if response.status_code != 200:
+                        raise CandidateError(f"image URL returned HTTP {response.status_code}: {url}")
+                    chunks, total = [], 0
+                    for chunk in response.iter_bytes():
+                        total += len(chunk)
+                        if total > limits.max_bytes:
+                            raise CandidateError(f"image at {url} is over the limit of {limits.max_bytes} bytes")
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            except httpx.HTTPError as exc:
+                raise CandidateError(f"image URL unreachable: {url} ({type(exc).__name__}: {exc})") from None
+    raise CandidateError(f"image URL redirected more than {limits.max_redirects} times: {url}")

@@ -1,0 +1,145 @@
+"""`M0Reranker`: jina-reranker-m0 run locally (the `local` backend)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from reranker.errors import CandidateError, require_torch
+from reranker.types import Candidate, Query, RerankOutput, RerankResult
+
+require_torch()
+
+import torch  # noqa: E402
+
+from reranker.images import ImageLimits  # noqa: E402
+from reranker.loading import load_model, load_tokenizer, resolve_checkpoint  # noqa: E402
+from reranker.model import M0RankingModel  # noqa: E402
+from reranker.pipeline import Pipeline, PipelineResult  # noqa: E402
+from reranker.prepare import Preparer  # noqa: E402
+from reranker.runner import ModelRunner  # noqa: E402
+from reranker.tokens import TokenCounter  # noqa: E402
+from reranker.vision import MAX_PIXELS, MIN_PIXELS, ImagePreprocessor, VisionCache  # noqa: E402
+
+__all__ = ["CandidateError", "M0Options", "M0Reranker"]
+
+
+class M0Options(BaseModel):
+    """Tuning of the local reranker (everything but the model location)."""
+
+    max_length: int = Field(default=10240, ge=64)
+    token_budget: int | None = Field(default=None, ge=64)  # padded tokens per batch; None: by device
+    max_batch_pairs: int = Field(default=64, ge=1)
+    workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
+    vision_cache_mb: int = Field(default=512, ge=0)
+    min_pixels: int = MIN_PIXELS
+    max_pixels: int = MAX_PIXELS
+    image_limits: ImageLimits = Field(default_factory=ImageLimits)
+
+
+class M0Reranker:
+    """Scores (query, candidate) pairs, text or image on either side, with m0's published scoring:
+    batching, padding and order never change a score."""
+
+    name = "local"
+
+    def __init__(self, model: M0RankingModel, tokenizer: Any, folder: Path, model_name: str, opts: M0Options):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_name = model_name
+        self.options = opts
+        device = next(model.parameters()).device
+        self.device = device
+        self.vision_cache = VisionCache(opts.vision_cache_mb * 1024 * 1024)
+        preprocessor = ImagePreprocessor(folder, opts.min_pixels, opts.max_pixels)
+        self.preparer = Preparer(
+            tokenizer, preprocessor, self.vision_cache, opts.image_limits, opts.max_length, model.image_token_id
+        )
+        budget = opts.token_budget or (32768 if device.type == "cuda" else 8192)
+        self.runner = ModelRunner(model, self.vision_cache, int(tokenizer.pad_token_id))
+        self.pipeline = Pipeline(self.preparer, self.runner, opts.workers, budget, opts.max_batch_pairs)
+        self.counter = TokenCounter(self.preparer)
+        self._closed = False
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_id: str,
+        device: str = "auto",
+        dtype: str = "auto",
+        attn: str = "auto",
+        max_length: int = 10240,
+        allow_urls: bool = False,
+        **kw: Any,
+    ) -> M0Reranker:
+        """Load a checkpoint folder (or a model id, with network access). Extra keywords are
+        `M0Options` fields, plus `allow_private_urls`, `max_image_pixels`, `max_image_bytes`."""
+        limits = ImageLimits(
+            allow_urls=allow_urls,
+            allow_private_urls=bool(kw.pop("allow_private_urls", False)),
+            **({"max_pixels": kw.pop("max_image_pixels")} if "max_image_pixels" in kw else {}),
+            **({"max_bytes": kw.pop("max_image_bytes")} if "max_image_bytes" in kw else {}),
+        )
+        name = kw.pop("model_name", None)
+        opts = M0Options(max_length=max_length, image_limits=limits, **kw)
+        folder = resolve_checkpoint(str(path_or_id))
+        model = load_model(folder, device=device, dtype=dtype, attn=attn)
+        tokenizer = load_tokenizer(folder)
+        return cls(model, tokenizer, folder, name or _default_name(path_or_id), opts)
+
+    def score_pairs_detailed(self, pairs: Sequence[tuple[Query, Candidate]]) -> PipelineResult:
+        if self._closed:
+            raise RuntimeError("this reranker is closed")
+        return self.pipeline.run(list(pairs))
+
+    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float | CandidateError]:
+        """One score per pair (any mix of queries), or the CandidateError that pair failed with."""
+        return self.score_pairs_detailed(pairs).scores
+
+    def count_tokens(self, pairs: Sequence[tuple[Query, Candidate]]) -> int:
+        """Text + visual tokens the pairs cost (failed pairs count 0); no model run."""
+        return self.counter.count(pairs)
+
+    def rerank(
+        self,
+        query: Query,
+        documents: Sequence[Candidate],
+        top_n: int | None = None,
+        return_documents: bool = False,
+    ) -> RerankOutput:
+        out = self.score_pairs_detailed([(query, d) for d in documents])
+        results = [
+            RerankResult(
+                index=i,
+                relevance_score=0.0 if isinstance(s, CandidateError) else s,
+                document=documents[i] if return_documents else None,
+                error=str(s) if isinstance(s, CandidateError) else None,
+            )
+            for i, s in enumerate(out.scores)
+        ]
+        # Best first; failed candidates last, in their given order.
+        results.sort(key=lambda r: (r.error is not None, -r.relevance_score, r.index))
+        if top_n is not None:
+            results = results[: max(0, top_n)]
+        return RerankOutput(
+            model=self.model_name, results=results, total_tokens=out.total_tokens, timings_ms=out.timings_ms
+        )
+
+    def ping(self) -> bool:
+        return not self._closed
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.pipeline.close()
+            self.vision_cache.clear()
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+
+
+def _default_name(path_or_id: str) -> str:
+    return Path(str(path_or_id).rstrip("/")).name or "jina-reranker-m0"

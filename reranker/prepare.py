@@ -1,0 +1,111 @@
+"""Pre-processing of one (query, candidate) pair: text cleaning and truncation, image reading,
+decoding and Qwen2-VL preprocessing (skipped when the page's vision features are cached), and
+prompt encoding. Runs on worker threads; failures are CandidateErrors for that pair only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from reranker.errors import CandidateError
+from reranker.images import ImageLimits, decode_image, read_image
+from reranker.prompts import (
+    MAX_QUERY_TOKENS,
+    EncodedPair,
+    clean_text,
+    encode_pair,
+    format_prompt,
+    max_doc_tokens,
+    truncate_text,
+)
+from reranker.types import ImageInput, TextInput
+from reranker.vision import ImagePreprocessor, PreparedImage, VisionCache
+
+
+@dataclass
+class Side:
+    """A query or document after pre-processing: text, or a prepared image."""
+
+    text: str | None = None
+    image: PreparedImage | None = None
+
+
+@dataclass
+class PreparedPair:
+    index: int
+    encoded: EncodedPair | None = None
+    images: list[PreparedImage] = field(default_factory=list)
+    error: CandidateError | None = None
+
+    @property
+    def length(self) -> int:
+        return len(self.encoded) if self.encoded is not None else 0
+
+
+def as_input(value: Any) -> TextInput | ImageInput:
+    if isinstance(value, str):
+        return TextInput(value)
+    if isinstance(value, TextInput | ImageInput):
+        return value
+    if isinstance(value, Image.Image | bytes):
+        return ImageInput(value)
+    raise CandidateError(f"unsupported input of type {type(value).__name__} (use str, TextInput or ImageInput)")
+
+
+class Preparer:
+    def __init__(
+        self,
+        tokenizer: Any,
+        preprocessor: ImagePreprocessor,
+        cache: VisionCache,
+        limits: ImageLimits,
+        max_length: int,
+        image_token_id: int,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.preprocessor = preprocessor
+        self.cache = cache
+        self.limits = limits
+        self.max_length = max_length
+        self.image_token_id = image_token_id
+
+    def prepare_image(self, source: Any) -> PreparedImage:
+        key, payload = read_image(source, self.limits)
+        features = self.cache.get(key)
+        grid = self.cache.grid(key)
+        if features is not None and grid is not None:
+            return PreparedImage(key=key, grid_thw=grid, pixel_values=None, features=features)
+        image = payload if isinstance(payload, Image.Image) else decode_image(payload, self.limits)
+        pixels, grid = self.preprocessor(image)
+        return PreparedImage(key=key, grid_thw=grid, pixel_values=pixels)
+
+    def prepare_side(self, value: Any, what: str) -> Side:
+        item = as_input(value)
+        if isinstance(item, ImageInput):
+            return Side(image=self.prepare_image(item.image))
+        text = clean_text(item.text, what)
+        limit = MAX_QUERY_TOKENS if what == "query" else max_doc_tokens(self.max_length)
+        return Side(text=truncate_text(self.tokenizer, text, limit))
+
+    def encode(self, index: int, query: Side, doc: Side) -> PreparedPair:
+        # Images go in placeholder order: the document's before the query's.
+        images = [s.image for s in (doc, query) if s.image is not None]
+        encoded = encode_pair(
+            self.tokenizer,
+            format_prompt(query.text, doc.text),
+            [self.preprocessor.tokens(im.grid_thw) for im in images],
+            [im.key for im in images],
+            self.image_token_id,
+            self.max_length,
+        )
+        return PreparedPair(index=index, encoded=encoded, images=images)
+
+    def prepare_pair(self, index: int, query: Side | CandidateError, candidate: Any) -> PreparedPair:
+        if isinstance(query, CandidateError):
+            return PreparedPair(index=index, error=CandidateError(f"query: {query}"))
+        try:
+            return self.encode(index, query, self.prepare_side(candidate, "document"))
+        except CandidateError as exc:
+            return PreparedPair(index=index, error=exc)

@@ -1,0 +1,108 @@
+"""Image preprocessing (Qwen2-VL's own image processor, pixel bounds of m0) and an LRU of vision
+features keyed by image content, bounded by bytes: a page reached by many queries runs the vision
+tower once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from reranker.errors import CandidateError
+
+MIN_PIXELS = 3136  # 4 * 28 * 28
+MAX_PIXELS = 602112  # 768 * 28 * 28: at most 768 visual tokens per image
+
+
+@dataclass
+class PreparedImage:
+    key: str
+    grid_thw: tuple[int, int, int]  # patches before merging
+    pixel_values: np.ndarray | None  # (patches, 3*2*14*14) float32; None when the features are cached
+    features: torch.Tensor | None = None  # (tokens, hidden) from the cache, held so eviction cannot race
+
+
+class ImagePreprocessor:
+    def __init__(self, folder: Path, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> None:
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+        cfg: dict[str, Any] = {}
+        path = folder / "preprocessor_config.json"
+        if path.exists():
+            cfg = json.loads(path.read_text())
+        keep = ("patch_size", "temporal_patch_size", "merge_size", "image_mean", "image_std", "resample")
+        kwargs = {k: cfg[k] for k in keep if k in cfg}
+        # The pixel bounds are m0's (the checkpoint's processor config carries Qwen2-VL's wider ones).
+        self.processor = Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels, **kwargs)
+        self.merge_size = int(kwargs.get("merge_size", 2))
+
+    def __call__(self, image: Any) -> tuple[np.ndarray, tuple[int, int, int]]:
+        try:
+            out = self.processor(images=[image], return_tensors="np")
+        except Exception as exc:  # a decodable image the processor still cannot handle (odd mode, 1x1)
+            raise CandidateError(f"image could not be preprocessed: {exc}") from None
+        t, h, w = (int(x) for x in out["image_grid_thw"][0])
+        return np.ascontiguousarray(out["pixel_values"], dtype=np.float32), (t, h, w)
+
+    def tokens(self, grid_thw: tuple[int, int, int]) -> int:
+        t, h, w = grid_thw
+        return t * h * w // self.merge_size**2
+
+
+class VisionCache:
+    """Thread-safe LRU of (features (tokens, hidden), grid) by image key, bounded by tensor bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, tuple[torch.Tensor, tuple[int, int, int]]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def grid(self, key: str) -> tuple[int, int, int] | None:
+        with self._lock:
+            item = self._items.get(key)
+            return None if item is None else item[1]
+
+    def get(self, key: str) -> torch.Tensor | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item[0]
+
+    def put(self, key: str, features: torch.Tensor, grid: tuple[int, int, int]) -> None:
+        size = features.numel() * features.element_size()
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[0].numel() * old[0].element_size()
+            self._items[key] = (features, grid)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (evicted, _) = self._items.popitem(last=False)
+                self._bytes -= evicted.numel() * evicted.element_size()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
