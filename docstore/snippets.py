@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from functools import lru_cache
 
 # Han, Hiragana, Katakana, Hangul and CJK punctuation/compatibility blocks.
 _CJK = (
@@ -33,6 +34,7 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
     return sorted(words, key=len, reverse=True), sorted(cjk, key=len, reverse=True)
 
 
+@lru_cache(maxsize=256)  # one compile per query, reused for every hit
 def _pattern(query: str) -> re.Pattern[str] | None:
     words, cjk = query_terms(query)
     alternatives = [rf"(?<![^\W_]){re.escape(w)}(?![^\W_])" for w in words]

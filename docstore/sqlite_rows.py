@@ -42,7 +42,8 @@ def filter_clause(filters: Filters | None, alias: str = "p", language: bool = Tr
     return " AND ".join(clauses), params
 
 
-def page_values(page: Page, dim: int | None) -> tuple[Any, ...]:
+def page_values(page: Page, dim: int | None) -> tuple[tuple[Any, ...], bytes | None]:
+    """(pages row in PAGE_COLUMNS order, embedding blob or None)."""
     blob = None
     if page.embedding is not None:
         if dim is not None and len(page.embedding) != dim:
@@ -50,11 +51,12 @@ def page_values(page: Page, dim: int | None) -> tuple[Any, ...]:
                 f"page {page.page_id}: embedding has {len(page.embedding)} dims, the store holds {dim}"
             )
         blob = np.asarray(page.embedding, dtype=np.float32).tobytes()
-    return (
-        page.page_id, page.doc_id, page.collection, page.source, page.content_hash, page.page_number,
-        page.page_count, page.kind, page.title, page.language, page.text, int(page.ocr),
-        int(page.has_figures), json.dumps(page.acl), int(not page.acl), blob,
+    row = (
+        page.page_id, page.doc_id, page.collection, page.language, int(not page.acl), json.dumps(page.acl),
+        page.source, page.content_hash, page.page_number, page.page_count, page.kind, page.title,
+        int(page.ocr), int(page.has_figures), page.text,
     )  # fmt: skip
+    return row, blob
 
 
 def fts_values(page: Page) -> tuple[str, str]:
@@ -64,7 +66,7 @@ def fts_values(page: Page) -> tuple[str, str]:
 def page_from_row(row: sqlite3.Row, with_media: bool = False) -> Page:
     keys = row.keys()
     embedding = None
-    if with_media and row["embedding"] is not None:
+    if with_media and "embedding" in keys and row["embedding"] is not None:
         embedding = np.frombuffer(row["embedding"], dtype=np.float32).tolist()
     return Page(
         page_id=row["page_id"], doc_id=row["doc_id"], collection=row["collection"], source=row["source"],

@@ -1,6 +1,7 @@
 """SQLite tables for the embedded store, and how its connections are opened.
 
-pages      one row per page (rowid shared with pages_fts), embedding as a float32 blob, acl as JSON
+pages      one row per page (rowid shared with pages_fts and vectors), acl as JSON
+vectors    the page's embedding as a float32 blob
 pages_fts  FTS5 over title and text in index form (see sqlite_fts), rowid = pages.rowid
 images     page image and thumbnail blobs, apart so that searches never read them
 documents  one row per indexed file, `complete` set last (resumable indexing)
@@ -21,11 +22,13 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE TABLE IF NOT EXISTS pages (
     rowid INTEGER PRIMARY KEY, page_id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL,
-    collection TEXT NOT NULL, source TEXT NOT NULL, content_hash TEXT NOT NULL,
-    page_number INTEGER NOT NULL, page_count INTEGER NOT NULL, kind TEXT NOT NULL, title TEXT NOT NULL,
-    language TEXT NOT NULL, text TEXT NOT NULL, ocr INTEGER NOT NULL, has_figures INTEGER NOT NULL,
-    acl TEXT NOT NULL, public INTEGER NOT NULL, embedding BLOB
+    collection TEXT NOT NULL, language TEXT NOT NULL, public INTEGER NOT NULL, acl TEXT NOT NULL,
+    source TEXT NOT NULL, content_hash TEXT NOT NULL, page_number INTEGER NOT NULL,
+    page_count INTEGER NOT NULL, kind TEXT NOT NULL, title TEXT NOT NULL, ocr INTEGER NOT NULL,
+    has_figures INTEGER NOT NULL, text TEXT NOT NULL
 );
+-- apart from pages so that filter lookups in a BM25 join never read vector blobs
+CREATE TABLE IF NOT EXISTS vectors (rowid INTEGER PRIMARY KEY, embedding BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS pages_doc ON pages (doc_id);
 CREATE INDEX IF NOT EXISTS pages_collection ON pages (collection);
 CREATE TABLE IF NOT EXISTS images (page_id TEXT PRIMARY KEY, image BLOB, thumbnail BLOB);
@@ -35,9 +38,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5 (
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 """
 
+# Filter columns first and text last: a row's leading columns are read without touching the
+# overflow pages a long text spills into.
 PAGE_COLUMNS = (
-    "page_id, doc_id, collection, source, content_hash, page_number, page_count, kind, title, "
-    "language, text, ocr, has_figures, acl, public, embedding"
+    "page_id, doc_id, collection, language, public, acl, source, content_hash, page_number, "
+    "page_count, kind, title, ocr, has_figures, text"
 )
 
 

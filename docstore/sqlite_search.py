@@ -18,6 +18,12 @@ def bm25_rank(conn: sqlite3.Connection, query: str, filters: Filters, k: int) ->
     if match is None:
         return []
     where, params = filter_clause(filters)
+    if where == "1":  # no filter: rank inside FTS5 alone, without a join to pages
+        rows = conn.execute(
+            f"SELECT rowid, -{_BM25} FROM pages_fts WHERE pages_fts MATCH ? ORDER BY {_BM25}, rowid LIMIT ?",
+            [match, k],
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
     rows = conn.execute(
         f"SELECT p.rowid, -{_BM25} FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid"
         f" WHERE pages_fts MATCH ? AND {where} ORDER BY {_BM25}, p.rowid LIMIT ?",

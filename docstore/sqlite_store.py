@@ -127,11 +127,15 @@ class SqliteStore:
         rows = [(p, page_values(p, dim), fts_values(p)) for p in pages]  # validates before writing
 
         def write(conn: sqlite3.Connection) -> None:
-            for page, values, (title_fts, text_fts) in rows:
+            for page, (values, blob), (title_fts, text_fts) in rows:
                 self._delete_pages(conn, "page_id = ?", [page.page_id])
                 cur = conn.execute(
                     f"INSERT INTO pages ({PAGE_COLUMNS}) VALUES ({placeholders(values)})", values
                 )
+                if blob is not None:
+                    conn.execute(
+                        "INSERT INTO vectors (rowid, embedding) VALUES (?, ?)", (cur.lastrowid, blob)
+                    )
                 conn.execute(
                     "INSERT INTO pages_fts (rowid, title, text) VALUES (?, ?, ?)",
                     (cur.lastrowid, title_fts, text_fts),
@@ -150,6 +154,7 @@ class SqliteStore:
         found = conn.execute(f"SELECT rowid, page_id FROM pages WHERE {where}", params).fetchall()
         for rowid, page_id in found:
             conn.execute("DELETE FROM pages_fts WHERE rowid = ?", (rowid,))
+            conn.execute("DELETE FROM vectors WHERE rowid = ?", (rowid,))
             conn.execute("DELETE FROM images WHERE page_id = ?", (page_id,))
             conn.execute("DELETE FROM pages WHERE rowid = ?", (rowid,))
         return len(found)
@@ -205,7 +210,8 @@ class SqliteStore:
             return None
         acl_sql, acl_params = visibility_clause(groups)
         row = conn.execute(
-            "SELECT p.*, i.image, i.thumbnail FROM pages p LEFT JOIN images i ON i.page_id = p.page_id"
+            "SELECT p.*, v.embedding, i.image, i.thumbnail FROM pages p LEFT JOIN images i ON i.page_id = p.page_id"
+            " LEFT JOIN vectors v ON v.rowid = p.rowid"
             f" WHERE p.page_id = ? AND {acl_sql}",
             [page_id, *acl_params],
         ).fetchone()

@@ -32,7 +32,8 @@ class VectorIndex:
     @classmethod
     def load(cls, conn: sqlite3.Connection, generation: str, dim: int) -> VectorIndex:
         rows = conn.execute(
-            "SELECT rowid, collection, doc_id, language, acl, public, embedding FROM pages ORDER BY rowid"
+            "SELECT p.rowid, p.collection, p.doc_id, p.language, p.acl, p.public, v.embedding"
+            " FROM pages p JOIN vectors v ON v.rowid = p.rowid ORDER BY p.rowid"
         ).fetchall()
         n = len(rows)
         matrix = np.zeros((n, dim), dtype=np.float32)

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""First-stage latency: p50/p95 of BM25, kNN and hybrid search on synthetic pages, beside raw
+baselines measured in the same run (an FTS5 BM25 top-50 query; exact numpy kNN over the same
+vectors). Prints a table and appends it to BENCHMARKS.md.
+
+    .venv/bin/python scripts/bench_first_stage.py --sizes 10000 100000
+    .venv/bin/python scripts/bench_first_stage.py --sizes 10000 --opensearch http://127.0.0.1:9250
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from docstore.schema import Page, SearchMode, SearchRequest  # noqa: E402
+from docstore.store import Store  # noqa: E402
+
+VOCAB = 30_000
+WORDS_PER_PAGE = 150
+CHUNK = 2_000
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def vocabulary(rng: np.random.Generator) -> list[str]:
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    return ["".join(rng.choice(letters, size=int(rng.integers(3, 10)))) + str(i % 7) for i in range(VOCAB)]
+
+
+def zipf_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.minimum(rng.zipf(1.2, size=n), VOCAB) - 1
+
+
+def synthetic_pages(n: int, dim: int, seed: int) -> Iterator[tuple[list[Page], np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    words = vocabulary(np.random.default_rng(0))
+    for start in range(0, n, CHUNK):
+        count = min(CHUNK, n - start)
+        vectors = rng.standard_normal((count, dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        pages = []
+        for i in range(count):
+            doc = f"doc{(start + i) // 10}"
+            text = " ".join(words[j] for j in zipf_ids(rng, WORDS_PER_PAGE))
+            pages.append(
+                Page(
+                    page_id=f"{doc}:{(start + i) % 10 + 1}",
+                    doc_id=doc,
+                    collection=f"c{(start + i) % 4}",
+                    source=f"/bench/{doc}.pdf",
+                    content_hash="h",
+                    page_number=(start + i) % 10 + 1,
+                    page_count=10,
+                    title=" ".join(words[j] for j in zipf_ids(rng, 4)),
+                    text=text,
+                    embedding=vectors[i].tolist(),
+                    acl=["staff"] if (start + i) % 5 == 0 else [],
+                )  # fmt: skip
+            )
+        yield pages, vectors
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[int(0.95 * (len(ordered) - 1))] * 1000
+
+
+def timed(fn: Callable[[], object], runs: list[object]) -> list[float]:
+    out = []
+    for arg in runs:
+        t0 = time.perf_counter()
+        fn(arg)  # type: ignore[call-arg]
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def bench_store(
+    store: Store, queries: list[str], vectors: np.ndarray, top_k: int
+) -> dict[str, tuple[float, float]]:
+    results = {}
+    for mode in (SearchMode.bm25, SearchMode.knn, SearchMode.hybrid):
+        reqs = [
+            SearchRequest(query=q, vector=v.tolist(), mode=mode, top_k=top_k)
+            for q, v in zip(queries, vectors)
+        ]
+        for req in reqs[:5]:  # warm caches (the kNN matrix loads on first use)
+            store.search(req)
+        results[mode.value] = percentiles(timed(store.search, reqs))  # type: ignore[arg-type]
+    return results
+
+
+def sqlite_baselines(
+    path: Path, queries: list[str], vectors: np.ndarray, matrix: np.ndarray
+) -> dict[str, tuple[float, float]]:
+    conn = sqlite3.connect(path)
+    sql = "SELECT rowid FROM pages_fts WHERE pages_fts MATCH ? ORDER BY rank LIMIT 50"
+    matches = [" OR ".join(f'"{w}"' for w in q.split()) for q in queries]
+    for m in matches[:5]:
+        conn.execute(sql, (m,)).fetchall()
+    fts = percentiles(timed(lambda m: conn.execute(sql, (m,)).fetchall(), matches))  # type: ignore[arg-type]
+    conn.close()
+
+    def knn(v: np.ndarray) -> np.ndarray:
+        scores = matrix @ v
+        return np.argpartition(-scores, 50)[:50]
+
+    return {"bm25": fts, "knn": percentiles(timed(knn, list(vectors)))}  # type: ignore[arg-type]
+
+
+def fill(store: Store, n: int, dim: int) -> np.ndarray:
+    store.ensure(dim)
+    chunks = []
+    for pages, vectors in synthetic_pages(n, dim, seed=n):
+        store.upsert_pages(pages)
+        chunks.append(vectors)
+    return np.concatenate(chunks)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--backends", nargs="+", choices=["sqlite", "opensearch"], default=["sqlite"])
+    ap.add_argument("--opensearch", default=None, help="OpenSearch URL (adds the opensearch backend)")
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--top-k", type=int, default=10)
+    ap.add_argument(
+        "--workdir", type=Path, default=None, help="where the SQLite files go (default: a temp dir)"
+    )
+    ap.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    args = ap.parse_args()
+    backends = list(dict.fromkeys(args.backends + (["opensearch"] if args.opensearch else [])))
+
+    rng = np.random.default_rng(7)
+    words = vocabulary(np.random.default_rng(0))
+    # 2-3 terms from the mid-frequency band: common enough to match many pages
+    queries = [
+        " ".join(words[int(j)] for j in rng.integers(20, 2000, size=int(rng.integers(2, 4))))
+        for _ in range(args.queries)
+    ]
+    qvecs = rng.standard_normal((args.queries, args.dim)).astype(np.float32)
+    qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
+
+    rows: list[tuple[str, int, str, float, float, str]] = []
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="folio-bench-"))
+    for n in args.sizes:
+        for backend in backends:
+            t0 = time.perf_counter()
+            if backend == "sqlite":
+                from docstore.sqlite_store import SqliteStore
+
+                path = workdir / f"bench-{n}-{args.dim}.db"
+                path.unlink(missing_ok=True)
+                store: Store = SqliteStore(f"sqlite:///{path}")
+            else:
+                if not args.opensearch:
+                    print("opensearch: skipped (pass --opensearch URL)", file=sys.stderr)
+                    continue
+                from docstore.opensearch_store import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
+
+                store = OpenSearchStore(f"{args.opensearch}?prefix=folio-bench-{n}")
+            matrix = fill(store, n, args.dim)
+            print(f"{backend} {n}: filled in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            measured = bench_store(store, queries, qvecs, args.top_k)
+            base = sqlite_baselines(path, queries, qvecs, matrix) if backend == "sqlite" else {}
+            for mode, (p50, p95) in measured.items():
+                ref = base.get(mode)
+                note = (
+                    f"raw {'FTS5 top-50' if mode == 'bm25' else 'numpy kNN'} p50 {ref[0]:.2f} ms"
+                    if ref
+                    else ""
+                )
+                if mode == "hybrid" and base:
+                    note = f"raw FTS5 + numpy p50 {base['bm25'][0] + base['knn'][0]:.2f} ms"
+                rows.append((backend, n, mode, p50, p95, note))
+            store.close()
+
+    header = f"| backend | pages | mode | p50 ms | p95 ms | baseline (same run) |\n|---|---|---|---|---|---|"
+    table = "\n".join(
+        [header]
+        + [f"| {b} | {n:,} | {m} | {p50:.2f} | {p95:.2f} | {note} |" for b, n, m, p50, p95, note in rows]
+    )
+    print(table)
+    new = not args.out.exists()
+    with args.out.open("a") as fh:
+        if new:
+            fh.write("# Benchmarks\n\nResults appended by the scripts in `scripts/`, newest last.\n")
+        fh.write(
+            f"\n## First stage — {dt.date.today()} — {machine()}\n\n"
+            f"`scripts/bench_first_stage.py`: {args.queries} queries per mode, top_k={args.top_k}, "
+            f"dim={args.dim}, {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted.\n\n"
+            + table
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
