@@ -104,7 +104,7 @@ def bench_store(
     for mode in (SearchMode.bm25, SearchMode.knn, SearchMode.hybrid):
         reqs = [
             SearchRequest(query=q, vector=v.tolist(), mode=mode, top_k=top_k)
-            for q, v in zip(queries, vectors)
+            for q, v in zip(queries, vectors, strict=True)
         ]
         for req in reqs[:5]:  # warm caches (the kNN matrix loads on first use)
             store.search(req)
@@ -198,7 +198,7 @@ def main() -> int:
                 rows.append((backend, n, mode, p50, p95, note))
             store.close()
 
-    header = f"| backend | pages | mode | p50 ms | p95 ms | baseline (same run) |\n|---|---|---|---|---|---|"
+    header = "| backend | pages | mode | p50 ms | p95 ms | baseline (same run) |\n|---|---|---|---|---|---|"
     table = "\n".join(
         [header]
         + [f"| {b} | {n:,} | {m} | {p50:.2f} | {p95:.2f} | {note} |" for b, n, m, p50, p95, note in rows]
