@@ -1,0 +1,101 @@
+"""What only the SQLite backend promises: lazy construction, URL forms, thread safety, and
+that a second process's writes are seen (the kNN cache follows the store's generation)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from docstore.schema import Page, SearchMode, SearchRequest
+from docstore.sqlite_fts import fts_query, fts_text
+from docstore.sqlite_store import SqliteStore
+from docstore.store import open_store
+
+
+def _page(i: int, text: str = "shared words", vector: list[float] | None = None) -> Page:
+    return Page(page_id=f"d{i}:1", doc_id=f"d{i}", source=f"/d{i}.pdf", content_hash="h", page_number=1,
+                page_count=1, text=text, embedding=vector or [1.0, float(i), 0.0, 0.0])  # fmt: skip
+
+
+def test_constructor_does_no_io_and_creates_parent_dirs(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "folio.db"
+    store = open_store(f"sqlite:///{path}")
+    assert isinstance(store, SqliteStore) and not path.parent.exists()
+    store.upsert_pages([_page(1)])
+    assert path.exists() and store.count() == 1
+    store.close()
+
+
+def test_bad_urls_are_rejected_clearly() -> None:
+    with pytest.raises(ValueError, match="sqlite:///"):
+        SqliteStore("sqlite://relative.db")
+    with pytest.raises(ValueError, match="without a path"):
+        SqliteStore("sqlite:///")
+
+
+def test_embedding_dim_is_fixed_per_store(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path}/d.db")
+    store.ensure(4)
+    with pytest.raises(ValueError, match="4-dim"):
+        store.ensure(8)
+    with pytest.raises(ValueError, match="dims"):
+        store.upsert_pages([_page(1, vector=[1.0, 0.0])])
+    assert store.count() == 0  # nothing half-written
+    store.close()
+
+
+def test_readers_in_threads_while_one_writes(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path}/t.db")
+    store.upsert_pages([_page(i) for i in range(20)])
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def read() -> None:
+        try:
+            for _ in range(30):
+                hits = store.search(
+                    SearchRequest(query="shared", vector=[1, 0, 0, 0], mode=SearchMode.hybrid)
+                )
+                seen.append(len(hits))
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    def write() -> None:
+        try:
+            for i in range(20, 60):
+                store.upsert_pages([_page(i)])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)] + [threading.Thread(target=write)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert min(seen) >= 20 and store.count() == 60
+    store.close()
+
+
+def test_a_second_connection_sees_writes_and_knn_refreshes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/two.db"
+    reader, writer = SqliteStore(url), SqliteStore(url)
+    writer.upsert_pages([_page(1, vector=[1.0, 0.0, 0.0, 0.0])])
+    knn = SearchRequest(vector=[0.0, 1.0, 0.0, 0.0], mode=SearchMode.knn, top_k=1)
+    assert [h.page.page_id for h in reader.search(knn)] == ["d1:1"]
+    writer.upsert_pages([_page(2, vector=[0.0, 1.0, 0.0, 0.0])])  # written elsewhere: the cache must notice
+    assert [h.page.page_id for h in reader.search(knn)] == ["d2:1"]
+    writer.delete_document("d2")
+    assert [h.page.page_id for h in reader.search(knn)] == ["d1:1"]
+    reader.close()
+    writer.close()
+
+
+def test_fts_analysis_bigrams_cjk_and_quotes_everything() -> None:
+    assert fts_text("東京大学").split() == ["東京", "京大", "大学"]
+    assert fts_query("東京大学") == '"東京 京大 大学"'
+    assert fts_query('a "b" OR *') == '"a" OR "b" OR "or"'
+    assert fts_query("猫") == '"猫"*'
+    assert fts_query("*** ()") is None
