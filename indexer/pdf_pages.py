@@ -9,15 +9,15 @@ from pathlib import Path
 import pymupdf
 
 from indexer.ocr import OcrConfig, ocr_textpage
-from indexer.render import MAX_PIXELS, ImageFormat, encode_image, render_page, thumbnail
-from indexer.text import choose_title, detect_language, reading_order_text
+from indexer.render import MAX_PIXELS, ImageFormat, encode_image, render_page, thumbnail, to_pil
+from indexer.text import Block, choose_title, detect_language, reading_order_text, text_from_blocks
 
 # MuPDF reports repairs of damaged files on stderr; the indexer reports its own one-line reasons.
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
-_IMAGE_OPS = ("fill-image", "fill-imgmask", "fill-shade")
-_PATH_OPS = ("fill-path", "stroke-path")
+# One extraction pass yields text blocks (type 0), image blocks (1) and vector blocks (3).
+_BLOCK_FLAGS = pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_COLLECT_VECTORS
 
 
 class UnreadablePdf(Exception):
@@ -99,8 +99,9 @@ def extract_page(
     image_format: ImageFormat = "auto",
 ) -> PageContent:
     page = doc.load_page(index)
-    has_raster, has_figures = _figure_flags(page)
-    text = reading_order_text(page)
+    blocks = page.get_text("blocks", flags=_BLOCK_FLAGS)
+    has_raster, has_figures = _figure_flags(blocks, page.rect)
+    text = text_from_blocks(blocks, page.rect.width)
     used_ocr = needs_ocr = False
     if len(text) < 3 and (has_raster or has_figures):  # no text layer, but something is drawn
         if ocr is not None:
@@ -109,7 +110,8 @@ def extract_page(
         else:
             needs_ocr = True
     pix = render_page(page, max_pixels)
-    image, fmt = encode_image(pix, has_raster, image_format)
+    img = to_pil(pix)
+    image, fmt = encode_image(img, has_raster, image_format)
     return PageContent(
         page_number=index + 1,
         text=text,
@@ -119,23 +121,23 @@ def extract_page(
         language=detect_language(text),
         image=image,
         image_format=fmt,
-        thumbnail=thumbnail(pix),
+        thumbnail=thumbnail(img),
         width=pix.width,
         height=pix.height,
     )
 
 
-def _figure_flags(page: pymupdf.Page) -> tuple[bool, bool]:
+def _figure_flags(blocks: list[Block], rect: pymupdf.Rect) -> tuple[bool, bool]:
     """(has raster images, has figures). Figures are images or vector drawings of some size;
     thin rules (underlines, fraction bars, table lines) alone do not count."""
-    area = max(page.rect.width * page.rect.height, 1.0)
+    area = max(rect.width * rect.height, 1.0)
     image_area = path_area = 0.0
     paths = 0
-    for op, bbox in page.get_bboxlog():
-        w, h = bbox[2] - bbox[0], bbox[3] - bbox[1]
-        if op in _IMAGE_OPS:
+    for x0, y0, x1, y1, _text, _no, kind in blocks:
+        w, h = x1 - x0, y1 - y0
+        if kind == 1:
             image_area += max(w, 0) * max(h, 0)
-        elif op in _PATH_OPS and w > 2 and h > 2:
+        elif kind == 3 and w > 2 and h > 2:
             paths += 1
             path_area += w * h
     has_raster = image_area > area * 0.005

@@ -15,9 +15,12 @@ Block = tuple[float, float, float, float, str, int, int]
 def reading_order_text(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> str:
     """Text blocks ordered top to bottom, with two-column layouts read column by column.
     ("blocks" extraction is several times faster than get_text(sort=True), which sorts lines.)"""
-    blocks = [b for b in page.get_text("blocks", textpage=textpage) if b[6] == 0 and b[4].strip()]
-    ordered = order_blocks(blocks, page.rect.width)
-    return clean_text("\n".join(b[4].strip() for b in ordered))
+    return text_from_blocks(page.get_text("blocks", textpage=textpage), page.rect.width)
+
+
+def text_from_blocks(blocks: Sequence[Block], page_width: float) -> str:
+    text_blocks = [b for b in blocks if b[6] == 0 and b[4].strip()]
+    return clean_text("\n".join(b[4].strip() for b in order_blocks(text_blocks, page_width)))
 
 
 def order_blocks(blocks: Sequence[Block], page_width: float) -> list[Block]:
@@ -64,18 +67,21 @@ def clean_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-# Script ranges -> language. Kana decide Japanese over Chinese; Hangul Korean.
-_SCRIPTS: list[tuple[str, list[tuple[int, int]]]] = [
-    ("kana", [(0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F)]),
-    ("ko", [(0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F)]),
-    ("han", [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF)]),
-    ("ar", [(0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)]),
-    ("ru", [(0x0400, 0x04FF)]),
-    ("th", [(0x0E00, 0x0E7F)]),
-    ("el", [(0x0370, 0x03FF)]),
-    ("he", [(0x0590, 0x05FF)]),
-    ("hi", [(0x0900, 0x097F)]),
-]
+# Script ranges -> language. Kana decide Japanese over Chinese; Hangul Korean. Counted with
+# regexes (C speed) rather than a per-character Python loop.
+_SCRIPTS: dict[str, re.Pattern[str]] = {
+    "kana": re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]"),
+    "ko": re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"),
+    "han": re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]"),
+    "ar": re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]"),
+    "ru": re.compile("[\u0400-\u04ff]"),
+    "th": re.compile("[\u0e00-\u0e7f]"),
+    "el": re.compile("[\u0370-\u03ff]"),
+    "he": re.compile("[\u0590-\u05ff]"),
+    "hi": re.compile("[\u0900-\u097f]"),
+}
+_LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
+_SAMPLE_CHARS = 6000  # enough to tell; keeps long pages cheap
 
 _STOPWORDS: dict[str, frozenset[str]] = {
     "en": frozenset("the and of to in is that for with are this on be as by from it an or which".split()),
@@ -91,17 +97,9 @@ _STOPWORDS: dict[str, frozenset[str]] = {
 def detect_language(text: str) -> str:
     """A cheap guess: the dominant non-Latin script decides (zh/ja/ko/ar/ru/th/…); Latin text is
     told apart by stopword counts. "" when there is too little text to say."""
-    counts: dict[str, int] = {}
-    latin = 0
-    for ch in text:
-        cp = ord(ch)
-        if cp < 0x250:
-            latin += ch.isalpha()
-            continue
-        for name, ranges in _SCRIPTS:
-            if any(lo <= cp <= hi for lo, hi in ranges):
-                counts[name] = counts.get(name, 0) + 1
-                break
+    text = text[:_SAMPLE_CHARS]
+    counts = {name: len(rx.findall(text)) for name, rx in _SCRIPTS.items()}
+    latin = len(_LATIN.findall(text))
     cjk = counts.get("han", 0) + counts.get("kana", 0)
     if cjk:
         counts["ja" if counts.get("kana", 0) * 10 >= cjk else "zh"] = (
@@ -109,7 +107,7 @@ def detect_language(text: str) -> str:
         )  # ideographs carry more per char
         counts.pop("han", None)
         counts.pop("kana", None)
-    best = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+    best = max(counts.items(), key=lambda kv: kv[1])
     if best[1] >= max(latin, 1) * 0.5 and best[1] >= 2:
         return best[0]
     if latin < 20:
