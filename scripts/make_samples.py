@@ -108,7 +108,12 @@ def _scanned_page(doc: pymupdf.Document, text: str) -> None:
     """Render text to a grey image and place only the image: a page with no text layer."""
     scratch = pymupdf.open()
     sp = _new_page(scratch)
-    sp.insert_textbox(pymupdf.Rect(MARGIN, MARGIN + 20, A4.width - MARGIN, A4.height - MARGIN), text, fontsize=14, fontname="cour")
+    sp.insert_textbox(
+        pymupdf.Rect(MARGIN, MARGIN + 20, A4.width - MARGIN, A4.height - MARGIN),
+        text,
+        fontsize=14,
+        fontname="cour",
+    )
     pix = sp.get_pixmap(dpi=110, colorspace=pymupdf.csGRAY)
     scratch.close()
     page = _new_page(doc)

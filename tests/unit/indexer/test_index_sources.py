@@ -1,0 +1,49 @@
+"""Finding files, stable ids, text files as pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.sources import NoSuchPath, discover, make_doc_id, page_id, read_text_document
+
+
+def test_discover_walks_folders_in_order(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for name in ["b/z.pdf", "a.md", "notes.txt", "image.png", ".hidden/x.pdf", "b/.secret.md", "C.PDF"]:
+        (tmp_path / name).write_bytes(b"x")
+    found = [(f.path.relative_to(tmp_path).as_posix(), f.kind) for f in discover([tmp_path])]
+    assert found == [("C.PDF", "pdf"), ("a.md", "text"), ("notes.txt", "text"), ("b/z.pdf", "pdf")]
+    # a file named twice (directly and inside its folder) is indexed once
+    assert len(list(discover([tmp_path / "a.md", tmp_path]))) == 4
+
+
+def test_missing_path_fails_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(NoSuchPath, match="no such file or folder"):
+        list(discover([tmp_path, tmp_path / "missing"]))
+
+
+def test_ids_are_stable_per_collection_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "a.pdf"
+    assert make_doc_id("default", path) == make_doc_id("default", path)
+    assert make_doc_id("default", path) != make_doc_id("other", path)
+    assert make_doc_id("default", path) != make_doc_id("default", tmp_path / "b.pdf")
+    assert page_id("abc", 3) == "abc:3"
+
+
+def test_text_documents(tmp_path: Path) -> None:
+    md = tmp_path / "notes.md"
+    md.write_text(
+        "\ufeff# Reranking notes\n\nSearch results are reranked by a cross-encoder.\n", encoding="utf-8"
+    )
+    doc = read_text_document(md)
+    assert doc.title == "Reranking notes"
+    assert doc.text.startswith("# Reranking notes")
+    legacy = tmp_path / "legacy.txt"
+    legacy.write_bytes(
+        "Größe und Qualität der Übersetzung sind nicht schlecht für die Suche".encode("latin-1")
+    )
+    doc = read_text_document(legacy)
+    assert "Größe" in doc.text and doc.language == "de"

@@ -1,0 +1,88 @@
+"""Page images fit jina-reranker-m0's pixel budget and keep the page's aspect ratio."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import pymupdf
+import pytest
+from PIL import Image
+
+from indexer.render import (
+    MAX_PIXELS,
+    MIN_PIXELS,
+    encode_image,
+    render_page,
+    thumbnail,
+    to_pil,
+    zoom_for_budget,
+)
+
+
+@pytest.mark.parametrize(
+    "width, height",
+    [
+        (595, 842),
+        (612, 792),
+        (842, 595),
+        (2384, 3370),
+        (100, 5000),
+        (10, 10),
+        (1, 1),
+        (14400, 14400),
+        (3, 2000),
+    ],
+)
+def test_zoom_fits_budget(width: float, height: float) -> None:
+    zoom = zoom_for_budget(width, height)
+    pixels = math.ceil(width * zoom) * math.ceil(height * zoom)
+    assert MIN_PIXELS <= pixels <= MAX_PIXELS
+    if width * height * zoom * zoom > MIN_PIXELS * 4:  # not a tiny page pushed up to the minimum
+        assert pixels >= MAX_PIXELS * 0.97  # uses the budget, not far below it
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["GeoTopo-komprimiert.pdf", "habibi-rotated.pdf", "hostile/xref_command_missing.pdf", "multicolumn.pdf"],
+)
+def test_rendered_pages_fit_budget_and_keep_aspect(shared_pdfs: Path, name: str) -> None:
+    with pymupdf.open(shared_pdfs / name) as doc:
+        for page in list(doc)[:4]:
+            pix = render_page(page)
+            assert pix.width * pix.height <= MAX_PIXELS
+            assert pix.width * pix.height >= MAX_PIXELS * 0.95
+            assert abs(pix.width / pix.height - page.rect.width / page.rect.height) < 0.01
+
+
+def test_rotation_is_applied(shared_pdfs: Path) -> None:
+    with pymupdf.open(shared_pdfs / "habibi-rotated.pdf") as doc:
+        landscape = render_page(doc[0])  # /Rotate 90 on a portrait page
+        portrait = render_page(doc[3])  # /Rotate 0
+    assert landscape.width > landscape.height
+    assert portrait.height > portrait.width
+
+
+def test_encodings_and_thumbnail(shared_pdfs: Path) -> None:
+    with pymupdf.open(shared_pdfs / "pdflatex-4-pages.pdf") as doc:
+        img = to_pil(render_page(doc[0]))
+    jpeg, fmt = encode_image(img, has_raster=False, fmt="jpeg")
+    assert fmt == "jpeg" and jpeg[:2] == b"\xff\xd8"
+    png, fmt = encode_image(img, has_raster=False, fmt="png")
+    assert fmt == "png" and png[:8] == b"\x89PNG\r\n\x1a\n"
+    auto, fmt = encode_image(img, has_raster=True)
+    assert fmt == "jpeg" and auto == jpeg  # raster content always goes to JPEG
+    thumb = Image.open(io.BytesIO(thumbnail(img)))
+    assert thumb.format == "JPEG" and thumb.width == 256
+    assert abs(thumb.width / thumb.height - img.width / img.height) < 0.02
+
+
+def test_auto_picks_the_smaller_encoding_for_busy_vector_pages() -> None:
+    # A page of sharp-edged vector art: JPEG is large, PNG compresses it far better.
+    img = Image.new("RGB", (640, 900), "white")
+    for x in range(0, 640, 4):
+        img.paste((0, 0, 0) if (x // 4) % 2 else (255, 0, 0), (x, 0, x + 2, 900))
+    data, fmt = encode_image(img, has_raster=False)
+    other, _ = encode_image(img, has_raster=False, fmt="jpeg" if fmt == "png" else "png")
+    assert len(data) <= len(other)

@@ -1,0 +1,42 @@
+"""The killable worker pool: a task past its deadline is failed and its worker replaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.pdf_pages import PageContent, PdfProbe
+from indexer.workers import Task, TaskResult, WorkerPool, WorkerSettings
+
+
+def _drain(pool: WorkerPool) -> list[TaskResult]:
+    results: list[TaskResult] = []
+    while pool.busy:
+        results.extend(pool.poll(0.1))
+    return results
+
+
+def test_results_errors_and_timeouts(shared_pdfs: Path) -> None:
+    with WorkerPool(1, WorkerSettings()) as pool:
+        pool.submit(Task(1, "probe", str(shared_pdfs / "pdflatex-4-pages.pdf")))
+        [probe] = _drain(pool)
+        assert isinstance(probe.value, PdfProbe) and probe.value.page_count == 4
+
+        pool.submit(Task(2, "page", str(shared_pdfs / "pdflatex-4-pages.pdf"), 9))  # no page 10
+        [bad] = _drain(pool)
+        assert bad.value is None and bad.error
+
+        pool.submit(Task(3, "probe", str(shared_pdfs / "libreoffice-writer-password.pdf")))
+        [enc] = _drain(pool)
+        assert enc.error == "encrypted (password required)"
+
+        # A deadline no page can meet: the worker is killed and replaced, the pool carries on.
+        pool.task_timeout = 1e-6
+        pool.submit(Task(4, "page", str(shared_pdfs / "GeoTopo-komprimiert.pdf"), 0))
+        [slow] = _drain(pool)
+        assert slow.error is not None and slow.error.startswith("timed out")
+        assert pool.restarts == 1
+
+        pool.task_timeout = 60
+        pool.submit(Task(5, "page", str(shared_pdfs / "GeoTopo-komprimiert.pdf"), 0))
+        [ok] = _drain(pool)
+        assert isinstance(ok.value, PageContent) and ok.value.page_number == 1
