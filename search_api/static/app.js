@@ -4,7 +4,7 @@ import { ApiError, api } from "./js/api.js";
 import { currentUser, initAuth, refreshMe } from "./js/auth.js";
 import { $, h } from "./js/dom.js";
 import { clearImageQuery, imageQuery, initImageQuery } from "./js/imagequery.js";
-import { renderResults, showMessage } from "./js/results.js";
+import { clearResults, renderResults, showMessage } from "./js/results.js";
 import { initUpload } from "./js/upload.js";
 import { openViewer } from "./js/viewer.js";
 
@@ -53,7 +53,7 @@ async function runSearch({ append = false, body = null } = {}) {
   $("results").setAttribute("aria-busy", "true");
   try {
     const response = await api("/v1/search", { method: "POST", json: request, signal: controller.signal });
-    renderResults(response, { append, onOpen: openViewer });
+    renderResults(response, { append, onOpen: openViewer, request });
   } catch (err) {
     if (err.name !== "AbortError") showMessage(describeError(err), "error");
   } finally {
@@ -76,8 +76,9 @@ async function loadCollections() {
   let documents = [];
   try {
     documents = (await api("/v1/documents")).documents || [];
-  } catch {
-    return; // signed out or store down: keep what is shown
+  } catch (err) {
+    // Signed out: forget the collections the last key could see. Store down: keep them.
+    if (!(err instanceof ApiError) || err.status !== 401) return;
   }
   const names = [...new Set(documents.map((d) => d.collection).filter(Boolean))].sort();
   const select = $("collection");
@@ -128,6 +129,7 @@ async function start() {
   $("image-query-clear").addEventListener("click", () => { if (last && last.image) last = null; });
   window.addEventListener("folio:indexed", reloadCollectionsSoon);
   window.addEventListener("folio:auth-changed", () => {
+    clearResults(); // what one key found is not for the next one to see
     loadCollections();
     if (last) runSearch({ body: { ...last, offset: 0 } });
   });

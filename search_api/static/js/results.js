@@ -56,7 +56,7 @@ export function clearResults() {
   $("more").hidden = true;
 }
 
-export function renderResults(response, { append, onOpen }) {
+export function renderResults(response, { append, onOpen, request }) {
   const list = $("results");
   if (!append) {
     releaseImages(list);
@@ -66,12 +66,14 @@ export function renderResults(response, { append, onOpen }) {
   list.append(...response.hits.map((hit, i) => card(hit, start + i, onOpen)));
   const shown = list.children.length;
   $("more").hidden = shown >= response.total || response.hits.length === 0;
-  renderStatus(response, shown);
+  renderStatus(response, shown, request || {});
 }
 
-function renderStatus(response, shown) {
+function renderStatus(response, shown, request) {
   const status = $("search-status");
-  const what = response.query ? `“${response.query}”` : "this image";
+  // For an image query the server's `query` is the image's OCR text: name what the user gave.
+  const words = request.query ? `“${request.query}”` : "";
+  const what = request.image ? (words ? `this image and ${words}` : "this image") : words || `“${response.query}”`;
   const count = response.total === 0
     ? h("span", {}, `No pages match ${what}.`)
     : h("span", {}, `${shown} of ${response.total} page${response.total === 1 ? "" : "s"} for ${what}`);

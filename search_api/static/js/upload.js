@@ -14,6 +14,9 @@ export function plainError(status, detail) {
   if (status === 413 || /too large|too big|exceeds/i.test(text)) {
     return "This file is too large to upload. Split it or ask an administrator to raise the limit.";
   }
+  if (status === 415 && /not a pdf|not a text/i.test(text)) {
+    return "This file is damaged or is not really a PDF or text file, so it cannot be read.";
+  }
   if (status === 415) return "This file type is not supported. Upload PDF, .txt or .md files.";
   if (status === 401) return "Sign in to upload documents.";
   if (status === 403) return "Your API key is not allowed to upload documents.";
@@ -21,7 +24,8 @@ export function plainError(status, detail) {
   if (/encrypt|password/i.test(text)) {
     return "This PDF is password-protected (encrypted), so it cannot be read. Remove the password and upload it again.";
   }
-  if (/damaged|corrupt|broken|malformed|cannot open|failed to open|not a pdf|invalid pdf|no pages/i.test(text)) {
+  if (/^empty|zero-byte/i.test(text)) return "This file is empty: there is nothing in it to index.";
+  if (/damaged|corrupt|broken|malformed|unreadable|cannot be opened|not a pdf|invalid pdf|no pages/i.test(text)) {
     return "This file is damaged or is not a valid PDF, so it cannot be read.";
   }
   if (status === 0) return text || "The upload was interrupted. Try again.";
@@ -43,7 +47,7 @@ function row(file) {
       li.dataset.state = kind || "";
     },
     progress(fraction) { progress.value = Math.round(fraction * 100); },
-    done() { progress.hidden = true; },
+    done() { progress.classList.add("done"); }, // keeps its grid cell, so rows stay aligned
   };
 }
 
@@ -59,10 +63,15 @@ async function pollJob(statusUrl, fileName, ui) {
       window.dispatchEvent(new CustomEvent("folio:indexed"));
       return;
     }
-    if (state === "skipped") { ui.set("Already indexed (unchanged)", "ok"); return; }
-    if (state === "failed") { ui.set(plainError(200, file && file.error), "error"); return; }
+    // "skipped" covers both an unchanged file (fine) and one that cannot be read (not fine).
+    const error = file && file.error;
+    if (state === "skipped" && (!error || /unchanged|already indexed/i.test(error))) {
+      ui.set("Already indexed (unchanged)", "ok");
+      return;
+    }
+    if (state === "skipped" || state === "failed") { ui.set(plainError(200, error), "error"); return; }
     if (job.state === "done" || job.state === "failed") {
-      ui.set(job.state === "done" ? "Done" : plainError(200, file && file.error), job.state === "done" ? "ok" : "error");
+      ui.set(job.state === "done" ? "Done" : plainError(200, error), job.state === "done" ? "ok" : "error");
       return;
     }
     ui.set(state === "running" ? "Indexing…" : "Queued for indexing…", "busy");
