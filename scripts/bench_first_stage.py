@@ -211,7 +211,8 @@ def main() -> int:
         fh.write(
             f"\n## First stage — {dt.date.today()} — {machine()}\n\n"
             f"`scripts/bench_first_stage.py`: {args.queries} queries per mode, top_k={args.top_k}, "
-            f"dim={args.dim}, {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted.\n\n"
+            f"dim={args.dim}, 1-min load average {os.getloadavg()[0]:.1f} at the end (other work on the machine "
+            f"inflates every number, baselines included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted.\n\n"
             + table
             + "\n"
         )
