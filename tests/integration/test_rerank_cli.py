@@ -28,6 +28,15 @@ def folio(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     )
 
 
+def folio_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The same command in this process (torch is already imported here, which saves a lot)."""
+    from search_api.main import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("imgs")
@@ -69,21 +78,23 @@ def test_no_torch_says_which_extra_to_install(tmp_path: Path) -> None:
     assert r.returncode == 2 and "install folio-search[rerank]" in r.stderr
 
 
-def test_candidates_are_required(tiny_m0_dir: Path, images: dict[str, Path]) -> None:
-    r = folio("rerank", "--model", str(tiny_m0_dir), "--query", "q")
-    assert r.returncode == 2 and "at least one candidate" in r.stderr
-    r = folio("rerank", "--model", str(tiny_m0_dir), "--query", "q", "--doc-image", str(images["red"]) + ".missing")
-    assert r.returncode == 2 and "no such file" in r.stderr
+def test_candidates_are_required(tiny_m0_dir: Path, images: dict[str, Path], capsys) -> None:
+    code, _, err = folio_here(capsys, "rerank", "--model", str(tiny_m0_dir), "--query", "q")
+    assert code == 2 and "at least one candidate" in err
+    missing = str(images["red"]) + ".missing"
+    code, _, err = folio_here(capsys, "rerank", "--model", str(tiny_m0_dir), "--query", "q", "--doc-image", missing)
+    assert code == 2 and "no such file" in err
 
 
-def test_json_output_indexes_docs_before_images(tiny_m0_dir: Path, images: dict[str, Path], model: Any) -> None:
+def test_json_output_indexes_docs_before_images(tiny_m0_dir: Path, images: dict[str, Path], model: Any, capsys) -> None:
     docs = ["a red square", "tax tables 2023"]
-    r = folio(
+    code, stdout, err = folio_here(
+        capsys,
         "rerank", "--model", str(tiny_m0_dir), "--device", "cpu", "--json", "--query", "red",
         "--doc-image", str(images["red"]), "--doc", docs[0], "--doc", docs[1], "--doc-image", str(images["blue"]),
     )
-    assert r.returncode == 0, r.stderr
-    body = json.loads(r.stdout)
+    assert code == 0, err
+    body = json.loads(stdout)
     assert body["model"] and body["usage"]["total_tokens"] >= 0
     got = {x["index"]: x["relevance_score"] for x in body["results"]}
     # order given: the --doc texts first, then the --doc-image files, each in command-line order
@@ -93,14 +104,15 @@ def test_json_output_indexes_docs_before_images(tiny_m0_dir: Path, images: dict[
     assert [x["relevance_score"] for x in body["results"]] == sorted(got.values(), reverse=True)
 
 
-def test_table_output_with_image_query_and_top_n(tiny_m0_dir: Path, images: dict[str, Path], model: Any) -> None:
-    r = folio(
+def test_table_output_with_image_query_and_top_n(tiny_m0_dir: Path, images: dict[str, Path], model: Any, capsys) -> None:
+    code, stdout, err = folio_here(
+        capsys,
         "rerank", "--model", str(tiny_m0_dir), "--device", "cpu", "--top-n", "2",
         "--query-image", str(images["red"]), "--doc", "first text", "--doc", "second text",
         "--doc-image", str(images["blue"]),
     )
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.strip().splitlines()
+    assert code == 0, err
+    lines = stdout.strip().splitlines()
     assert lines[0].split() == ["rank", "index", "score", "kind", "candidate"]
     assert len(lines) == 3  # header + top 2
     candidates = ["first text", "second text", ImageInput(images["blue"])]
@@ -110,6 +122,7 @@ def test_table_output_with_image_query_and_top_n(tiny_m0_dir: Path, images: dict
     assert [float(line.split()[2]) for line in lines[1:]] == pytest.approx([expected[i] for i in best], abs=1e-4)
 
 
+@pytest.mark.slow  # a fresh process imports torch and loads the model
 def test_rerank_server_command_serves_the_contract(tiny_m0_dir: Path, model: Any) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
