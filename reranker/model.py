@@ -19,7 +19,7 @@ class M0RankingModel(nn.Module):
         super().__init__()
         self.config = config
         self.model = Qwen2VLModel(config)
-        hidden = config.text_config.hidden_size
+        hidden = int(config.text_config.hidden_size)  # type: ignore[union-attr]
         self.score = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     @property
@@ -28,7 +28,7 @@ class M0RankingModel(nn.Module):
 
     @property
     def merge_size(self) -> int:
-        return int(self.config.vision_config.spatial_merge_size)
+        return int(self.config.vision_config.spatial_merge_size)  # type: ignore[union-attr]
 
     @torch.inference_mode()
     def encode_images(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> list[torch.Tensor]:
@@ -61,9 +61,9 @@ class M0RankingModel(nn.Module):
         # Multimodal RoPE positions per row over its unpadded tokens only, so a row's positions do not
         # depend on how much padding the batch gave it.
         position_ids, _ = self.model.get_rope_index(
-            input_ids,
-            mm_token_type_ids=is_image.int(),
-            image_grid_thw=image_grid_thw,
+            input_ids,  # type: ignore[arg-type]
+            mm_token_type_ids=is_image.int(),  # type: ignore[arg-type]
+            image_grid_thw=image_grid_thw,  # type: ignore[arg-type]
             attention_mask=attention_mask,
         )  # (3, batch, seq)
         out: Any = lm(

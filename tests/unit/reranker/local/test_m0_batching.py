@@ -1,0 +1,41 @@
+"""Token-budget batching and the vision-feature LRU (pure logic, no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reranker.batching import padded_tokens, plan_batches, take_batch
+
+
+def test_every_pair_once_within_budget_and_sorted() -> None:
+    lengths = [530, 790, 40, 531, 790, 35, 600, 1200, 80, 529]
+    batches = plan_batches(lengths, token_budget=1600, max_pairs=4)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) <= 4
+        assert len(b) == 1 or padded_tokens([lengths[i] for i in b]) <= 1600
+        assert [lengths[i] for i in b] == sorted((lengths[i] for i in b), reverse=True)
+    # Sorting keeps similar lengths together: the two 790s share a batch, the short ones another.
+    assert any({1, 4} <= set(b) for b in batches)
+    assert any({2, 5} <= set(b) for b in batches)
+
+
+def test_a_pair_longer_than_the_budget_still_runs_alone() -> None:
+    assert take_batch([5000, 10], token_budget=1000, max_pairs=8) == [0]
+
+
+def test_vision_cache_is_bounded_by_bytes() -> None:
+    torch = pytest.importorskip("torch")
+    from reranker.vision import VisionCache
+
+    cache = VisionCache(max_bytes=3 * 400)
+    for key in "abcd":
+        cache.put(key, torch.zeros(100), (1, 2, 2))  # 400 bytes each
+    assert len(cache) == 3 and cache.nbytes == 1200
+    assert cache.get("a") is None  # least recently used went first
+    assert cache.get("b") is not None
+    cache.put("e", torch.zeros(100), (1, 2, 2))
+    assert cache.get("b") is not None and cache.get("c") is None
+    cache.put("huge", torch.zeros(1000), (1, 2, 2))
+    assert cache.get("huge") is None  # bigger than the whole cache: not stored
