@@ -115,6 +115,8 @@ def test_image_query_and_top_n(server, model) -> None:
         ({"query": "   ", "documents": ["a"]}, "query"),
         ({"query": "q", "documents": ["a"], "top_n": -1}, "top_n"),
         ({"query": "q", "documents": ["a", {"image": "bm90IGFuIGltYWdl"}]}, "documents[1]"),
+        # URL fetching is off unless the server allows it
+        ({"query": "q", "documents": [{"image": "http://127.0.0.1:9/x.png"}]}, "documents[0]"),
     ],
 )
 def test_bad_requests_get_4xx_with_a_message(server, body, needle) -> None:
@@ -271,6 +273,23 @@ def test_jina_backend_sends_key_and_model(monkeypatch) -> None:
     assert calls["last_auth"] == "Bearer jina_test"
     assert calls["last_body"]["model"] == "jina-reranker-m0"
     assert out.results[0].document == TextInput("b") and out.model == "flaky"
+
+
+def test_local_factory_backend_matches_the_model(tiny_m0_dir: Path, model) -> None:
+    backend = make_backend(f"local:{tiny_m0_dir}", device="cpu", dtype="float32", window_ms=0)
+    assert backend is not None and backend.name == "local" and backend.ping()
+    docs = [DOCS[0], ImageInput(RED), DOCS[1]]
+    try:
+        with ThreadPoolExecutor(3) as pool:  # concurrent callers share the batcher
+            outs = list(pool.map(lambda q: backend.rerank(q, docs), ["red", "plants", "tax"]))
+    finally:
+        backend.close()
+    for q, out in zip(["red", "plants", "tax"], outs, strict=True):
+        direct = model.rerank(q, docs)
+        assert [r.index for r in out.results] == [r.index for r in direct.results]
+        assert [r.relevance_score for r in out.results] == pytest.approx(
+            [r.relevance_score for r in direct.results], abs=1e-5
+        )
 
 
 def test_factory_specs() -> None:
