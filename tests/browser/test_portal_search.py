@@ -64,7 +64,9 @@ def test_collection_filter_limits_results(portal: Stack, open_portal: Any) -> No
     assert page.locator("#results .hit").count() >= 1
 
 
-def test_opening_a_hit_shows_the_page_with_its_document(portal: Stack, open_portal: Any) -> None:
+def test_opening_a_hit_shows_the_page_with_its_document(
+    portal: Stack, open_portal: Any, artifacts_dir: Path
+) -> None:
     page = open_portal(portal, key=portal.keys["team-a"])
     search(page, "printed")  # pdflatex-4-pages.pdf: "…what a printed text…"
     hit = page.locator("#results .hit").first
@@ -92,6 +94,11 @@ def test_opening_a_hit_shows_the_page_with_its_document(portal: Stack, open_port
     assert page.locator("#viewer-strip [aria-current='page']").get_attribute("data-page") == str(other)
     assert (link.get_attribute("href") or "").endswith(f"#page={other}")
     assert f"page {other}" in (page.locator("#viewer-image").get_attribute("alt") or "")
+    page.wait_for_function(
+        "(() => { const i = document.querySelector('#viewer-image');"
+        " return i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0; })()"
+    )
+    page.screenshot(path=str(artifacts_dir / "portal-viewer.png"))
 
     # The original PDF is served at that link (with the key, as the portal fetches it).
     href = (link.get_attribute("href") or "").split("#")[0]
@@ -145,3 +152,28 @@ def test_pasted_image_becomes_the_query(portal: Stack, open_portal: Any) -> None
     page.wait_for_function("document.querySelector('#search-status').textContent.includes('this image')")
     assert page.locator("#image-query-name").inner_text() == "pasted.png"
     assert not page.locator("#search-status .error").count()
+
+
+def test_snippets_are_inserted_as_html_only_when_they_hold_just_text_and_marks(
+    portal: Stack, open_portal: Any
+) -> None:
+    page = open_portal(portal, key=portal.keys["team-a"])
+    page.wait_for_function("document.querySelector('#account-status').textContent.includes('team-a')")
+    rendered = page.evaluate(
+        """async () => {
+          const { snippetNode } = await import('/static/js/dom.js');
+          const ok = snippetNode('a &lt;b&gt; <mark>term</mark> &amp; more');
+          const bad = snippetNode('<img src=x onerror="window.pwned=1"><mark>x</mark>');
+          document.body.append(bad);
+          await new Promise((r) => setTimeout(r, 100));
+          return { okHtml: ok.innerHTML, okMarks: ok.querySelectorAll('mark').length,
+                   badTags: bad.querySelectorAll('*').length, badText: bad.textContent,
+                   pwned: Boolean(window.pwned) };
+        }"""
+    )
+    assert rendered["okMarks"] == 1
+    assert rendered["okHtml"] == "a &lt;b&gt; <mark>term</mark> &amp; more"
+    # Anything beyond <mark> falls back to plain text: no element, no script.
+    assert rendered["badTags"] == 0
+    assert rendered["badText"] == "x"
+    assert rendered["pwned"] is False

@@ -20,6 +20,9 @@ export function plainError(status, detail) {
   if (status === 415) return "This file type is not supported. Upload PDF, .txt or .md files.";
   if (status === 401) return "Sign in to upload documents.";
   if (status === 403) return "Your API key is not allowed to upload documents.";
+  if (status === 404) {
+    return "Uploaded, but the server no longer knows its indexing job (it may have restarted). Search for it shortly.";
+  }
   if (status === 429 || status === 503) return "The server is busy. Try again in a minute.";
   if (/encrypt|password/i.test(text)) {
     return "This PDF is password-protected (encrypted), so it cannot be read. Remove the password and upload it again.";
