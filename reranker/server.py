@@ -65,12 +65,24 @@ def estimate_tokens(pairs: Sequence[tuple[Query, Candidate]]) -> int:
     return sum(one(q) + one(c) for q, c in pairs)
 
 
+_UNION_MEMBERS = {"str", "TextDoc", "ImageDoc"}
+_UNION_HINT = 'must be a string, {"text": ...} or {"image": ...}'
+
+
 def _format_validation(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:10]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
+    """One short line per bad field, e.g. `documents[2]: must be a string, {"text": ...} or ...`."""
+    parts: list[str] = []
+    for err in exc.errors():
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        msg = str(err.get("msg", "invalid"))
+        member = next((i for i, p in enumerate(loc) if p in _UNION_MEMBERS), None)
+        if member is not None:  # pydantic reports each union member separately: say it once
+            loc, msg = loc[:member], _UNION_HINT
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        line = f"{where or 'body'}: {msg}"
+        if line not in parts:
+            parts.append(line)
+    return "; ".join(parts[:10]) or "invalid request"
 
 
 def build_rerank_router(get_batcher: Any, settings: RerankServerSettings, model_name: Any) -> APIRouter:

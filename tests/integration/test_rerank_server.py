@@ -109,7 +109,7 @@ def test_image_query_and_top_n(server, model) -> None:
     [
         ({"query": "q", "documents": []}, "documents"),
         ({"query": "q", "documents": "abc"}, "documents"),
-        ({"query": "q", "documents": [1, 2]}, "documents"),
+        ({"query": "q", "documents": [1, 2]}, "documents[0]: must be a string"),
         ({"query": "q", "documents": [{"video": "x"}]}, "documents"),
         ({"documents": ["a"]}, "query"),
         ({"query": "   ", "documents": ["a"]}, "query"),
