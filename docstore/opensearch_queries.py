@@ -1,0 +1,273 @@
+"""Pure request builders for the OpenSearch store: index settings, mappings and query bodies.
+
+Nothing here does I/O, so every body can be unit-tested and read as plain data.
+
+Analysis (one analyzer for every language, since a collection mixes them and a page's language
+guess is not always right). Only analyzers from the modules a stock node ships are used
+(analysis-common; the ICU plugin is not assumed):
+
+- ``folio_text`` (title, text): a char filter that expands typographic ligatures (PDF text
+  extraction yields "ﬁ" for "fi"), the ``standard`` tokenizer (Unicode word boundaries: Latin,
+  Cyrillic, Greek, Arabic, Hebrew… become words; Han and Hiragana become single characters),
+  ``cjk_width`` (full-width Latin / half-width Katakana to their normal forms), ``lowercase``,
+  and ``cjk_bigram``, which turns runs of Han/Hiragana/Katakana/Hangul into overlapping bigrams.
+  Bigrams are the classic dictionary-free way to search Chinese, Japanese and Korean: "图书馆"
+  is found as 图书 + 书馆 in "北京大学图书馆", with no per-language tokenizer to pick. No stop
+  words, so "AND", "not", "the" stay searchable as words.
+- ``folio_english`` (field ``content_en``): the same chain plus the English possessive filter
+  and the Porter stemmer, so "panels" finds "panel". Title and text are copied into ``content``
+  (``folio_text``) and ``content_en``; BM25 sums ``title^2``, ``content`` and ``content_en``
+  (``most_fields``), so exact forms outrank stems and a title match counts extra.
+
+Vectors: ``knn_vector`` with the HNSW method on the **lucene** engine and cosine similarity.
+The Lucene engine supports efficient filtering inside the kNN search, and needs no native
+library (the faiss/nmslib engines do; a node without them fails at the first write).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docstore.schema import Filters
+
+TITLE_BOOST = 2.0  # a title match counts double, as in the SQLite store
+SPACE_TYPE = "cosinesimil"
+
+# Page fields stored in the pages index (image and thumbnail live in the images index).
+PAGE_SOURCE_EXCLUDES = ["embedding"]
+
+LIGATURES = ["ﬀ => ff", "ﬁ => fi", "ﬂ => fl", "ﬃ => ffi", "ﬄ => ffl", "ﬅ => st", "ﬆ => st"]
+
+
+def analysis_settings() -> dict[str, Any]:
+    base_filters = ["cjk_width", "lowercase", "cjk_bigram"]
+    return {
+        "char_filter": {"folio_ligatures": {"type": "mapping", "mappings": LIGATURES}},
+        "filter": {
+            "folio_possessive": {"type": "stemmer", "language": "possessive_english"},
+            "folio_porter": {"type": "stemmer", "language": "english"},
+        },
+        "analyzer": {
+            "folio_text": {
+                "type": "custom",
+                "char_filter": ["folio_ligatures"],
+                "tokenizer": "standard",
+                "filter": base_filters,
+            },
+            "folio_english": {
+                "type": "custom",
+                "char_filter": ["folio_ligatures"],
+                "tokenizer": "standard",
+                "filter": ["folio_possessive", *base_filters, "folio_porter"],
+            },
+        },
+    }
+
+
+def index_settings(knn: bool = False) -> dict[str, Any]:
+    """One shard (a first-stage index of pages is small per collection); replicas follow the
+    cluster size, so a single dev node stays green and a cluster keeps a copy."""
+    settings: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+    if knn:
+        settings["knn"] = True
+        settings["analysis"] = analysis_settings()
+    return {"index": settings}
+
+
+def _searchable(field: str) -> dict[str, Any]:
+    """title/text are copied into `content` (all words) and `content_en` (stemmed), which BM25
+    searches; the title is also searched alone, boosted. Counting a title's words in `content`
+    too keeps a title match strong even where few pages have titles (the title field's own IDF
+    is then tiny)."""
+    mapping: dict[str, Any] = {"type": "text", "analyzer": "folio_text", "copy_to": ["content", "content_en"]}
+    if field == "text":
+        mapping["index"] = False  # searched through `content`; indexing it again would double the index
+    return mapping
+
+
+def knn_vector_field(dim: int) -> dict[str, Any]:
+    if dim < 1:
+        raise ValueError(f"embedding dim must be >= 1, got {dim}")
+    return {
+        "type": "knn_vector",
+        "dimension": dim,
+        "method": {"name": "hnsw", "engine": "lucene", "space_type": SPACE_TYPE},
+    }
+
+
+def pages_mapping(dim: int | None) -> dict[str, Any]:
+    keyword = {"type": "keyword"}
+    properties: dict[str, Any] = {
+        "page_id": keyword,
+        "doc_id": keyword,
+        "collection": keyword,
+        "source": keyword,
+        "content_hash": keyword,
+        "page_number": {"type": "integer"},
+        "page_count": {"type": "integer"},
+        "kind": keyword,
+        "title": _searchable("title"),
+        "language": keyword,
+        "text": _searchable("text"),
+        "content": {"type": "text", "analyzer": "folio_text"},
+        "content_en": {"type": "text", "analyzer": "folio_english"},
+        "ocr": {"type": "boolean"},
+        "has_figures": {"type": "boolean"},
+        "acl": keyword,
+    }
+    if dim is not None:
+        properties["embedding"] = knn_vector_field(dim)
+    return {"dynamic": "strict", "properties": properties}
+
+
+def images_mapping() -> dict[str, Any]:
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "page_id": {"type": "keyword"},
+            "doc_id": {"type": "keyword"},
+            "acl": {"type": "keyword"},
+            "image": {"type": "binary"},  # base64 in _source, neither indexed nor in doc values
+            "thumbnail": {"type": "binary"},
+        },
+    }
+
+
+def docs_mapping() -> dict[str, Any]:
+    keyword = {"type": "keyword"}
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "doc_id": keyword,
+            "collection": keyword,
+            "source": keyword,
+            "title": {"type": "text", "fields": {"raw": keyword}},
+            "content_hash": keyword,
+            "page_count": {"type": "integer"},
+            "complete": {"type": "boolean"},
+            "acl": keyword,
+        },
+    }
+
+
+def meta_mapping() -> dict[str, Any]:
+    return {"dynamic": "strict", "properties": {"value": {"type": "keyword", "index": False}}}
+
+
+# -- filters -------------------------------------------------------------------------------
+
+
+def acl_clause(groups: list[str] | None) -> dict[str, Any] | None:
+    """Visible when the acl is empty (public) or shares a group; None means no restriction."""
+    if groups is None:
+        return None
+    public: dict[str, Any] = {"bool": {"must_not": [{"exists": {"field": "acl"}}]}}
+    if not groups:
+        return public
+    return {"bool": {"should": [public, {"terms": {"acl": list(groups)}}], "minimum_should_match": 1}}
+
+
+def filter_clauses(filters: Filters | None, *, language: bool = True) -> list[dict[str, Any]]:
+    """Exact-match filter clauses for a bool `filter` (no scoring, cached by OpenSearch)."""
+    if filters is None:
+        return []
+    clauses: list[dict[str, Any]] = []
+    if filters.collection is not None:
+        clauses.append({"term": {"collection": filters.collection}})
+    if filters.doc_id is not None:
+        clauses.append({"term": {"doc_id": filters.doc_id}})
+    if language and filters.language is not None:
+        clauses.append({"term": {"language": filters.language}})
+    acl = acl_clause(filters.groups)
+    if acl is not None:
+        clauses.append(acl)
+    return clauses
+
+
+def filtered(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
+
+
+# -- queries -------------------------------------------------------------------------------
+
+
+def build_bm25_query(
+    query: str, filters: Filters | None = None, *, size: int = 10, offset: int = 0, source: bool = True
+) -> dict[str, Any]:
+    """multi_match over the title (boosted) and title+text, exact and stemmed, scores summed.
+
+    The query is analysed as plain text (no query-string syntax), so operators and quotes in
+    user input are searched as words and never raise a parse error."""
+    body: dict[str, Any] = {
+        "from": offset,
+        "size": size,
+        "track_total_hits": False,
+        "query": {
+            "bool": {
+                "must": [
+                    {
+                        "multi_match": {
+                            "query": query,
+                            "type": "most_fields",
+                            "fields": [f"title^{TITLE_BOOST}", "content", "content_en"],
+                        }
+                    }
+                ],
+                "filter": filter_clauses(filters),
+            }
+        },
+    }
+    body.update(_source_spec(source))
+    return body
+
+
+def build_knn_query(
+    vector: list[float], k: int, filters: Filters | None = None, *, offset: int = 0, source: bool = True
+) -> dict[str, Any]:
+    """Top-k by cosine with the filters inside the kNN search (Lucene's filtered HNSW, which
+    falls back to exact search when the filter is selective), so k visible pages come back."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    knn: dict[str, Any] = {"vector": list(vector), "k": k}
+    clauses = filter_clauses(filters)
+    if clauses:
+        knn["filter"] = {"bool": {"filter": clauses}}
+    body: dict[str, Any] = {
+        "from": offset,
+        "size": max(0, k - offset),
+        "track_total_hits": False,
+        "query": {"knn": {"embedding": knn}},
+    }
+    body.update(_source_spec(source))
+    return body
+
+
+def _source_spec(source: bool) -> dict[str, Any]:
+    return {"_source": {"excludes": PAGE_SOURCE_EXCLUDES}} if source else {"_source": False}
+
+
+def build_count_query(filters: Filters | None) -> dict[str, Any]:
+    return {"query": filtered(filter_clauses(filters))}
+
+
+def build_page_lookup(page_id: str, groups: list[str] | None, index_field: str = "page_id") -> dict[str, Any]:
+    """One page (or image record) by id, only if visible to `groups`."""
+    clauses: list[dict[str, Any]] = [{"term": {index_field: page_id}}]
+    acl = acl_clause(groups)
+    if acl is not None:
+        clauses.append(acl)
+    return {"size": 1, "query": {"bool": {"filter": clauses}}}
+
+
+def build_docs_query(filters: Filters | None) -> dict[str, Any]:
+    """Document records (collection, doc_id, ACL; documents have no language)."""
+    return {"query": filtered(filter_clauses(filters, language=False))}
+
+
+def build_pages_per_doc(doc_ids: list[str]) -> dict[str, Any]:
+    """Stored page counts for the given documents, in one terms aggregation."""
+    return {
+        "size": 0,
+        "query": {"terms": {"doc_id": doc_ids}},
+        "aggs": {"per_doc": {"terms": {"field": "doc_id", "size": max(1, len(doc_ids))}}},
+    }
