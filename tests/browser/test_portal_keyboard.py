@@ -3,6 +3,7 @@ document, close the viewer and land back where one was."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,7 +61,7 @@ def test_keyboard_only_search_and_viewer(portal: Stack, open_portal: Any) -> Non
     assert page.evaluate("document.activeElement.dataset.pageId") == opener
 
 
-def test_narrow_screen_layout(portal: Stack, open_portal: Any) -> None:
+def test_narrow_screen_layout(portal: Stack, open_portal: Any, artifacts_dir: Path) -> None:
     page = open_portal(portal, key=portal.keys["team-a"], viewport={"width": 390, "height": 800})
     page.fill("#q", "lorem ipsum")
     page.press("#q", "Enter")
@@ -71,3 +72,4 @@ def test_narrow_screen_layout(portal: Stack, open_portal: Any) -> None:
         "getComputedStyle(document.getElementById('results')).gridTemplateColumns.split(' ').length"
     )
     assert 1 <= columns <= 2
+    page.screenshot(path=str(artifacts_dir / "portal-results-narrow.png"))
