@@ -68,7 +68,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             page_timeout=args.page_timeout,
             ocr=not args.no_ocr,
             quiet=args.quiet or args.json and not sys.stderr.isatty(),
-            **({"workers": args.workers} if args.workers else {}),
+            **({"workers": args.workers} if args.workers is not None else {}),
         )
     except ValidationError as exc:
         return _fail(f"bad option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")

@@ -8,8 +8,9 @@ import os
 import shutil
 from functools import lru_cache
 
-import pymupdf
 from pydantic import BaseModel
+
+from indexer.mupdf import pymupdf
 
 # Languages tried when installed, in this order; "osd" (orientation data) is not a language.
 _PREFERRED = ("eng", "deu", "fra", "spa", "ita", "por", "nld")

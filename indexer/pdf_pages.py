@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pymupdf
-
+from indexer.mupdf import pymupdf
 from indexer.ocr import OcrConfig, ocr_textpage
 from indexer.render import MAX_PIXELS, ImageFormat, encode_image, render_page, thumbnail, to_pil
 from indexer.text import Block, choose_title, detect_language, reading_order_text, text_from_blocks

@@ -6,8 +6,9 @@ import io
 import math
 from typing import Literal
 
-import pymupdf
 from PIL import Image
+
+from indexer.mupdf import pymupdf
 
 # jina-reranker-m0's image processor: at most 768 visual tokens (768·28·28 pixels), at least 4·28·28.
 MAX_PIXELS = 602112

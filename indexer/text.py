@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-import pymupdf
+from indexer.mupdf import pymupdf
 
 # (x0, y0, x1, y1, text, block_no, block_type) as returned by page.get_text("blocks")
 Block = tuple[float, float, float, float, str, int, int]

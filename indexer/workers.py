@@ -101,7 +101,8 @@ class WorkerPool:
         self._ctx = mp.get_context("spawn")  # no fork: the parent may hold threads (embedder, store)
         self._settings = settings
         self.task_timeout = task_timeout
-        self._workers = [self._start() for _ in range(max(1, size))]
+        self.size = max(1, size)
+        self._workers: list[_Worker] = []  # started on demand: a run with nothing to do spawns nothing
         self.restarts = 0
 
     def _start(self) -> _Worker:
@@ -112,15 +113,18 @@ class WorkerPool:
         return _Worker(proc=proc, conn=parent)
 
     @property
-    def idle(self) -> int:
-        return sum(w.task is None for w in self._workers)
+    def busy(self) -> int:
+        return sum(w.task is not None for w in self._workers)
 
     @property
-    def busy(self) -> int:
-        return len(self._workers) - self.idle
+    def idle(self) -> int:
+        return self.size - self.busy
 
     def submit(self, task: Task) -> None:
-        worker = next(w for w in self._workers if w.task is None)
+        worker = next((w for w in self._workers if w.task is None), None)
+        if worker is None:
+            worker = self._start()
+            self._workers.append(worker)
         worker.task, worker.started = task, time.monotonic()
         worker.conn.send(task)
 

@@ -1,0 +1,135 @@
+"""`folio index/status/delete` as a user runs them (subprocesses, a real SQLite file), including
+killing the indexer with SIGKILL mid-run and running it again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docstore.store import open_store
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "samples"
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "FOLIO_EMBEDDER": "hash", "PYTHONUNBUFFERED": "1"}
+
+
+def folio(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "search_api.main", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=REPO, timeout=240)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def folio_json(*args: str) -> Any:
+    return json.loads(folio(*args, "--json", check=True).stdout)
+
+
+def test_index_status_delete_on_the_samples(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/folio.db"
+    summary = folio_json("index", str(SAMPLES), "--store", store, "--quiet")
+    assert set(summary) >= {
+        "files_indexed",
+        "files_unchanged",
+        "pages_indexed",
+        "skipped",
+        "failed_pages",
+        "seconds",
+    }
+    # three PDFs (3 + 1 + 2 pages) and two Markdown files (the notes and the README)
+    assert summary["files_indexed"] == 5 and summary["pages_indexed"] == 8
+    assert summary["skipped"] == [] and summary["failed_pages"] == []
+
+    status = folio_json("status", "--store", store)
+    assert status["documents"] == 5 and status["pages"] == 8
+    assert status["incomplete_documents"] == [] and status["collections"] == {"default": 5}
+    assert status["embedder"] == "hash:384" and status["dim"] == 384
+
+    again = folio_json("index", str(SAMPLES), "--store", store)
+    assert again["files_unchanged"] == 5 and again["pages_indexed"] == 0
+
+    deleted = folio_json("delete", "--source", str(SAMPLES / "search-zh-ja.pdf"), "--store", store)
+    assert deleted == {"documents_deleted": 1, "pages_deleted": 2}
+    assert folio_json("status", "--store", store)["pages"] == 6
+
+    text = folio("index", str(SAMPLES), "--store", store, check=True).stdout  # human summary
+    assert "files indexed    1" in text and "pages indexed    2" in text
+
+
+def test_human_output_lists_skip_reasons(shared_pdfs: Path, tmp_path: Path) -> None:
+    proc = folio("index", str(shared_pdfs / "hostile"), "--store", f"sqlite:///{tmp_path}/h.db", "--quiet")
+    assert proc.returncode == 0  # files that cannot be read fail alone
+    assert "poppler-742-0-fuzzed.pdf: damaged" in proc.stdout
+    assert "GHOSTSCRIPT-698804-1-fuzzed.pdf: empty" in proc.stdout
+
+
+def test_errors_exit_non_zero(tmp_path: Path) -> None:
+    missing = folio("index", str(tmp_path / "nope"), "--store", f"sqlite:///{tmp_path}/x.db")
+    assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+    unreachable = folio("index", str(SAMPLES), "--store", "http://127.0.0.1:9/?prefix=x", "--quiet")
+    assert unreachable.returncode != 0 and unreachable.stderr.strip()
+    bad_store = folio("status", "--store", "ftp://example")
+    assert bad_store.returncode == 2 and "unsupported store URL" in bad_store.stderr
+    nothing = folio("delete", "--doc", "no-such-doc", "--store", f"sqlite:///{tmp_path}/x.db")
+    assert nothing.returncode == 1 and "deleted 0 document(s)" in nothing.stdout
+
+
+def test_killed_run_is_completed_by_the_next_one(shared_pdfs: Path, tmp_path: Path) -> None:
+    geotopo = shared_pdfs / "GeoTopo-komprimiert.pdf"
+    store_url = f"sqlite:///{tmp_path}/k.db"
+    cmd = [sys.executable, "-m", "search_api.main", "index", str(geotopo), "--store", store_url, "--quiet"]
+    proc = subprocess.Popen(cmd, env=_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store = open_store(store_url)
+    try:
+        deadline = time.monotonic() + 180
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if store.count() > 0:  # some pages written, the document not finished
+                    break
+            except Exception:
+                pass  # the database is still being created
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        written = store.count()
+        assert 0 < written < 117
+        [doc] = store.list_documents()
+        assert not doc.complete
+        status = json.loads(folio("status", "--store", store_url, "--json", check=True).stdout)
+        assert status["incomplete_documents"] == [str(geotopo.resolve())]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stderr:
+            proc.stderr.close()
+
+    summary = json.loads(folio("index", str(geotopo), "--store", store_url, "--json", check=True).stdout)
+    assert summary["files_indexed"] == 1 and summary["pages_indexed"] == 117
+    [doc] = store.list_documents()
+    assert doc.complete and doc.pages_stored == doc.page_count == 117
+    assert store.count() == 117  # every page exactly once
+    numbers = []
+    for n in range(1, 118):
+        page = store.get_page(f"{doc.doc_id}:{n}")
+        assert page is not None
+        numbers.append(page.page_number)
+    assert numbers == list(range(1, 118))
+    store.close()
+
+
+@pytest.mark.parametrize("bad", ["--workers=0", "--page-timeout=-1"])
+def test_bad_options(tmp_path: Path, bad: str) -> None:
+    proc = folio("index", str(SAMPLES), bad, "--store", f"sqlite:///{tmp_path}/o.db")
+    assert proc.returncode == 2 and "bad option" in proc.stderr

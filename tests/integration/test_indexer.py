@@ -1,0 +1,213 @@
+"""The indexer against real stores: the whole shared corpus (every file indexed or skipped with a
+reason, page counts right, re-index writes nothing), changed files, interrupted documents, ACLs."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymupdf
+import pytest
+from PIL import Image
+
+from docstore.schema import DocumentInfo, Page
+from docstore.store import Store
+from indexer.ocr import find_ocr
+from indexer.pipeline import Indexer
+from indexer.render import MAX_PIXELS
+from indexer.sources import make_doc_id
+from indexer.summary import IndexOptions, IndexSummary
+
+REPO = Path(__file__).resolve().parents[2]
+OPTIONS = IndexOptions(embedder="hash", workers=2, quiet=True)
+EXPECTED_SKIPS = {
+    "libreoffice-writer-password.pdf": "encrypted (password required)",
+    "crazyones-encrypted-256.pdf": "encrypted (password required)",
+    "poppler-742-0-fuzzed.pdf": "damaged",
+    "GHOSTSCRIPT-698804-1-fuzzed.pdf": "empty",
+    "poppler-395-0-fuzzed.pdf": "empty",
+}
+
+
+def _open_backend(backend: str, request: pytest.FixtureRequest, folder: Path) -> tuple[Store, str]:
+    if backend == "sqlite":
+        from docstore.sqlite_store import SqliteStore
+
+        return SqliteStore(f"sqlite:///{folder}/folio.db"), ""
+    url: str = request.getfixturevalue("opensearch_url")
+    try:
+        from docstore.opensearch_store import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        pytest.skip(f"OpenSearch store not available: {exc}")
+    prefix = f"folio-test-{uuid.uuid4().hex[:10]}"
+    return OpenSearchStore(f"{url}?prefix={prefix}"), prefix
+
+
+def _drop(store: Store, backend: str, request: pytest.FixtureRequest, prefix: str) -> None:
+    store.close()
+    if backend == "opensearch":
+        from tests.fixtures.stores import _delete_indices
+
+        _delete_indices(request.getfixturevalue("opensearch_url"), prefix)
+
+
+BACKENDS = ["sqlite", pytest.param("opensearch", marks=pytest.mark.opensearch)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def corpus(
+    request: pytest.FixtureRequest, shared_pdfs: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Store, IndexSummary]]:
+    """The whole shared corpus indexed once per backend."""
+    store, prefix = _open_backend(request.param, request, tmp_path_factory.mktemp("corpus"))
+    summary = Indexer(store, OPTIONS).run([shared_pdfs])
+    yield store, summary
+    _drop(store, request.param, request, prefix)
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    store, prefix = _open_backend(request.param, request, tmp_path)
+    yield store
+    _drop(store, request.param, request, prefix)
+
+
+def test_every_file_is_indexed_or_skipped_with_a_reason(
+    corpus: tuple[Store, IndexSummary], shared_pdfs: Path
+) -> None:
+    store, summary = corpus
+    all_pdfs = {str(p.resolve()) for p in shared_pdfs.rglob("*.pdf")}
+    indexed = {d.source for d in store.list_documents() if d.source.endswith(".pdf")}
+    assert str((shared_pdfs / "SOURCES.md").resolve()) in {d.source for d in store.list_documents()}
+    skipped = {s.source: s.reason for s in summary.skipped}
+    assert indexed | set(skipped) == all_pdfs
+    assert not indexed & set(skipped)
+    assert {Path(s).name for s in skipped} == set(EXPECTED_SKIPS)
+    for source, reason in skipped.items():
+        assert reason.startswith(EXPECTED_SKIPS[Path(source).name]) and "\n" not in reason
+    assert summary.files_indexed == len(indexed) + 1 == len(all_pdfs) - len(EXPECTED_SKIPS) + 1
+
+
+def test_page_counts(corpus: tuple[Store, IndexSummary]) -> None:
+    store, summary = corpus
+    failed: dict[str, int] = {}
+    for f in summary.failed_pages:
+        failed[f.source] = failed.get(f.source, 0) + 1
+    total = 0
+    for doc in store.list_documents():
+        if doc.source.endswith(".pdf"):
+            with pymupdf.open(doc.source) as pdf:
+                assert doc.page_count == pdf.page_count, doc.source
+        else:
+            assert doc.page_count == 1  # a text file is one text page
+        assert doc.complete
+        assert doc.pages_stored == doc.page_count - failed.get(doc.source, 0), doc.source
+        total += doc.pages_stored
+    assert store.count() == total == summary.pages_indexed
+
+
+def test_geotopo_is_indexed_in_full(corpus: tuple[Store, IndexSummary], shared_pdfs: Path) -> None:
+    store, _ = corpus
+    doc_id = make_doc_id("default", (shared_pdfs / "GeoTopo-komprimiert.pdf").resolve())
+    doc = store.get_document(doc_id)
+    assert doc is not None and doc.page_count == doc.pages_stored == 117 and doc.complete
+    assert doc.title == "Geometrie und Topologie"
+    page = store.get_page(f"{doc_id}:117")
+    assert page is not None and page.page_number == 117 and page.page_count == 117
+    page = store.get_page(f"{doc_id}:6")
+    assert page is not None and page.language == "de" and "Topologie" in page.text
+    assert page.image is not None and page.thumbnail is not None
+    image = Image.open(io.BytesIO(page.image))
+    assert image.width * image.height <= MAX_PIXELS
+    assert Image.open(io.BytesIO(page.thumbnail)).width == 256
+
+
+def test_scans_are_ocrd(corpus: tuple[Store, IndexSummary], shared_pdfs: Path) -> None:
+    if find_ocr() is None:
+        pytest.skip("Tesseract is not installed (scripts/setup.sh installs it)")
+    store, summary = corpus
+    assert not summary.notes
+    doc_id = make_doc_id("default", (shared_pdfs / "encrypted_doc_no_id.pdf").resolve())
+    page = store.get_page(f"{doc_id}:2")
+    assert page is not None and page.ocr and "WO 2003/036426" in page.text
+
+
+def test_reindexing_writes_nothing(corpus: tuple[Store, IndexSummary], shared_pdfs: Path) -> None:
+    store, first = corpus
+    before = {d.doc_id: d for d in store.list_documents()}
+    again = Indexer(store, OPTIONS).run([shared_pdfs])
+    assert again.files_indexed == 0 and again.pages_indexed == 0
+    assert again.files_unchanged == first.files_indexed
+    assert {s.source for s in again.skipped} == {s.source for s in first.skipped}
+    assert {d.doc_id: d for d in store.list_documents()} == before
+
+
+def test_changed_file_replaces_its_pages(fresh: Store, shared_pdfs: Path, tmp_path: Path) -> None:
+    path = tmp_path / "report.pdf"
+    shutil.copy(shared_pdfs / "pdflatex-4-pages.pdf", path)
+    first = Indexer(fresh, OPTIONS).run([path])
+    assert first.pages_indexed == 4 and fresh.count() == 4
+    doc_id = make_doc_id("default", path.resolve())
+    old = fresh.get_document(doc_id)
+    assert old is not None
+    shutil.copy(shared_pdfs / "minimal-document.pdf", path)  # same path, new content, one page
+    second = Indexer(fresh, OPTIONS).run([path])
+    assert second.files_indexed == 1 and second.pages_indexed == 1
+    doc = fresh.get_document(doc_id)
+    assert doc is not None and doc.page_count == doc.pages_stored == 1 and doc.complete
+    assert fresh.count() == 1
+    assert fresh.get_page(f"{doc_id}:2") is None
+    page = fresh.get_page(f"{doc_id}:1")
+    assert page is not None and page.content_hash == doc.content_hash != old.content_hash
+
+
+def test_incomplete_document_is_redone(fresh: Store, shared_pdfs: Path, tmp_path: Path) -> None:
+    """What a run killed mid-file leaves behind: a begun document with some pages. The next run
+    must redo it so that every page ends present exactly once."""
+    path = tmp_path / "four.pdf"
+    shutil.copy(shared_pdfs / "pdflatex-4-pages.pdf", path)
+    doc_id = make_doc_id("default", path.resolve())
+    fresh.ensure(384)
+    from indexer.sources import content_hash
+
+    digest = content_hash(path)
+    info = DocumentInfo(
+        doc_id=doc_id, collection="default", source=str(path.resolve()), content_hash=digest,
+        page_count=4, pages_stored=0, complete=False,
+    )  # fmt: skip
+    fresh.begin_document(info)
+    stale = Page(
+        page_id=f"{doc_id}:1", doc_id=doc_id, source=str(path.resolve()), content_hash=digest,
+        page_number=1, page_count=4, text="half-written", embedding=[1.0] + [0.0] * 383,
+    )  # fmt: skip
+    fresh.upsert_pages([stale])
+    summary = Indexer(fresh, OPTIONS).run([path])
+    assert summary.files_indexed == 1 and summary.pages_indexed == 4
+    doc = fresh.get_document(doc_id)
+    assert doc is not None and doc.complete and doc.pages_stored == 4
+    assert fresh.count() == 4
+    page = fresh.get_page(f"{doc_id}:1")
+    assert page is not None and page.text != "half-written"
+
+
+def test_text_files_acl_and_collection(fresh: Store) -> None:
+    options = OPTIONS.model_copy(update={"collection": "notes", "groups": ["staff"]})
+    summary = Indexer(fresh, options).run([REPO / "samples" / "indexing-notes.md"])
+    assert summary.files_indexed == 1 and summary.pages_indexed == 1
+    doc_id = make_doc_id("notes", (REPO / "samples" / "indexing-notes.md").resolve())
+    page = fresh.get_page(f"{doc_id}:1")
+    assert page is not None and page.kind == "text" and page.image is None
+    assert page.collection == "notes" and page.acl == ["staff"]
+    assert page.title == "Folio quick notes: indexing and reranking"
+    assert fresh.get_page(f"{doc_id}:1", groups=["other"]) is None
+    assert fresh.get_page(f"{doc_id}:1", groups=["staff"]) is not None
+    # Changing the groups re-indexes the file (its ACL is part of what is stored).
+    again = Indexer(fresh, options.model_copy(update={"groups": []})).run(
+        [REPO / "samples" / "indexing-notes.md"]
+    )
+    assert again.files_indexed == 1
+    page = fresh.get_page(f"{doc_id}:1", groups=["other"])
+    assert page is not None and page.acl == []
