@@ -150,10 +150,6 @@ def docs_mapping() -> dict[str, Any]:
     }
 
 
-def meta_mapping() -> dict[str, Any]:
-    return {"dynamic": "strict", "properties": {"value": {"type": "keyword", "index": False}}}
-
-
 # -- filters -------------------------------------------------------------------------------
 
 

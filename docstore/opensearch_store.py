@@ -1,14 +1,13 @@
 """The production store: OpenSearch 2.x with the k-NN plugin (Lucene HNSW engine).
 
 URL: ``opensearch://[user:password@]host:port[?prefix=NAME]`` (``opensearchs://`` for TLS;
-plain ``http(s)://`` works too). Query options: ``prefix`` (default ``folio``), ``verify``
-(``false`` skips TLS certificate checks), ``refresh`` (``true``: every write is visible to the
-next search, the default; ``wait_for``; ``false`` for bulk loads followed by ``refresh()``).
+plain ``http(s)://`` works too; options in docstore.opensearch_url).
 
 Indices: ``{prefix}-pages`` (text, metadata and the embedding; no image bytes, so searches stay
 light), ``{prefix}-images`` (page image and thumbnail by page_id, with the page's acl copied so
-access is checked in the query), ``{prefix}-docs`` (DocumentInfo records) and ``{prefix}-meta``
-(store-wide settings). Analysis and query shapes: see docstore.opensearch_queries."""
+access is checked in the query) and ``{prefix}-docs`` (DocumentInfo records); each is created
+on first write. Store-wide settings (get_meta/set_meta) live in the pages index's mapping
+``_meta``. Analysis and query shapes: see docstore.opensearch_queries."""
 
 from __future__ import annotations
 
@@ -16,63 +15,29 @@ import base64
 import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from docstore import opensearch_queries as q
 from docstore.fusion import rrf_fuse
+from docstore.opensearch_url import parse_opensearch_url
 from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
 from docstore.snippets import make_snippet
 from docstore.store import StoreUnavailable
 
-_SCHEMES = {"opensearch": "http", "opensearchs": "https", "http": "http", "https": "https"}
-_REFRESH: dict[str, bool | str] = {"true": True, "false": False, "wait_for": "wait_for"}
 _IMAGE_FIELDS = ("image", "thumbnail")
-
-
-def parse_url(url: str) -> tuple[dict[str, Any], str, bool | str]:
-    """(client options, index prefix, refresh mode) from a store URL; raises ValueError."""
-    parts = urlsplit(url)
-    scheme = _SCHEMES.get(parts.scheme)
-    if scheme is None or not parts.hostname:
-        raise ValueError(f"not an OpenSearch URL: {url!r} (use opensearch://host:9200)")
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"prefix", "verify", "refresh"}
-    if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)} in {url!r}")
-    prefix = query.get("prefix", "folio")
-    if not prefix or prefix != prefix.lower() or any(c in prefix for c in ' "*\\<|,>/?#:'):
-        raise ValueError(f"invalid index prefix {prefix!r}: use lower-case letters, digits, - and _")
-    refresh = _REFRESH.get(query.get("refresh", "true"))
-    if refresh is None:
-        raise ValueError("refresh must be true, false or wait_for")
-    try:
-        port = parts.port or 9200
-    except ValueError as exc:
-        raise ValueError(f"bad port in {url!r}") from exc
-    options: dict[str, Any] = {
-        "hosts": [{"host": parts.hostname, "port": port, "scheme": scheme}],
-        "use_ssl": scheme == "https",
-        "verify_certs": query.get("verify", "true") != "false",
-        "ssl_show_warn": False,
-        "timeout": 30,
-        "max_retries": 1,
-        "retry_on_timeout": False,
-    }
-    if parts.username:
-        options["http_auth"] = (unquote(parts.username), unquote(parts.password or ""))
-    return options, prefix, refresh
 
 
 class OpenSearchStore:
     def __init__(self, url: str) -> None:
         self.url = url
-        self._options, self.prefix, self._refresh = parse_url(url)  # parses only: no I/O
+        self._target = parse_opensearch_url(url)  # parses only: no I/O
+        self.prefix = self._target.prefix
+        self._refresh = self._target.refresh
         self.pages_index = f"{self.prefix}-pages"
         self.images_index = f"{self.prefix}-images"
         self.docs_index = f"{self.prefix}-docs"
-        self.meta_index = f"{self.prefix}-meta"
         self._client: Any = None
-        self._ready: set[str] = set()  # indices known to exist
+        self._ready: set[str] = set()  # indices known to exist, and "dim" once the vector field does
+        self._ready_dim = 0
 
     # -- connection ----------------------------------------------------------------------
     @property
@@ -80,7 +45,7 @@ class OpenSearchStore:
         if self._client is None:
             from opensearchpy import OpenSearch
 
-            self._client = OpenSearch(**self._options)
+            self._client = OpenSearch(**self._target.client_options())
         return self._client
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -90,13 +55,13 @@ class OpenSearchStore:
         try:
             return fn(*args, **kwargs)
         except ConnectionError as exc:
-            raise StoreUnavailable(f"cannot reach OpenSearch at {self._where()}: {exc.info or exc}") from exc
+            raise StoreUnavailable(
+                f"cannot reach OpenSearch at {self._target.address}: {exc.info or exc}"
+            ) from exc
         except (AuthenticationException, AuthorizationException) as exc:
-            raise StoreUnavailable(f"OpenSearch at {self._where()} refused access: {exc.error}") from exc
-
-    def _where(self) -> str:
-        host = self._options["hosts"][0]
-        return f"{host['scheme']}://{host['host']}:{host['port']}"
+            raise StoreUnavailable(
+                f"OpenSearch at {self._target.address} refused access: {exc.error}"
+            ) from exc
 
     def ping(self) -> bool:
         try:
@@ -115,29 +80,43 @@ class OpenSearchStore:
         self._ready.clear()
 
     # -- indices -------------------------------------------------------------------------
-    def _create(self, index: str, mappings: dict[str, Any], knn: bool = False) -> None:
+    def _create(self, index: str) -> None:
+        """Create one of the store's indices if missing (each is created on first write)."""
+        from opensearchpy import RequestError
+
         if index in self._ready:
             return
         if not self._call(self.client.indices.exists, index=index):
-            body = {"settings": q.index_settings(knn=knn), "mappings": mappings}
-            # 400 resource_already_exists: another process created it first; that is fine.
-            self._call(self.client.indices.create, index=index, body=body, ignore=400)
+            mappings = {
+                self.pages_index: lambda: q.pages_mapping(None),
+                self.images_index: q.images_mapping,
+                self.docs_index: q.docs_mapping,
+            }[index]()
+            body = {"settings": q.index_settings(knn=index == self.pages_index), "mappings": mappings}
+            try:
+                self._call(self.client.indices.create, index=index, body=body)
+            except RequestError as exc:
+                if exc.error != "resource_already_exists_exception":  # lost a race: fine
+                    raise
         self._ready.add(index)
 
-    def _create_all(self) -> None:
-        self._create(self.pages_index, q.pages_mapping(None), knn=True)
-        self._create(self.images_index, q.images_mapping())
-        self._create(self.docs_index, q.docs_mapping())
+    def _mapping(self) -> dict[str, Any]:
+        found = self._call(self.client.indices.get_mapping, index=self.pages_index, ignore=404)
+        return dict(found.get(self.pages_index, {}).get("mappings", {}))
 
     def _dim(self) -> int | None:
-        mapping = self._call(self.client.indices.get_mapping, index=self.pages_index, ignore=404)
-        props = mapping.get(self.pages_index, {}).get("mappings", {}).get("properties", {})
-        dim = props.get("embedding", {}).get("dimension")
+        dim = self._mapping().get("properties", {}).get("embedding", {}).get("dimension")
         return int(dim) if dim is not None else None
 
     def ensure(self, dim: int) -> None:
         field = q.knn_vector_field(dim)  # validates dim before any I/O
-        self._create_all()
+        if "dim" in self._ready:
+            if self._ready_dim != dim:
+                raise ValueError(
+                    f"{self.pages_index} holds {self._ready_dim}-dim embeddings; cannot use {dim}"
+                )
+            return
+        self._create(self.pages_index)
         current = self._dim()
         if current is not None and current != dim:
             raise ValueError(
@@ -146,16 +125,23 @@ class OpenSearchStore:
         if current is None:
             body = {"properties": {"embedding": field}}
             self._call(self.client.indices.put_mapping, index=self.pages_index, body=body)
-            self.set_meta("dim", str(dim))
+        self._ready.add("dim")
+        self._ready_dim = dim
 
     # -- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        found = self._call(self.client.get, index=self.meta_index, id=key, ignore=404)
-        return found["_source"]["value"] if found.get("found") else None
+        if key == "dim":  # the mapping is the truth
+            dim = self._dim()
+            return None if dim is None else str(dim)
+        value = self._mapping().get("_meta", {}).get(key)
+        return None if value is None else str(value)
 
     def set_meta(self, key: str, value: str) -> None:
-        self._create(self.meta_index, q.meta_mapping())
-        self._call(self.client.index, index=self.meta_index, id=key, body={"value": value}, refresh=True)
+        # Mapping _meta is replaced as a whole: read, merge, write (settings change rarely).
+        self._create(self.pages_index)
+        meta = dict(self._mapping().get("_meta", {}))
+        meta[key] = value
+        self._call(self.client.indices.put_mapping, index=self.pages_index, body={"_meta": meta})
 
     # -- writes --------------------------------------------------------------------------
     def upsert_pages(self, pages: Sequence[Page]) -> None:
@@ -165,25 +151,33 @@ class OpenSearchStore:
         if first is not None:
             self.ensure(len(first))
         else:
-            self._create_all()
-        self._bulk(self._page_actions(pages))
+            self._create(self.pages_index)
+        if any(p.image is not None or p.thumbnail is not None for p in pages):
+            self._create(self.images_index)
+        elif self.images_index not in self._ready and self._call(
+            self.client.indices.exists, index=self.images_index
+        ):
+            self._ready.add(self.images_index)
+        self._bulk(self._page_actions(pages, images=self.images_index in self._ready))
 
-    def _page_actions(self, pages: Sequence[Page]) -> Iterator[dict[str, Any]]:
+    def _page_actions(self, pages: Sequence[Page], images: bool) -> Iterator[dict[str, Any]]:
         for page in pages:
             doc = page.model_dump(exclude={"image", "thumbnail", "embedding"})
             if page.embedding is not None:
                 doc["embedding"] = page.embedding
             yield {"_index": self.pages_index, "_id": page.page_id, "_source": doc}
+            if not images:
+                continue
             if page.image is None and page.thumbnail is None:
                 # A re-written page without images must not keep the old ones.
                 yield {"_op_type": "delete", "_index": self.images_index, "_id": page.page_id}
                 continue
-            images: dict[str, Any] = {"page_id": page.page_id, "doc_id": page.doc_id, "acl": page.acl}
+            record: dict[str, Any] = {"page_id": page.page_id, "doc_id": page.doc_id, "acl": page.acl}
             for field in _IMAGE_FIELDS:
                 data: bytes | None = getattr(page, field)
                 if data is not None:
-                    images[field] = base64.b64encode(data).decode("ascii")
-            yield {"_index": self.images_index, "_id": page.page_id, "_source": images}
+                    record[field] = base64.b64encode(data).decode("ascii")
+            yield {"_index": self.images_index, "_id": page.page_id, "_source": record}
 
     def _bulk(self, actions: Iterator[dict[str, Any]]) -> None:
         from opensearchpy import helpers
@@ -198,7 +192,7 @@ class OpenSearchStore:
         )
 
     def begin_document(self, info: DocumentInfo) -> None:
-        self._create_all()
+        self._create(self.docs_index)
         doc = info.model_dump(exclude={"pages_stored"})
         doc["complete"] = False
         self._call(self.client.index, index=self.docs_index, id=info.doc_id, body=doc, refresh=self._refresh)
@@ -317,18 +311,24 @@ class OpenSearchStore:
     def _has_vectors(self) -> bool:
         """kNN on an index without the vector field is an error; an empty store answers nothing."""
         if "dim" not in self._ready:
-            if self._dim() is None:
+            dim = self._dim()
+            if dim is None:
                 return False
             self._ready.add("dim")
+            self._ready_dim = dim
         return True
 
     def _hybrid(self, query: str, request: SearchRequest, want: int) -> list[Hit]:
+        """BM25 and kNN ids in one _msearch round trip, fused by RRF, then the page window by mget."""
         depth = min(2000, max(100, 2 * want))
-        lists = [self._ranked_ids(q.build_bm25_query(query, request.filters, size=depth, source=False))]
+        bodies = [q.build_bm25_query(query, request.filters, size=depth, source=False)]
         if request.vector is not None and self._has_vectors():
-            lists.append(
-                self._ranked_ids(q.build_knn_query(request.vector, depth, request.filters, source=False))
-            )
+            bodies.append(q.build_knn_query(request.vector, depth, request.filters, source=False))
+        lines: list[dict[str, Any]] = []
+        for body in bodies:
+            lines += [{"index": self.pages_index}, body]
+        responses = self._call(self.client.msearch, body=lines)["responses"]
+        lists = [[h["_id"] for h in r["hits"]["hits"]] for r in responses if "error" not in r]
         fused = rrf_fuse(lists)[request.offset : want]
         if not fused:
             return []
@@ -341,9 +341,6 @@ class OpenSearchStore:
         by_id = {d["_id"]: d["_source"] for d in docs if d.get("found")}
         scored = [(by_id[pid], score) for pid, score in fused if pid in by_id]  # skip pages deleted meanwhile
         return self._to_hits(scored, request)
-
-    def _ranked_ids(self, body: dict[str, Any]) -> list[str]:
-        return [h["_id"] for h in self._search(self.pages_index, body)["hits"]["hits"]]
 
     def _hits(self, result: dict[str, Any], request: SearchRequest) -> list[Hit]:
         return self._to_hits([(h["_source"], float(h["_score"])) for h in result["hits"]["hits"]], request)
