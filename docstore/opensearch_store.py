@@ -11,19 +11,16 @@ on first write. Store-wide settings (get_meta/set_meta) live in the pages index'
 
 from __future__ import annotations
 
-import base64
 import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from docstore import opensearch_queries as q
 from docstore.fusion import rrf_fuse
+from docstore.opensearch_records import IMAGE_FIELDS, hits_from, images_from_source, page_actions
 from docstore.opensearch_url import parse_opensearch_url
 from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
-from docstore.snippets import make_snippet
 from docstore.store import StoreUnavailable
-
-_IMAGE_FIELDS = ("image", "thumbnail")
 
 
 class OpenSearchStore:
@@ -36,8 +33,8 @@ class OpenSearchStore:
         self.images_index = f"{self.prefix}-images"
         self.docs_index = f"{self.prefix}-docs"
         self._client: Any = None
-        self._ready: set[str] = set()  # indices known to exist, and "dim" once the vector field does
-        self._ready_dim = 0
+        self._ready: set[str] = set()  # indices known to exist
+        self._dim_known: int | None = None  # the vector field's size, once known to exist
 
     # -- connection ----------------------------------------------------------------------
     @property
@@ -78,6 +75,7 @@ class OpenSearchStore:
             self._client.close()
             self._client = None
         self._ready.clear()
+        self._dim_known = None
 
     # -- indices -------------------------------------------------------------------------
     def _create(self, index: str) -> None:
@@ -110,23 +108,17 @@ class OpenSearchStore:
 
     def ensure(self, dim: int) -> None:
         field = q.knn_vector_field(dim)  # validates dim before any I/O
-        if "dim" in self._ready:
-            if self._ready_dim != dim:
-                raise ValueError(
-                    f"{self.pages_index} holds {self._ready_dim}-dim embeddings; cannot use {dim}"
-                )
-            return
-        self._create(self.pages_index)
-        current = self._dim()
-        if current is not None and current != dim:
+        if self._dim_known is None:
+            self._create(self.pages_index)
+            self._dim_known = self._dim()
+            if self._dim_known is None:
+                body = {"properties": {"embedding": field}}
+                self._call(self.client.indices.put_mapping, index=self.pages_index, body=body)
+                self._dim_known = dim
+        if self._dim_known != dim:
             raise ValueError(
-                f"{self.pages_index} holds {current}-dim embeddings; cannot use {dim} (re-index into a new prefix)"
+                f"{self.pages_index} holds {self._dim_known}-dim embeddings, not {dim}: use a new prefix"
             )
-        if current is None:
-            body = {"properties": {"embedding": field}}
-            self._call(self.client.indices.put_mapping, index=self.pages_index, body=body)
-        self._ready.add("dim")
-        self._ready_dim = dim
 
     # -- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -158,26 +150,8 @@ class OpenSearchStore:
             self.client.indices.exists, index=self.images_index
         ):
             self._ready.add(self.images_index)
-        self._bulk(self._page_actions(pages, images=self.images_index in self._ready))
-
-    def _page_actions(self, pages: Sequence[Page], images: bool) -> Iterator[dict[str, Any]]:
-        for page in pages:
-            doc = page.model_dump(exclude={"image", "thumbnail", "embedding"})
-            if page.embedding is not None:
-                doc["embedding"] = page.embedding
-            yield {"_index": self.pages_index, "_id": page.page_id, "_source": doc}
-            if not images:
-                continue
-            if page.image is None and page.thumbnail is None:
-                # A re-written page without images must not keep the old ones.
-                yield {"_op_type": "delete", "_index": self.images_index, "_id": page.page_id}
-                continue
-            record: dict[str, Any] = {"page_id": page.page_id, "doc_id": page.doc_id, "acl": page.acl}
-            for field in _IMAGE_FIELDS:
-                data: bytes | None = getattr(page, field)
-                if data is not None:
-                    record[field] = base64.b64encode(data).decode("ascii")
-            yield {"_index": self.images_index, "_id": page.page_id, "_source": record}
+        images = self.images_index if self.images_index in self._ready else None
+        self._bulk(page_actions(pages, self.pages_index, images))
 
     def _bulk(self, actions: Iterator[dict[str, Any]]) -> None:
         from opensearchpy import helpers
@@ -275,13 +249,12 @@ class OpenSearchStore:
         hits = self._search(self.images_index, q.build_page_lookup(page_id, groups))["hits"]["hits"]
         if not hits:
             return {}
-        source = hits[0]["_source"]
-        return {f: base64.b64decode(source[f]) for f in _IMAGE_FIELDS if source.get(f) is not None}
+        return images_from_source(hits[0]["_source"])
 
     def get_image(
         self, page_id: str, kind: Literal["image", "thumbnail"] = "image", groups: list[str] | None = None
     ) -> bytes | None:
-        if kind not in _IMAGE_FIELDS:
+        if kind not in IMAGE_FIELDS:
             raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
         return self._images(page_id, groups).get(kind)
 
@@ -310,23 +283,14 @@ class OpenSearchStore:
 
     def _has_vectors(self) -> bool:
         """kNN on an index without the vector field is an error; an empty store answers nothing."""
-        if "dim" not in self._ready:
-            dim = self._dim()
-            if dim is None:
-                return False
-            self._ready.add("dim")
-            self._ready_dim = dim
-        return True
+        if self._dim_known is None:
+            self._dim_known = self._dim()
+        return self._dim_known is not None
 
     def _hybrid(self, query: str, request: SearchRequest, want: int) -> list[Hit]:
         """BM25 and kNN ids in one _msearch round trip, fused by RRF, then the page window by mget."""
-        depth = min(2000, max(100, 2 * want))
-        bodies = [q.build_bm25_query(query, request.filters, size=depth, source=False)]
-        if request.vector is not None and self._has_vectors():
-            bodies.append(q.build_knn_query(request.vector, depth, request.filters, source=False))
-        lines: list[dict[str, Any]] = []
-        for body in bodies:
-            lines += [{"index": self.pages_index}, body]
+        vector = request.vector if self._has_vectors() else None
+        lines = q.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want)
         responses = self._call(self.client.msearch, body=lines)["responses"]
         lists = [[h["_id"] for h in r["hits"]["hits"]] for r in responses if "error" not in r]
         fused = rrf_fuse(lists)[request.offset : want]
@@ -340,16 +304,7 @@ class OpenSearchStore:
         )["docs"]
         by_id = {d["_id"]: d["_source"] for d in docs if d.get("found")}
         scored = [(by_id[pid], score) for pid, score in fused if pid in by_id]  # skip pages deleted meanwhile
-        return self._to_hits(scored, request)
+        return hits_from(scored, request)
 
     def _hits(self, result: dict[str, Any], request: SearchRequest) -> list[Hit]:
-        return self._to_hits([(h["_source"], float(h["_score"])) for h in result["hits"]["hits"]], request)
-
-    @staticmethod
-    def _to_hits(scored: list[tuple[dict[str, Any], float]], request: SearchRequest) -> list[Hit]:
-        hits: list[Hit] = []
-        for source, score in scored:
-            page = Page(**source)
-            snippet = make_snippet(page.text, request.query) if page.text else ""
-            hits.append(Hit(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet))
-        return hits
+        return hits_from([(h["_source"], float(h["_score"])) for h in result["hits"]["hits"]], request)

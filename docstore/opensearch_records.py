@@ -1,0 +1,54 @@
+"""Conversions between Folio records and OpenSearch documents (pure; no I/O).
+
+A page becomes one document in the pages index (everything but image bytes) and, when it has
+an image or thumbnail, one in the images index (base64, with the page's acl so an image is
+never served to someone who may not see its page)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from docstore.schema import Hit, Page, SearchRequest
+from docstore.snippets import make_snippet
+
+IMAGE_FIELDS = ("image", "thumbnail")
+
+
+def page_actions(
+    pages: Sequence[Page], pages_index: str, images_index: str | None
+) -> Iterator[dict[str, Any]]:
+    """Bulk actions writing `pages` by page_id; `images_index` None when no images index exists
+    yet and none of the pages carries an image (nothing to write or remove there)."""
+    for page in pages:
+        doc = page.model_dump(exclude={"image", "thumbnail", "embedding"})
+        if page.embedding is not None:
+            doc["embedding"] = page.embedding
+        yield {"_index": pages_index, "_id": page.page_id, "_source": doc}
+        if images_index is None:
+            continue
+        if page.image is None and page.thumbnail is None:
+            # A re-written page without images must not keep the old ones.
+            yield {"_op_type": "delete", "_index": images_index, "_id": page.page_id}
+            continue
+        record: dict[str, Any] = {"page_id": page.page_id, "doc_id": page.doc_id, "acl": page.acl}
+        for field in IMAGE_FIELDS:
+            data: bytes | None = getattr(page, field)
+            if data is not None:
+                record[field] = base64.b64encode(data).decode("ascii")
+        yield {"_index": images_index, "_id": page.page_id, "_source": record}
+
+
+def images_from_source(source: dict[str, Any]) -> dict[str, bytes]:
+    return {f: base64.b64decode(source[f]) for f in IMAGE_FIELDS if source.get(f) is not None}
+
+
+def hits_from(scored: Sequence[tuple[dict[str, Any], float]], request: SearchRequest) -> list[Hit]:
+    """Hits from (page _source without the embedding, score) pairs, best first, with snippets."""
+    hits: list[Hit] = []
+    for source, score in scored:
+        page = Page(**source)
+        snippet = make_snippet(page.text, request.query) if page.text else ""
+        hits.append(Hit(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet))
+    return hits
