@@ -1,0 +1,45 @@
+"""API keys: hashed at rest, verified, revoked, and managed by `folio keys`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from search_api.keys import KeyStore, hash_key, parse_groups
+from search_api.main import main
+
+
+def test_keys_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys.db")
+    key, record = store.create(["a", "b"], name="team")
+    admin_key, _ = store.create([], admin=True)
+    assert key.startswith(f"folio_{record.key_id}_") and len(key) > 50
+    store.close()
+    raw = (tmp_path / "keys.db").read_bytes()
+    assert key.encode() not in raw and hash_key(key).encode() in raw
+    store = KeyStore(tmp_path / "keys.db")
+    found = store.verify(key)
+    assert found is not None and found.groups == ["a", "b"] and not found.admin
+    assert store.verify(admin_key).admin  # type: ignore[union-attr]
+    assert store.verify(key + "x") is None and store.verify("not-a-key") is None
+    assert store.revoke(record.key_id) and not store.revoke(record.key_id)
+    assert store.verify(key) is None
+    assert [r.key_id for r in store.list()] != [] and record.key_id not in [r.key_id for r in store.list()]
+    assert record.key_id in [r.key_id for r in store.list(include_revoked=True)]
+
+
+def test_parse_groups() -> None:
+    assert parse_groups(" a, b,,a ,c") == ["a", "b", "c"] and parse_groups(None) == []
+
+
+def test_cli_create_list_revoke(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    keys_file = str(tmp_path / "k.db")
+    assert main(["keys", "--keys-file", keys_file, "create", "--groups", "x,y", "--name", "n", "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["groups"] == ["x", "y"] and KeyStore(keys_file).verify(created["key"]) is not None
+    assert main(["keys", "--keys-file", keys_file, "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [k["key_id"] for k in listed] == [created["key_id"]] and "key" not in listed[0]
+    assert main(["keys", "--keys-file", keys_file, "revoke", created["key_id"]]) == 0
+    assert main(["keys", "--keys-file", keys_file, "revoke", created["key_id"]]) == 1
+    assert main(["keys", "--keys-file", keys_file, "create"]) == 2  # neither groups nor admin
