@@ -135,7 +135,9 @@ class SearchService:
         if len(scores) != len(hits):
             raise RerankSkipped(f"the reranker returned {len(scores)} scores for {len(hits)} candidates")
         order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
-        ranked = [(hits[i], scores[i] if scores[i] != float("-inf") else 0.0) for i in order]
+        ranked: list[tuple[Hit, float | None]] = [
+            (hits[i], scores[i] if scores[i] != float("-inf") else 0.0) for i in order
+        ]
         return ranked, modalities
 
     def _candidate(self, hit: Hit) -> tuple[Candidate, str]:

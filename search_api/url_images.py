@@ -21,7 +21,7 @@ def _public_address(host: str, port: int) -> str:
         raise HTTPException(
             status_code=400, detail=f"image URL host {host!r} does not resolve: {exc}"
         ) from None
-    addresses = {info[4][0] for info in infos}
+    addresses = {str(info[4][0]) for info in infos}
     for addr in addresses:
         ip = ipaddress.ip_address(addr.split("%")[0])
         if not ip.is_global or ip.is_multicast:
