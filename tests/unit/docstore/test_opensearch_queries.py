@@ -1,0 +1,170 @@
+"""The OpenSearch request builders, URL parsing and record conversion, checked as plain data."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from docstore import opensearch_queries as q
+from docstore.opensearch_records import hits_from, images_from_source, page_actions
+from docstore.opensearch_url import parse_opensearch_url
+from docstore.schema import Filters, Page, SearchRequest
+
+
+def _page(**kw: object) -> Page:
+    base: dict[str, object] = dict(
+        page_id="d:1",
+        doc_id="d",
+        source="/x.pdf",
+        content_hash="h",
+        page_number=1,
+        page_count=1,
+        text="hello",
+    )
+    base.update(kw)
+    return Page.model_validate(base)
+
+
+def test_every_vector_mapping_uses_the_lucene_engine_with_cosine() -> None:
+    field = q.pages_mapping(384)["properties"]["embedding"]
+    assert field == {
+        "type": "knn_vector",
+        "dimension": 384,
+        "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"},
+    }
+    assert "embedding" not in q.pages_mapping(None)["properties"]
+    with pytest.raises(ValueError):
+        q.knn_vector_field(0)
+
+
+def test_pages_index_declares_knn_and_the_cjk_aware_analyzers() -> None:
+    settings = q.index_settings(knn=True)["index"]
+    assert settings["knn"] is True
+    analyzers = settings["analysis"]["analyzer"]
+    assert analyzers["folio_text"]["tokenizer"] == "standard"
+    assert analyzers["folio_text"]["filter"] == ["cjk_width", "lowercase", "cjk_bigram"]
+    assert "folio_porter" in analyzers["folio_english"]["filter"]
+    props = q.pages_mapping(8)["properties"]
+    assert props["title"]["copy_to"] == props["text"]["copy_to"] == ["content", "content_en"]
+    assert props["content_en"]["analyzer"] == "folio_english"
+    assert "knn" not in q.index_settings()["index"]  # images/docs indices need no k-NN
+
+
+def test_acl_clause_allows_public_pages_and_shared_groups() -> None:
+    assert q.acl_clause(None) is None
+    public = {"bool": {"must_not": [{"exists": {"field": "acl"}}]}}
+    assert q.acl_clause([]) == public
+    assert q.acl_clause(["hr", "eng"]) == {
+        "bool": {"should": [public, {"terms": {"acl": ["hr", "eng"]}}], "minimum_should_match": 1}
+    }
+
+
+def test_filters_become_term_clauses_and_documents_ignore_language() -> None:
+    f = Filters(collection="c", doc_id="d", language="de", groups=["g"])
+    clauses = q.filter_clauses(f)
+    assert clauses[:3] == [
+        {"term": {"collection": "c"}},
+        {"term": {"doc_id": "d"}},
+        {"term": {"language": "de"}},
+    ]
+    assert clauses[3] == q.acl_clause(["g"])
+    assert {"term": {"language": "de"}} not in q.filter_clauses(f, language=False)
+    assert q.filter_clauses(None) == [] and q.filter_clauses(Filters()) == []
+    assert q.build_docs_query(Filters())["query"] == {"match_all": {}}
+
+
+def test_bm25_query_is_plain_text_over_title_and_content_with_filters() -> None:
+    body = q.build_bm25_query('a AND "b', Filters(collection="c"), size=5, offset=10)
+    assert (body["from"], body["size"]) == (10, 5)
+    must = body["query"]["bool"]["must"][0]["multi_match"]
+    assert must["query"] == 'a AND "b'  # no query-string syntax: operators are words
+    assert must["type"] == "most_fields"
+    assert must["fields"] == ["title^2.0", "content", "content_en"]
+    assert body["query"]["bool"]["filter"] == [{"term": {"collection": "c"}}]
+    assert body["_source"] == {"excludes": ["embedding"]}
+    assert q.build_bm25_query("x", source=False)["_source"] is False
+
+
+def test_knn_query_filters_inside_the_knn_clause_not_after() -> None:
+    body = q.build_knn_query([0.1, 0.2], 13, Filters(groups=[]), offset=10)
+    knn = body["query"]["knn"]["embedding"]
+    assert knn["k"] == 13 and knn["vector"] == [0.1, 0.2]
+    assert knn["filter"] == {"bool": {"filter": [q.acl_clause([])]}}
+    assert "post_filter" not in body and (body["from"], body["size"]) == (10, 3)
+    assert "filter" not in q.build_knn_query([1.0], 3)["query"]["knn"]["embedding"]
+    with pytest.raises(ValueError):
+        q.build_knn_query([1.0], 0)
+
+
+def test_hybrid_msearch_asks_both_rankings_deeper_than_the_page() -> None:
+    lines = q.build_hybrid_msearch("p-pages", "q", [1.0], Filters(doc_id="d"), want=30)
+    assert lines[0] == lines[2] == {"index": "p-pages"}
+    assert lines[1]["size"] == 100 and lines[1]["_source"] is False
+    assert lines[3]["query"]["knn"]["embedding"]["k"] == 100
+    assert len(q.build_hybrid_msearch("i", "q", None, None, want=600)) == 2  # no vector: BM25 only
+    assert q.build_hybrid_msearch("i", "q", None, None, want=600)[1]["size"] == 1200
+
+
+def test_page_lookup_checks_acl_in_the_query() -> None:
+    body = q.build_page_lookup("d:1", ["hr"])
+    assert body["query"]["bool"]["filter"] == [{"term": {"page_id": "d:1"}}, q.acl_clause(["hr"])]
+    assert q.build_page_lookup("d:1", None)["query"]["bool"]["filter"] == [{"term": {"page_id": "d:1"}}]
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "host", "port", "prefix"),
+    [
+        ("opensearch://localhost:9200", "http", "localhost", 9200, "folio"),
+        ("opensearchs://search.example:443?prefix=team-a", "https", "search.example", 443, "team-a"),
+        ("http://127.0.0.1:9250?prefix=folio-test-1", "http", "127.0.0.1", 9250, "folio-test-1"),
+        ("https://h", "https", "h", 9200, "folio"),
+    ],
+)
+def test_store_urls_parse(url: str, scheme: str, host: str, port: int, prefix: str) -> None:
+    target = parse_opensearch_url(url)
+    assert (target.scheme, target.host, target.port, target.prefix) == (scheme, host, port, prefix)
+    options = target.client_options()
+    assert options["use_ssl"] == (scheme == "https") and "http_auth" not in options
+
+
+def test_credentials_and_options_in_the_url() -> None:
+    target = parse_opensearch_url("opensearchs://admin:p%40ss@h:9200?verify=false&refresh=wait_for")
+    assert target.client_options()["http_auth"] == ("admin", "p@ss")
+    assert target.verify_certs is False and target.refresh == "wait_for"
+    assert "p@ss" not in target.address and "admin" not in target.address
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///x.db", "opensearch://", "opensearch://h:99999", "opensearch://h?prefix=Upper",
+     "opensearch://h?prefix=a*b", "opensearch://h?refresh=sometimes", "opensearch://h?bogus=1",
+     "opensearch://h?verify=maybe", "opensearch://h?prefix="],
+)  # fmt: skip
+def test_bad_urls_raise_a_clear_value_error(url: str) -> None:
+    with pytest.raises(ValueError):
+        parse_opensearch_url(url)
+
+
+def test_page_actions_split_images_out_and_clear_stale_ones() -> None:
+    with_image = _page(image=b"\x89PNG", thumbnail=b"JPG", acl=["hr"], embedding=[1.0, 0.0])
+    without = _page(page_id="d:2", page_number=2)
+    actions = list(page_actions([with_image, without], "p-pages", "p-images"))
+    assert [(a.get("_op_type", "index"), a["_index"], a["_id"]) for a in actions] == [
+        ("index", "p-pages", "d:1"),
+        ("index", "p-images", "d:1"),
+        ("index", "p-pages", "d:2"),
+        ("delete", "p-images", "d:2"),
+    ]
+    assert "image" not in actions[0]["_source"] and actions[0]["_source"]["embedding"] == [1.0, 0.0]
+    image_doc = actions[1]["_source"]
+    assert image_doc["acl"] == ["hr"] and base64.b64decode(image_doc["image"]) == b"\x89PNG"
+    assert images_from_source(image_doc) == {"image": b"\x89PNG", "thumbnail": b"JPG"}
+    assert [a["_index"] for a in page_actions([without], "p-pages", None)] == ["p-pages"]
+
+
+def test_hits_are_ranked_from_the_offset_with_marked_snippets() -> None:
+    source = _page(text="the reranker scores pages").model_dump(exclude={"image", "thumbnail", "embedding"})
+    hits = hits_from([(source, 2.5), (source, 1.0)], SearchRequest(query="reranker", offset=4))
+    assert [h.rank for h in hits] == [5, 6] and hits[0].score == 2.5
+    assert "<mark>reranker</mark>" in hits[0].snippet
