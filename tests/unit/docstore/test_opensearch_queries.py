@@ -9,7 +9,7 @@ import pytest
 from docstore import opensearch_queries as q
 from docstore.opensearch_records import hits_from, images_from_source, page_actions
 from docstore.opensearch_url import parse_opensearch_url
-from docstore.schema import Filters, Page, SearchRequest
+from docstore.schema import Filters, Page, SearchMode, SearchRequest
 
 
 def _page(**kw: object) -> Page:
@@ -168,3 +168,17 @@ def test_hits_are_ranked_from_the_offset_with_marked_snippets() -> None:
     hits = hits_from([(source, 2.5), (source, 1.0)], SearchRequest(query="reranker", offset=4))
     assert [h.rank for h in hits] == [5, 6] and hits[0].score == 2.5
     assert "<mark>reranker</mark>" in hits[0].snippet
+
+
+def test_store_is_lazy_and_an_unreachable_node_raises_store_unavailable() -> None:
+    from docstore.opensearch_store import OpenSearchStore
+    from docstore.store import Store, StoreUnavailable, open_store
+
+    store = open_store("opensearch://127.0.0.1:1?prefix=nowhere")  # nothing listens on port 1
+    assert isinstance(store, OpenSearchStore) and isinstance(store, Store)  # built without I/O
+    assert store.ping() is False
+    with pytest.raises(StoreUnavailable, match="cannot reach OpenSearch at http://127.0.0.1:1"):
+        store.count()
+    with pytest.raises(StoreUnavailable):
+        store.search(SearchRequest(query="x", mode=SearchMode.bm25))
+    store.close()
