@@ -25,12 +25,14 @@ import org.opensearch.plugins.Plugin;
  */
 public final class LocalNode {
 
-    /** Plugins a stock 2.19 node would load that Folio needs: HTTP, analyzers, mappers, scripting, k-NN. */
+    /** Plugins a stock 2.19 node would load that Folio needs: HTTP, analyzers, mappers, scripting,
+     * reindex/delete-by-query, k-NN. */
     private static final String[] PLUGIN_CLASSES = {
         "org.opensearch.transport.Netty4Plugin",
         "org.opensearch.analysis.common.CommonAnalysisPlugin",
         "org.opensearch.index.mapper.MapperExtrasPlugin",
         "org.opensearch.painless.PainlessPlugin",
+        "org.opensearch.index.reindex.ReindexPlugin",
         "org.opensearch.knn.plugin.KNNPlugin",
     };
 
