@@ -1,8 +1,6 @@
 """The production store: OpenSearch 2.x with the k-NN plugin (Lucene HNSW engine).
 
-URL: ``opensearch://[user:password@]host:port[?prefix=NAME]`` (``opensearchs://`` for TLS;
-plain ``http(s)://`` works too; options in docstore.opensearch_url).
-
+URL: ``opensearch://[user:password@]host:port[?prefix=NAME]`` (see docstore.opensearch_url).
 Indices: ``{prefix}-pages`` (text, metadata and the embedding; no image bytes, so searches stay
 light), ``{prefix}-images`` (page image and thumbnail by page_id, with the page's acl copied so
 access is checked in the query) and ``{prefix}-docs`` (DocumentInfo records); each is created
@@ -36,7 +34,6 @@ class OpenSearchStore:
         self._ready: set[str] = set()  # indices known to exist
         self._dim_known: int | None = None  # the vector field's size, once known to exist
 
-    # -- connection ----------------------------------------------------------------------
     @property
     def client(self) -> Any:
         if self._client is None:
@@ -49,16 +46,13 @@ class OpenSearchStore:
         """Run a client call; connection and auth failures become StoreUnavailable."""
         from opensearchpy import AuthenticationException, AuthorizationException, ConnectionError
 
+        where = self._target.address  # never the credentials
         try:
             return fn(*args, **kwargs)
         except ConnectionError as exc:
-            raise StoreUnavailable(
-                f"cannot reach OpenSearch at {self._target.address}: {exc.info or exc}"
-            ) from exc
+            raise StoreUnavailable(f"cannot reach OpenSearch at {where}: {exc.info or exc}") from exc
         except (AuthenticationException, AuthorizationException) as exc:
-            raise StoreUnavailable(
-                f"OpenSearch at {self._target.address} refused access: {exc.error}"
-            ) from exc
+            raise StoreUnavailable(f"OpenSearch at {where} refused access: {exc.error}") from exc
 
     def ping(self) -> bool:
         try:
@@ -190,17 +184,23 @@ class OpenSearchStore:
         return removed
 
     def _delete_where(self, index: str, doc_id: str) -> int:
-        from opensearchpy import NotFoundError, helpers
-
         body = {"query": {"term": {"doc_id": doc_id}}, "_source": False}
-        try:
-            found = self._call(lambda: [h["_id"] for h in helpers.scan(self.client, query=body, index=index)])
-        except NotFoundError:
-            return 0
+        found = [h["_id"] for h in self._scan(index, body)]
         if found:
+            from opensearchpy import helpers
+
             actions = ({"_op_type": "delete", "_index": index, "_id": i} for i in found)
             self._call(helpers.bulk, self.client, actions, ignore_status=(404,), refresh=True)
         return len(found)
+
+    def _scan(self, index: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every matching hit, by scroll; a missing index has none."""
+        from opensearchpy import NotFoundError, helpers
+
+        try:
+            return list(self._call(lambda: list(helpers.scan(self.client, query=body, index=index))))
+        except NotFoundError:
+            return []
 
     # -- reads ---------------------------------------------------------------------------
     def _search(self, index: str, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -211,21 +211,11 @@ class OpenSearchStore:
         return dict(result)
 
     def get_document(self, doc_id: str) -> DocumentInfo | None:
-        found = self._documents(Filters(doc_id=doc_id))
+        found = self.list_documents(Filters(doc_id=doc_id))
         return found[0] if found else None
 
     def list_documents(self, filters: Filters | None = None) -> list[DocumentInfo]:
-        return self._documents(filters)
-
-    def _documents(self, filters: Filters | None) -> list[DocumentInfo]:
-        from opensearchpy import NotFoundError, helpers
-
-        body = q.build_docs_query(filters)
-        scan = helpers.scan(self.client, query=body, index=self.docs_index)
-        try:
-            records = self._call(lambda: [h["_source"] for h in scan])
-        except NotFoundError:  # no document recorded yet
-            return []
+        records = [h["_source"] for h in self._scan(self.docs_index, q.build_docs_query(filters))]
         if not records:
             return []
         counts = self._pages_per_doc([r["doc_id"] for r in records])
