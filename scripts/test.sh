@@ -10,8 +10,11 @@ py=.venv/bin/python
 started=0
 if [[ -z "${FOLIO_OPENSEARCH_URL:-}" ]]; then
   port="${FOLIO_TEST_OPENSEARCH_PORT:-9250}"
-  scripts/opensearch-local start --port "$port"
-  started=1
+  # A node already answering on that port is reused and left running.
+  if ! scripts/opensearch-local status --port "$port" >/dev/null 2>&1; then
+    scripts/opensearch-local start --port "$port"
+    started=1
+  fi
   export FOLIO_OPENSEARCH_URL="http://127.0.0.1:$port"
 fi
 trap '[[ $started == 1 ]] && scripts/opensearch-local stop --port "$port"' EXIT
