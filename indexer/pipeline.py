@@ -17,7 +17,7 @@ import numpy.typing as npt
 from docstore.embedders import Embedder
 from docstore.schema import DocumentInfo, Page
 from docstore.store import Store
-from indexer.embedding import record_embedder, resolve_embedder
+from indexer.embedding import embed_in_workers, record_embedder, resolve_embedder
 from indexer.ocr import find_ocr
 from indexer.pdf_pages import PageContent, PdfProbe
 from indexer.progress import Progress
@@ -58,7 +58,11 @@ class Indexer:
             self.summary.notes.append("OCR unavailable (install tesseract-ocr): scanned pages have no text")
         self.progress = Progress(quiet=self.options.quiet)
         settings = WorkerSettings(
-            ocr=ocr, max_pixels=self.options.max_pixels, image_format=self.options.image_format
+            ocr=ocr,
+            max_pixels=self.options.max_pixels,
+            image_format=self.options.image_format,
+            embedder=self.embedder.name if embed_in_workers(self.embedder, self.options.embed_in) else None,
+            embed_chars=self.options.embed_chars,
         )
         with (
             WorkerPool(self.options.workers, settings, self.options.page_timeout) as pool,
@@ -153,7 +157,7 @@ class Indexer:
             doc.info.title = probe.title
             self._begin(doc.info, self.store.get_document(doc_id) is not None, "pdf", probe.page_count)
             for index in range(probe.page_count):
-                self._queue(Task(0, "page", task.path, index))
+                self._queue(Task(0, "page", task.path, index, title=probe.title))
             return
         if result.error is not None or not isinstance(result.value, PageContent):
             self.summary.failed_pages.append(
@@ -172,6 +176,7 @@ class Indexer:
             self._page(
                 doc.info, content.page_number, kind="pdf", text=content.text, language=content.language,
                 ocr=content.ocr, has_figures=content.has_figures, image=content.image, thumbnail=content.thumbnail,
+                embedding=None if content.embedding is None else content.embedding.tolist(),
             )
         )  # fmt: skip
 
@@ -192,13 +197,17 @@ class Indexer:
             self._write(pages, vectors)
         if self._buffer:
             pages, self._buffer = self._buffer, []
-            texts = [(p.text or p.title)[: self.options.embed_chars] for p in pages]
-            self._embedding = (self._embed_pool.submit(self.embedder.encode, texts), pages)
+            self._embedding = (self._embed_pool.submit(self._embed_missing, pages), pages)
             if wait:
                 self._flush(wait=True)
 
+    def _embed_missing(self, pages: list[Page]) -> npt.NDArray[np.float32]:
+        """Vectors for the pages the workers did not embed (all of them in "parent" mode)."""
+        todo = [p for p in pages if p.embedding is None]
+        return self.embedder.encode([(p.text or p.title)[: self.options.embed_chars] for p in todo])
+
     def _write(self, pages: list[Page], vectors: npt.NDArray[np.float32]) -> None:
-        for page, vector in zip(pages, vectors, strict=True):
+        for page, vector in zip([p for p in pages if p.embedding is None], vectors, strict=True):
             page.embedding = vector.tolist()
         self.store.upsert_pages(pages)
         self.summary.pages_indexed += len(pages)

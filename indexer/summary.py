@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +21,11 @@ class IndexOptions(BaseModel):
     image_format: ImageFormat = "auto"
     ocr: bool = True
     embed_chars: int = Field(default=2000, ge=1)  # text per page given to the embedder
+    # Where PDF pages are embedded. "workers": beside rendering, so embedding runs on every core
+    # (right for light CPU embedders, whose cost per page is several times the render's);
+    # "parent": batched in the indexing process (right for torch models, which batch well and
+    # are too big to load once per worker). "auto" picks by embedder.
+    embed_in: Literal["auto", "workers", "parent"] = "auto"
     quiet: bool = False
 
 

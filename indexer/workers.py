@@ -22,6 +22,8 @@ class WorkerSettings(BaseModel):
     max_pixels: int = MAX_PIXELS
     image_format: ImageFormat = "auto"
     memory_limit_mb: int = 3072  # per worker address space; a runaway file fails alone
+    embedder: str | None = None  # embed each page in the worker (see IndexOptions.embed_in)
+    embed_chars: int = 2000
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Task:
     kind: Literal["probe", "page"]
     path: str
     index: int = 0  # 0-based page index for "page"
+    title: str = ""  # the document title: what an empty page is embedded as
 
 
 @dataclass
@@ -40,10 +43,13 @@ class TaskResult:
 
 
 def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
-    os.environ["OMP_THREAD_LIMIT"] = "1"  # Tesseract threads would fight the other workers for cores
+    # One thread per worker: Tesseract's or BLAS's own threads would fight the other workers for cores.
+    for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
     _limit_memory(settings.memory_limit_mb)
     from indexer.pdf_pages import UnreadablePdf, extract_page, open_pdf, probe_pdf
 
+    embedder: Any = None
     doc = None
     doc_path = None
     while True:
@@ -67,6 +73,13 @@ def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
                 value = extract_page(
                     doc, task.index, settings.ocr, settings.max_pixels, settings.image_format
                 )
+                if settings.embedder:
+                    if embedder is None:
+                        from docstore.embedders import get_embedder
+
+                        embedder = get_embedder(settings.embedder)
+                    text = (value.text or task.title)[: settings.embed_chars]
+                    value.embedding = embedder.encode([text])[0]
             conn.send(TaskResult(task, value))
         except UnreadablePdf as exc:
             conn.send(TaskResult(task, error=str(exc)))

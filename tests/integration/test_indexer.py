@@ -13,7 +13,7 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from docstore.schema import DocumentInfo, Page
+from docstore.schema import DocumentInfo, Page, SearchMode, SearchRequest
 from docstore.store import Store
 from indexer.ocr import find_ocr
 from indexer.pipeline import Indexer
@@ -184,13 +184,22 @@ def test_incomplete_document_is_redone(fresh: Store, shared_pdfs: Path, tmp_path
         page_number=1, page_count=4, text="half-written", embedding=[1.0] + [0.0] * 383,
     )  # fmt: skip
     fresh.upsert_pages([stale])
-    summary = Indexer(fresh, OPTIONS).run([path])
+    # (this run embeds in the main process; the others embed in the workers)
+    summary = Indexer(fresh, OPTIONS.model_copy(update={"embed_in": "parent"})).run([path])
     assert summary.files_indexed == 1 and summary.pages_indexed == 4
     doc = fresh.get_document(doc_id)
     assert doc is not None and doc.complete and doc.pages_stored == 4
     assert fresh.count() == 4
     page = fresh.get_page(f"{doc_id}:1")
     assert page is not None and page.text != "half-written"
+    hits = fresh.search(SearchRequest(mode=SearchMode.knn, vector=_hash_vector(page.text), top_k=1))
+    assert hits and hits[0].page.page_id == page.page_id  # the stored vector is the page's own
+
+
+def _hash_vector(text: str) -> list[float]:
+    from docstore.embedders import get_embedder
+
+    return [float(x) for x in get_embedder("hash").encode([text[: OPTIONS.embed_chars]])[0]]
 
 
 def test_text_files_acl_and_collection(fresh: Store) -> None:
