@@ -1,0 +1,216 @@
+"""Benchmark the local m0 reranker: pairs/s and p50 latency for top-32 calls (all text ~512 tokens;
+all page images; mixed), against a naive baseline in the same run (fixed batches of 8 in the given
+order, padded, prepared on the calling thread, no cache). Prints a table and appends it to BENCHMARKS.md.
+
+  .venv/bin/python scripts/bench_reranker.py                 # CPU, small random model
+  .venv/bin/python scripts/bench_reranker.py --full-size     # real Qwen2-VL-2B shape (random), for a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reranker.loading import build_empty, load_config  # noqa: E402
+from reranker.local import M0Options, M0Reranker  # noqa: E402
+from reranker.prompts import left_pad  # noqa: E402
+from reranker.types import ImageInput  # noqa: E402
+from tests.fixtures.tiny_m0 import build_tiny_m0, tiny_config  # noqa: E402
+
+SMALL = {"hidden": 128, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate": 512,
+         "vision_depth": 2, "vision_embed": 32, "vision_heads": 2}
+FULL = {"hidden": 1536, "layers": 28, "heads": 12, "kv_heads": 2, "intermediate": 8960,
+        "vision_depth": 32, "vision_embed": 1280, "vision_heads": 16}
+WORDS = ("markdown table parser layout model page figure caption section revenue quarter engine "
+         "pressure valve index search ranking token vision document query answer result").split()
+
+
+def page_images(n: int, seed: int) -> list[bytes]:
+    """A4 pages at ~100 dpi (the pixel cap then makes each one 768 visual tokens): rendered from the
+    shared PDFs when available, else drawn text-like noise."""
+    pages: list[bytes] = []
+    pdfs = sorted(Path("/work/shared/data/pdfs").glob("*.pdf"))
+    try:
+        import pymupdf
+
+        for pdf in pdfs:
+            try:
+                with pymupdf.open(pdf) as doc:
+                    for page in doc:
+                        pages.append(page.get_pixmap(dpi=100).tobytes("png"))
+                        if len(pages) >= n:
+                            return pages
+            except Exception:
+                continue
+    except ImportError:
+        pass
+    rng = np.random.default_rng(seed)
+    from PIL import Image
+
+    while len(pages) < n:
+        arr = np.full((1169, 827, 3), 255, np.uint8)
+        for row in range(60, 1100, 24):
+            arr[row:row + 10, 60:60 + int(rng.integers(200, 700))] = rng.integers(0, 80)
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="PNG")
+        pages.append(buf.getvalue())
+    return pages
+
+
+def text_docs(n: int, tokenizer, seed: int, tokens: int = 512) -> list[str]:
+    rng = np.random.default_rng(seed)
+    docs = []
+    for _ in range(n):
+        words = list(rng.choice(WORDS, size=tokens))
+        text = " ".join(words)
+        while len(tokenizer(text, add_special_tokens=False)["input_ids"]) > tokens:
+            words = words[:-8]
+            text = " ".join(words)
+        docs.append(text)
+    return docs
+
+
+def naive_scores(r: M0Reranker, pairs: list[tuple[object, object]], batch: int = 8) -> list[float]:
+    """The published example's way: fixed batches in the given order, prepared on this thread,
+    padded to the batch's longest, one vision + language-model pass per batch, no cache."""
+    out: list[float] = []
+    for start in range(0, len(pairs), batch):
+        prepared = [r.preparer.encode(i, r.preparer.prepare_side(q, "query"), r.preparer.prepare_side(d, "document"))
+                    for i, (q, d) in enumerate(pairs[start:start + batch])]
+        images = [im for p in prepared for im in p.images]
+        embeds = grid = None
+        if images:
+            pixels = torch.from_numpy(np.concatenate([im.pixel_values for im in images]))
+            grid = torch.tensor([im.grid_thw for im in images])
+            embeds = torch.cat(r.model.encode_images(pixels, grid))
+            grid = grid.to(r.device)
+        ids, mask = left_pad([p.encoded for p in prepared], r.runner.pad_id)
+        logits = r.model(torch.tensor(ids, device=r.device), torch.tensor(mask, device=r.device), embeds, grid)
+        out += torch.sigmoid(logits.float() - 2.65).cpu().tolist()
+    return out
+
+
+def floor_flops(cfg: dict, n_text_tokens: int, images: int, patches_per_image: int) -> float:
+    """Matmul FLOPs of the work itself (no padding): 2 x non-embedding params x tokens, plus attention."""
+    h, i, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    kv = h // cfg["num_attention_heads"] * cfg["num_key_value_heads"]
+    lm_params = L * (h * h * 2 + 2 * h * kv + 3 * h * i) + h * h + h
+    v = cfg["vision_config"]
+    e, depth = v["embed_dim"], v["depth"]
+    vis_params = depth * (4 * e * e + 2 * e * 4 * e) + 1176 * e + (4 * e) ** 2 + 4 * e * h
+    lm_tokens = n_text_tokens + images * patches_per_image // 4
+    return (2 * lm_params * lm_tokens + images * (2 * vis_params * patches_per_image
+            + 4 * depth * patches_per_image**2 * e))
+
+
+def machine() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "CPU")
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def load(args: argparse.Namespace, folder: Path) -> M0Reranker:
+    opts = dict(max_length=2048, workers=args.workers)
+    if not args.full_size:
+        return M0Reranker.from_pretrained(str(folder), device=args.device, dtype=args.dtype, **opts)
+    from reranker.loading import load_tokenizer, resolve_attn, resolve_device, resolve_dtype
+
+    dev = resolve_device(args.device)
+    model = build_empty(load_config(folder), dev, resolve_dtype(args.dtype, dev), resolve_attn("auto", dev))
+    gen = torch.Generator(device=dev).manual_seed(0)
+    with torch.no_grad():  # compute does not depend on the weights' values
+        for p in model.parameters():
+            p.normal_(0.0, 0.02, generator=gen)
+    return M0Reranker(model, load_tokenizer(folder), folder, "m0-full-size-random", M0Options(**opts))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full-size", action="store_true", help="random model of the real Qwen2-VL-2B shape")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--queries", type=int, default=4, help="timed calls per workload (after one warm-up)")
+    ap.add_argument("--top", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workloads", default="text,images,mixed")
+    ap.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
+    args = ap.parse_args()
+
+    shape = FULL if args.full_size else SMALL
+    cfg = tiny_config(**shape)
+    tmp = tempfile.TemporaryDirectory()
+    folder = build_tiny_m0(Path(tmp.name) / "m0", config=cfg) if not args.full_size else Path(tmp.name) / "m0"
+    if args.full_size:  # tokenizer + processor + config only; the weights are filled on the device
+        import json
+
+        from tests.fixtures.tiny_m0 import write_tokenizer
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps(cfg))
+        write_tokenizer(folder)
+    r = load(args, folder)
+    texts = text_docs(args.top, r.tokenizer, seed=1)
+    pages = page_images(args.top, seed=2)
+    half = args.top // 2
+    workloads = {
+        "text": texts,
+        "images": [ImageInput(p) for p in pages],
+        "mixed": [x for pair in zip(texts[:half], (ImageInput(p) for p in pages[:half]), strict=True) for x in pair],
+    }
+    rows = []
+    for name in args.workloads.split(","):
+        docs = workloads[name]
+        queries = [f"query {k}: {' '.join(WORDS[k:k + 4])}" for k in range(args.queries + 1)]
+        n_img = sum(isinstance(d, ImageInput) for d in docs)
+        n_txt_tokens = r.count_tokens([(queries[0], d) for d in docs if not isinstance(d, ImageInput)])
+        flops = floor_flops(cfg, n_txt_tokens, n_img, 3072)
+        timings: dict[str, list[float]] = {"naive": [], "pipeline": [], "pipeline+cache": []}
+        for k, q in enumerate(queries):
+            pairs = [(q, d) for d in docs]
+            for method in timings:
+                if method != "pipeline+cache":
+                    r.vision_cache.clear()  # cold: every page decoded and through the vision tower
+                sync = torch.cuda.synchronize if r.device.type == "cuda" else (lambda: None)
+                sync()
+                t0 = time.perf_counter()
+                (naive_scores(r, pairs) if method == "naive" else r.score_pairs(pairs))
+                sync()
+                if k > 0:  # the first query warms up
+                    timings[method].append(time.perf_counter() - t0)
+        base = statistics.median(timings["naive"])
+        for method, ts in timings.items():
+            p50 = statistics.median(ts)
+            tflops = flops / p50 / 1e12 if method != "pipeline+cache" else float("nan")
+            rows.append((name, method, len(docs) / p50, p50 * 1000, tflops, base / p50))
+    r.close()
+
+    size = "full-size (Qwen2-VL-2B shape, random)" if args.full_size else "small random ({hidden}h x {layers}L, vision {vision_embed} x {vision_depth})".format(**shape)
+    head = f"## Reranker — {dt.date.today()} — {machine()}\n\n`scripts/bench_reranker.py{' --full-size' if args.full_size else ''}`: {size}, {r.device.type} {str(next(r.model.parameters()).dtype).removeprefix('torch.')}, top-{args.top} per call, {args.queries} timed queries per workload (median). `pipeline+cache`: the same pages for a new query, vision features cached. TFLOP/s = cost floor (no padding) / time. Load average at start: {os.getloadavg()[0]:.1f}.\n"
+    table = ["| workload | method | pairs/s | p50 ms | TFLOP/s | × naive |", "|---|---|---|---|---|---|"]
+    table += [f"| {w} | {m} | {ps:.1f} | {ms:.0f} | {tf:.3f} | {sp:.2f} |" for w, m, ps, ms, tf, sp in rows]
+    print(head)
+    print("\n".join(table))
+    if not args.no_record:
+        bench = ROOT / "BENCHMARKS.md"
+        if not bench.exists():
+            bench.write_text("# Benchmarks\n\nResults appended by the scripts in `scripts/`, newest last.\n")
+        with bench.open("a") as f:
+            f.write("\n" + head + "\n" + "\n".join(table) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
