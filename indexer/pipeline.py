@@ -1,5 +1,5 @@
-"""The ingest pipeline: files → (worker processes: open, render, extract, OCR) → embed in batches
-→ bulk writes. Idempotent by content hash; resumable because a document is marked complete only
+"""The ingest pipeline: files → (worker processes: open, render, extract, OCR, and for light CPU
+embedders the embedding) → batches embedded in a thread of this process otherwise → bulk writes. Idempotent by content hash; resumable because a document is marked complete only
 after all its pages are written, and an incomplete one is redone from scratch."""
 
 from __future__ import annotations
