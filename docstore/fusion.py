@@ -7,19 +7,22 @@ different scales. k=60 is the value from the original paper (Cormack et al., 200
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
+
+Id = TypeVar("Id", str, int)  # page ids (OpenSearch) or SQLite rowids
 
 
-def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
+def rrf_fuse(rankings: Sequence[Sequence[Id]], k: int = 60) -> list[tuple[Id, float]]:
     """Fuse id lists (each best first) into one list of (id, score), best first.
 
     Ties are broken deterministically: by the best rank the id reached in any list, then by
     the id itself, so the same inputs always give the same order."""
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
-    scores: dict[str, float] = {}
-    best_rank: dict[str, int] = {}
+    scores: dict[Id, float] = {}
+    best_rank: dict[Id, int] = {}
     for ranking in rankings:
-        seen: set[str] = set()
+        seen: set[Id] = set()
         for rank, doc_id in enumerate(ranking, start=1):
             if doc_id in seen:  # a duplicate within one list counts once, at its best rank
                 continue

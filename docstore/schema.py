@@ -54,6 +54,8 @@ class SearchRequest(BaseModel):
     top_k: int = Field(default=50, ge=1, le=1000)
     offset: int = Field(default=0, ge=0)
     filters: Filters = Field(default_factory=Filters)
+    # False: hits come without snippets (a caller that shows only some hits makes its own)
+    snippets: bool = True
 
 
 class Hit(BaseModel):

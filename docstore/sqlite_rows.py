@@ -78,6 +78,22 @@ def page_from_row(row: sqlite3.Row, with_media: bool = False) -> Page:
     )  # fmt: skip
 
 
+HIT_COLUMNS = (
+    "page_id, doc_id, collection, source, content_hash, page_number, page_count, kind, title, language,"
+    " text, ocr, has_figures, acl"
+)
+
+
+def page_from_tuple(row: tuple[Any, ...]) -> Page:
+    """A hit's page from `SELECT rowid, {HIT_COLUMNS}`, built without validation (our own rows)."""
+    return Page.model_construct(
+        page_id=row[1], doc_id=row[2], collection=row[3], source=row[4], content_hash=row[5],
+        page_number=row[6], page_count=row[7], kind=row[8], title=row[9], language=row[10], text=row[11],
+        ocr=bool(row[12]), has_figures=bool(row[13]), acl=json.loads(row[14]) if row[14] != "[]" else [],
+        image=None, thumbnail=None, embedding=None,
+    )  # fmt: skip
+
+
 def document_from_row(row: sqlite3.Row) -> DocumentInfo:
     return DocumentInfo(
         doc_id=row["doc_id"], collection=row["collection"], source=row["source"], title=row["title"],

@@ -64,6 +64,11 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
+    # Reads go through the OS page cache without a copy into SQLite's own, and a larger page
+    # cache per connection keeps the FTS5 doclists of frequent terms hot between queries.
+    conn.execute("PRAGMA mmap_size=1073741824")
+    conn.execute("PRAGMA cache_size=-65536")
+    conn.execute("PRAGMA temp_store=MEMORY")
     if create:
         conn.executescript(DDL)
     return conn

@@ -7,7 +7,7 @@ import sqlite3
 from docstore.schema import Filters, Hit, SearchRequest
 from docstore.snippets import make_snippet
 from docstore.sqlite_fts import fts_query
-from docstore.sqlite_rows import filter_clause, page_from_row, placeholders
+from docstore.sqlite_rows import HIT_COLUMNS, filter_clause, page_from_tuple, placeholders
 
 TITLE_WEIGHT, TEXT_WEIGHT = 2.0, 1.0  # bm25() column weights: a title match counts double
 _BM25 = f"bm25(pages_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
@@ -38,16 +38,22 @@ def build_hits(
     if not ranked:
         return []
     rowids = [r for r, _ in ranked]
-    rows = conn.execute(
-        f"SELECT rowid AS rid, * FROM pages WHERE rowid IN ({placeholders(rowids)})", rowids
+    # one query for every hit's row; the cursor is plain tuples (no sqlite3.Row per row)
+    cur = conn.cursor()
+    cur.row_factory = None
+    rows = cur.execute(
+        f"SELECT rowid, {HIT_COLUMNS} FROM pages WHERE rowid IN ({placeholders(rowids)})", rowids
     ).fetchall()
-    by_id = {r["rid"]: r for r in rows}
+    by_id = {r[0]: r for r in rows}
     hits: list[Hit] = []
     for rowid, score in ranked:
         row = by_id.get(rowid)
         if row is None:  # deleted between ranking and fetching
             continue
-        page = page_from_row(row)
-        snippet = make_snippet(page.text, request.query) if page.text else ""
-        hits.append(Hit(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet))
+        page = page_from_tuple(row)
+        snippet = make_snippet(page.text, request.query) if request.snippets and page.text else ""
+        # the values come from our own table, already validated on write: skip re-validation
+        hits.append(
+            Hit.model_construct(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet)
+        )
     return hits

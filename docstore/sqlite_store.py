@@ -255,20 +255,20 @@ class SqliteStore:
             ranked = self._knn(conn, request.vector, request.filters, want)
         else:
             depth = min(2000, max(100, 2 * want))
-            lists = [[str(r) for r, _ in bm25_rank(conn, request.query, request.filters, depth)]]
+            lists = [[r for r, _ in bm25_rank(conn, request.query, request.filters, depth)]]
             if request.vector is not None:
-                lists.append([str(r) for r, _ in self._knn(conn, request.vector, request.filters, depth)])
-            ranked = [(int(r), s) for r, s in rrf_fuse(lists)]
+                lists.append([r for r, _ in self._knn(conn, request.vector, request.filters, depth)])
+            ranked = rrf_fuse(lists)
         return build_hits(conn, ranked[request.offset : want], request)
 
     def _knn(
         self, conn: sqlite3.Connection, vector: list[float], filters: Filters, k: int
     ) -> list[tuple[int, float]]:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = str(row[0]) if row else "0"
-        dim = self._dim()
-        if dim is None:
+        meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'dim')").fetchall())
+        generation = str(meta.get("generation", "0"))
+        if not meta.get("dim"):
             return []  # no embeddings stored yet
+        dim = int(meta["dim"])
         with self._vectors_lock:
             if self._vectors is None or self._vectors.generation != generation:
                 self._vectors = VectorIndex.load(conn, generation, dim)

@@ -150,6 +150,10 @@ def main() -> int:
     ap.add_argument(
         "--workdir", type=Path, default=None, help="where the SQLite files go (default: a temp dir)"
     )
+    ap.add_argument(
+        "--reuse", action="store_true", help="keep a SQLite file of the right size from an earlier run"
+    )
+    ap.add_argument("--label", default="", help="what changed, written into the BENCHMARKS.md heading")
     ap.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = ap.parse_args()
     backends = list(dict.fromkeys(args.backends + (["opensearch"] if args.opensearch else [])))
@@ -173,8 +177,12 @@ def main() -> int:
                 from docstore.sqlite_store import SqliteStore
 
                 path = workdir / f"bench-{n}-{args.dim}.db"
-                path.unlink(missing_ok=True)
                 store: Store = SqliteStore(f"sqlite:///{path}")
+                if not (args.reuse and path.exists() and store.count() == n):
+                    store.close()
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{path}{suffix}").unlink(missing_ok=True)
+                    store = SqliteStore(f"sqlite:///{path}")
             else:
                 if not args.opensearch:
                     print("opensearch: skipped (pass --opensearch URL)", file=sys.stderr)
@@ -182,7 +190,12 @@ def main() -> int:
                 from docstore.opensearch_store import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
 
                 store = OpenSearchStore(f"{args.opensearch}?prefix=folio-bench-{n}")
-            matrix = fill(store, n, args.dim)
+            if backend == "sqlite" and store.count() == n:
+                with sqlite3.connect(path) as raw:
+                    blobs = [r[0] for r in raw.execute("SELECT embedding FROM vectors ORDER BY rowid")]
+                matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(n, args.dim)
+            else:
+                matrix = fill(store, n, args.dim)
             print(f"{backend} {n}: filled in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             measured = bench_store(store, queries, qvecs, args.top_k)
             base = sqlite_baselines(path, queries, qvecs, matrix) if backend == "sqlite" else {}
@@ -209,7 +222,7 @@ def main() -> int:
         if new:
             fh.write("# Benchmarks\n\nResults appended by the scripts in `scripts/`, newest last.\n")
         fh.write(
-            f"\n## First stage — {dt.date.today()} — {machine()}\n\n"
+            f"\n## First stage — {dt.date.today()} — {machine()}{' — ' + args.label if args.label else ''}\n\n"
             f"`scripts/bench_first_stage.py`: {args.queries} queries per mode, top_k={args.top_k}, "
             f"dim={args.dim}, 1-min load average {os.getloadavg()[0]:.1f} at the end (other work on the machine "
             f"inflates every number, baselines included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted.\n\n"

@@ -4,7 +4,9 @@ slow degrades to first-stage order; the store failing is a 503."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +40,30 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
 
 
+class EmbeddingCache:
+    """A small LRU in front of the query embedder: popular and repeated queries (paging, the
+    portal re-sending a query) skip the model. Thread-safe; a miss computes outside the lock."""
+
+    def __init__(self, embed: Callable[[str], list[float]], size: int = 1024) -> None:
+        self._embed = embed
+        self._size = size
+        self._items: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> list[float]:
+        with self._lock:
+            hit = self._items.get(text)
+            if hit is not None:
+                self._items.move_to_end(text)
+                return hit
+        vector = self._embed(text)
+        with self._lock:
+            self._items[text] = vector
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return vector
+
+
 class SearchService:
     def __init__(
         self,
@@ -49,7 +75,7 @@ class SearchService:
     ) -> None:
         self.store = store
         self.runner = runner
-        self.embed = embed
+        self.embed = EmbeddingCache(embed) if embed is not None else None
         self.settings = settings
         self.metrics = metrics
 
@@ -98,9 +124,11 @@ class SearchService:
                     status_code=400, detail=f"mode {q.mode.value!r} needs an embedder; use mode 'bm25'"
                 )
             vector = self.embed(q.text)
+        # Snippets are made below for the returned page of hits only, not for every candidate.
         request = SearchRequest(
-            query=q.text, vector=vector, mode=q.mode, top_k=q.top_k, offset=0, filters=q.filters
-        )
+            query=q.text, vector=vector, mode=q.mode, top_k=q.top_k, offset=0, filters=q.filters,
+            snippets=False,
+        )  # fmt: skip
         try:
             hits = self.store.search(request)
         except StoreUnavailable as exc:

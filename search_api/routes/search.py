@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from docstore.schema import Filters, SearchMode
@@ -51,16 +51,17 @@ def _prepare(request: Request, body: SearchBody, image_bytes: bytes | None, call
     )
 
 
-async def _run(
-    request: Request, body: SearchBody, image_bytes: bytes | None, caller: Caller
-) -> SearchResponse:
+async def _run(request: Request, body: SearchBody, image_bytes: bytes | None, caller: Caller) -> Response:
+    """The search and its JSON encoding run in the threadpool, keeping the event loop free. The
+    response model is serialised once, here: returning a Response skips FastAPI's second
+    validation pass over the model (the route's response_model still documents the shape)."""
     svc = services(request)
     with svc.search_limit.slot():  # sheds with 503 when every search slot is taken
 
-        def _work() -> SearchResponse:
-            return svc.search.search(_prepare(request, body, image_bytes, caller))
+        def _work() -> bytes:
+            return svc.search.search(_prepare(request, body, image_bytes, caller)).model_dump_json().encode()
 
-        return await run_in_threadpool(_work)
+        return Response(content=await run_in_threadpool(_work), media_type="application/json")
 
 
 @router.post(
@@ -69,7 +70,7 @@ async def _run(
     responses=_ERRORS,
     summary="Search pages: first stage, then the reranker",
 )
-async def search(request: Request, body: SearchBody, caller: Caller = Depends(get_caller)) -> SearchResponse:
+async def search(request: Request, body: SearchBody, caller: Caller = Depends(get_caller)) -> Response:
     image_bytes = decode_base64_image(body.image) if body.image else None
     return await _run(request, body, image_bytes, caller)
 
@@ -93,7 +94,7 @@ async def search_image(
     language: str | None = Form(default=None),
     rerank: bool = Form(default=True),
     caller: Caller = Depends(get_caller),
-) -> SearchResponse:
+) -> Response:
     body = SearchBody(
         query=query,
         mode=mode,
