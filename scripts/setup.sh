@@ -24,9 +24,9 @@ if [[ -n "${VIRTUAL_ENV:-}" || ! -f "$stamp" ]]; then
   echo "==> installing folio-search$([[ $dev == 1 ]] && echo ' [dev]') into $("$py" -c 'import sys; print(sys.prefix)')"
   "$py" -m pip install -q --upgrade pip
   if [[ $dev == 1 ]]; then
-    "$py" -m pip install -q -e ".[dev]"
+    PYTHONWARNINGS=ignore "$py" -m pip install -q -e ".[dev]"
   else
-    "$py" -m pip install -q -e .
+    PYTHONWARNINGS=ignore "$py" -m pip install -q -e .
   fi
   [[ -z "${VIRTUAL_ENV:-}" ]] && { rm -f .venv/.folio-installed-*; touch "$stamp"; }
 fi
