@@ -20,6 +20,7 @@ from reranker.images import ImageLimits  # noqa: E402
 from reranker.loading import load_model, load_tokenizer, resolve_checkpoint  # noqa: E402
 from reranker.model import M0RankingModel  # noqa: E402
 from reranker.pipeline import Pipeline, PipelineResult  # noqa: E402
+from reranker.prefix import PrefixCache  # noqa: E402
 from reranker.prepare import Preparer  # noqa: E402
 from reranker.runner import ModelRunner  # noqa: E402
 from reranker.tokens import TokenCounter  # noqa: E402
@@ -36,6 +37,8 @@ class M0Options(BaseModel):
     max_batch_pairs: int = Field(default=64, ge=1)
     workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
     vision_cache_mb: int = Field(default=512, ge=0)
+    # Document key/value prefixes (~28 KB per token for the full model in bf16; 0 turns it off).
+    prefix_cache_mb: int = Field(default=2048, ge=0)
     min_pixels: int = MIN_PIXELS
     max_pixels: int = MAX_PIXELS
     image_limits: ImageLimits = Field(default_factory=ImageLimits)
@@ -55,13 +58,19 @@ class M0Reranker:
         device = next(model.parameters()).device
         self.device = device
         self.vision_cache = VisionCache(opts.vision_cache_mb * 1024 * 1024)
+        self.prefix_cache = PrefixCache(opts.prefix_cache_mb * 1024 * 1024)
         preprocessor = ImagePreprocessor(folder, opts.min_pixels, opts.max_pixels)
         self.preparer = Preparer(
-            tokenizer, preprocessor, self.vision_cache, opts.image_limits, opts.max_length, model.image_token_id
+            tokenizer, preprocessor, self.vision_cache, opts.image_limits, opts.max_length, model.image_token_id,
+            self.prefix_cache,
         )
         budget = opts.token_budget or (32768 if device.type == "cuda" else 8192)
-        self.runner = ModelRunner(model, self.vision_cache, int(tokenizer.pad_token_id))
-        self.pipeline = Pipeline(self.preparer, self.runner, opts.workers, budget, opts.max_batch_pairs)
+        self.runner = ModelRunner(model, self.vision_cache, int(tokenizer.pad_token_id), self.prefix_cache)
+        workers = opts.workers
+        if device.type == "cpu":
+            # On the CPU the model's own threads use the cores; more preprocessing threads only fight them.
+            workers = max(1, min(workers, (os.cpu_count() or 1) - torch.get_num_threads() + 1))
+        self.pipeline = Pipeline(self.preparer, self.runner, workers, budget, opts.max_batch_pairs)
         self.counter = TokenCounter(self.preparer)
         self._closed = False
 
@@ -137,6 +146,7 @@ class M0Reranker:
             self._closed = True
             self.pipeline.close()
             self.vision_cache.clear()
+            self.prefix_cache.clear()
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
 

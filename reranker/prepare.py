@@ -11,11 +11,15 @@ from PIL import Image
 
 from reranker.errors import CandidateError
 from reranker.images import ImageLimits, decode_image, read_image
+from reranker.prefix import PrefixCache, PrefixKV, common_length, prefix_key
 from reranker.prompts import (
+    DOC_PREFIX,
+    IMAGE_SLOT,
     MAX_QUERY_TOKENS,
     EncodedPair,
     clean_text,
     encode_pair,
+    expand_images,
     format_prompt,
     max_doc_tokens,
     truncate_text,
@@ -38,6 +42,9 @@ class PreparedPair:
     encoded: EncodedPair | None = None
     images: list[PreparedImage] = field(default_factory=list)
     error: CandidateError | None = None
+    prefix_len: int = 0  # leading tokens that depend on the document only (0: no prefix split)
+    prefix_key: str | None = None
+    prefix: PrefixKV | None = None  # cached keys/values of those tokens, held so eviction cannot race
 
     @property
     def length(self) -> int:
@@ -63,6 +70,7 @@ class Preparer:
         limits: ImageLimits,
         max_length: int,
         image_token_id: int,
+        prefix_cache: PrefixCache | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.preprocessor = preprocessor
@@ -70,13 +78,17 @@ class Preparer:
         self.limits = limits
         self.max_length = max_length
         self.image_token_id = image_token_id
+        self.prefix_cache = prefix_cache
 
-    def prepare_image(self, source: Any) -> PreparedImage:
+    def prepare_image(self, source: Any, document: bool = False) -> PreparedImage:
         key, payload = read_image(source, self.limits)
         features = self.cache.get(key)
         grid = self.cache.grid(key)
         if features is not None and grid is not None:
             return PreparedImage(key=key, grid_thw=grid, pixel_values=None, features=features)
+        if document and self.prefix_cache is not None and (grid := self.prefix_cache.grid(key)) is not None:
+            # The page's keys/values are cached: no decoding, no vision tower (unless evicted meanwhile).
+            return PreparedImage(key=key, grid_thw=grid, pixel_values=None, source=source)
         image = payload if isinstance(payload, Image.Image) else decode_image(payload, self.limits)
         pixels, grid = self.preprocessor(image)
         return PreparedImage(key=key, grid_thw=grid, pixel_values=pixels)
@@ -84,12 +96,12 @@ class Preparer:
     def prepare_side(self, value: Any, what: str) -> Side:
         item = as_input(value)
         if isinstance(item, ImageInput):
-            return Side(image=self.prepare_image(item.image))
+            return Side(image=self.prepare_image(item.image, document=what == "document"))
         text = clean_text(item.text, what)
         limit = MAX_QUERY_TOKENS if what == "query" else max_doc_tokens(self.max_length)
         return Side(text=truncate_text(self.tokenizer, text, limit))
 
-    def encode(self, index: int, query: Side, doc: Side) -> PreparedPair:
+    def encode(self, index: int, query: Side, doc: Side, with_prefix: bool = True) -> PreparedPair:
         # Images go in placeholder order: the document's before the query's.
         images = [s.image for s in (doc, query) if s.image is not None]
         encoded = encode_pair(
@@ -100,7 +112,31 @@ class Preparer:
             self.image_token_id,
             self.max_length,
         )
-        return PreparedPair(index=index, encoded=encoded, images=images)
+        pair = PreparedPair(index=index, encoded=encoded, images=images)
+        if with_prefix and self.prefix_cache is not None and self.prefix_cache.enabled:
+            self._find_prefix(pair, doc)
+        page = doc.image
+        if page is not None and page.source is not None and page.pixel_values is None and page.features is None:
+            if pair.prefix is None:  # its cached prefix was evicted since preparation: prepare the page
+                images[0] = doc.image = self.prepare_image(doc.image.source)
+                if doc.image.pixel_values is None and doc.image.features is None:
+                    raise RuntimeError(f"image {doc.image.key} could not be prepared again")
+        return pair
+
+    def _find_prefix(self, pair: PreparedPair, doc: Side) -> None:
+        """The prompt's document-only prefix: its length, cache key and cached keys/values if any."""
+        assert pair.encoded is not None and self.prefix_cache is not None
+        doc_ids = self.tokenizer(DOC_PREFIX + (IMAGE_SLOT if doc.text is None else doc.text),
+                                 add_special_tokens=False)["input_ids"]
+        if doc.image is not None:
+            doc_ids = expand_images(doc_ids, [self.preprocessor.tokens(doc.image.grid_thw)], self.image_token_id)
+        full = pair.encoded.input_ids
+        n = min(common_length(full, doc_ids), len(full) - 1)  # the score token always runs
+        if n <= 0:
+            return
+        pair.prefix_len = n
+        pair.prefix_key = prefix_key(full[:n], doc.image.key if doc.image is not None else None, self.max_length)
+        pair.prefix = self.prefix_cache.get(pair.prefix_key)
 
     def prepare_pair(self, index: int, query: Side | CandidateError, candidate: Any) -> PreparedPair:
         if isinstance(query, CandidateError):

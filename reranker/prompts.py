@@ -72,13 +72,7 @@ def encode_pair(
     """Tokenise `prompt`, expand each image pad to that image's token count, truncate to
     `max_length - 1` and append the score token."""
     ids: list[int] = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    expanded: list[int] = []
-    images = iter(image_tokens)
-    for token in ids:
-        if token == image_token_id:
-            expanded.extend([image_token_id] * next(images))
-        else:
-            expanded.append(token)
+    expanded = expand_images(ids, image_tokens, image_token_id)
     if len(expanded) > max_length - 1:
         cut = expanded[: max_length - 1]
         if sum(1 for t in cut if t == image_token_id) != sum(image_tokens):
@@ -87,6 +81,18 @@ def encode_pair(
             )
         expanded = cut
     return EncodedPair(input_ids=[*expanded, SCORE_TOKEN_ID], image_keys=list(image_keys))
+
+
+def expand_images(ids: Sequence[int], image_tokens: Sequence[int], image_token_id: int) -> list[int]:
+    """Each image pad token repeated as many times as that image has merged patches."""
+    expanded: list[int] = []
+    images = iter(image_tokens)
+    for token in ids:
+        if token == image_token_id:
+            expanded.extend([image_token_id] * next(images))
+        else:
+            expanded.append(token)
+    return expanded
 
 
 def left_pad(pairs: Sequence[EncodedPair], pad_id: int) -> tuple[list[list[int]], list[list[int]]]:

@@ -4,21 +4,49 @@ one vision-tower call for the batch's new images; rows are left-padded and score
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from reranker.decoder import run_layers
 from reranker.model import M0RankingModel
+from reranker.prefix import PrefixCache, PrefixKV
 from reranker.prepare import PreparedPair
 from reranker.prompts import left_pad
 from reranker.vision import PreparedImage, VisionCache
 
 
+@dataclass
+class _Row:
+    """A batch row's images split into those inside its document prefix and those after it."""
+
+    prefix_images: list[PreparedImage]
+    suffix_images: list[PreparedImage]
+    needs_prefix_images: bool = False
+
+    @classmethod
+    def of(cls, pair: PreparedPair, image_token_id: int, tokens: Callable[[tuple[int, int, int]], int]) -> _Row:
+        ids = pair.encoded.input_ids if pair.encoded is not None else []
+        in_prefix = sum(1 for t in ids[: pair.prefix_len] if t == image_token_id)
+        row = cls([], [])
+        for im in pair.images:
+            (row.prefix_images if in_prefix > 0 else row.suffix_images).append(im)
+            in_prefix -= tokens(im.grid_thw) if in_prefix > 0 else 0
+        return row
+
+    def needed_images(self) -> list[PreparedImage]:
+        return (self.prefix_images if self.needs_prefix_images else []) + self.suffix_images
+
+
 class ModelRunner:
-    def __init__(self, model: M0RankingModel, cache: VisionCache, pad_id: int) -> None:
+    def __init__(
+        self, model: M0RankingModel, cache: VisionCache, pad_id: int, prefix_cache: PrefixCache | None = None
+    ) -> None:
         self.model = model
         self.cache = cache
+        self.prefix_cache = prefix_cache if prefix_cache is not None else PrefixCache(0)
         self.pad_id = pad_id
         self.device = next(model.parameters()).device
         self.lock = threading.Lock()  # one batch on the device at a time, whichever call it serves
@@ -45,21 +73,116 @@ class ModelRunner:
         return found
 
     def logits(self, batch: Sequence[PreparedPair]) -> torch.Tensor:
-        """(batch,) logits, on the device (the caller moves them off, so the device is not stalled)."""
+        """(batch,) logits, on the device (the caller moves them off, so the device is not stalled).
+        Rows whose document prefix is cached run only their query tokens; missing prefixes run first,
+        once each, and are cached."""
         encoded = [p.encoded for p in batch if p.encoded is not None]
         if len(encoded) != len(batch):
             raise ValueError("only successfully prepared pairs can be batched")
-        images = [im for p in batch for im in p.images]  # row-major = placeholder order in the batch
         with self.lock:
-            image_embeds = grid = None
-            if images:
-                feats = self._features(images)
-                image_embeds = torch.cat([feats[im.key] for im in images])  # (image tokens, hidden)
-                grid = torch.tensor([im.grid_thw for im in images], device=self.device)
             ids, mask = left_pad(encoded, self.pad_id)
-            ids_t = torch.tensor(ids, device=self.device)  # (batch, seq)
-            mask_t = torch.tensor(mask, device=self.device)  # (batch, seq)
-            return self.model(ids_t, mask_t, image_embeds, grid)
+            ids_t = torch.tensor(ids, device=self.device)  # (batch, width)
+            mask_t = torch.tensor(mask, device=self.device)
+            images = [im for p in batch for im in p.images]  # row-major = placeholder order
+            grid = torch.tensor([im.grid_thw for im in images], device=self.device) if images else None
+            # Multimodal RoPE positions of the whole prompts, per row over its unpadded tokens; the
+            # prefix and the query part take their slices, so a split never changes a position.
+            positions, _ = self.model.model.get_rope_index(
+                ids_t,  # type: ignore[arg-type]
+                mm_token_type_ids=(ids_t == self.model.image_token_id).int(),  # type: ignore[arg-type]
+                image_grid_thw=grid,  # type: ignore[arg-type]
+                attention_mask=mask_t,
+            )  # (3, batch, width)
+            rows = [_Row.of(p, self.model.image_token_id, self.preprocessor_tokens) for p in batch]
+            missing: dict[str, int] = {}  # prefix key -> first row that needs it computed
+            for i, (p, row) in enumerate(zip(batch, rows, strict=True)):
+                if p.prefix_len and p.prefix is None and p.prefix_key is not None:
+                    missing.setdefault(p.prefix_key, i)
+                    row.needs_prefix_images = True
+            needed = [im for row in rows for im in row.needed_images()]
+            feats = self._features(needed) if needed else {}
+            prefixes = {k: p.prefix for p in batch if (k := p.prefix_key) is not None and p.prefix is not None}
+            if missing:
+                prefixes.update(self._run_prefixes(batch, rows, missing, ids_t, positions, feats))
+            return self._run_suffixes(batch, rows, prefixes, ids_t, positions, feats)
+
+    def preprocessor_tokens(self, grid: tuple[int, int, int]) -> int:
+        t, h, w = grid
+        return t * h * w // self.model.merge_size**2
+
+    def _embed(self, ids: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
+        embeds = self.model.model.language_model.embed_tokens(ids)
+        is_image = ids == self.model.image_token_id
+        if feats:
+            flat = torch.cat(feats)
+            if int(is_image.sum()) != flat.shape[0]:
+                raise ValueError(f"{int(is_image.sum())} image tokens but {flat.shape[0]} image features")
+            embeds = embeds.masked_scatter(is_image.unsqueeze(-1), flat.to(embeds.dtype))
+        return embeds  # type: ignore[no-any-return]
+
+    def _run_prefixes(
+        self,
+        batch: Sequence[PreparedPair],
+        rows: list[_Row],
+        missing: dict[str, int],
+        ids_t: torch.Tensor,
+        positions: torch.Tensor,
+        feats: dict[str, torch.Tensor],
+    ) -> dict[str, PrefixKV]:
+        """Keys/values of the missing document prefixes (one left-padded pass), cached when they fit."""
+        width = ids_t.shape[1]
+        picks = list(missing.values())
+        plen = [batch[i].prefix_len for i in picks]
+        pw = max(plen)
+        pid = torch.full((len(picks), pw), self.pad_id, dtype=ids_t.dtype, device=self.device)
+        pos = torch.zeros((3, len(picks), pw), dtype=positions.dtype, device=self.device)
+        for j, i in enumerate(picks):
+            start = width - len(batch[i].encoded or [])
+            pid[j, pw - plen[j]:] = ids_t[i, start:start + plen[j]]
+            pos[:, j, pw - plen[j]:] = positions[:, i, start:start + plen[j]]
+        pfeats = [feats[im.key] for i in picks for im in rows[i].prefix_images]
+        lm = self.model.model.language_model
+        _, kv = run_layers(lm, self._embed(pid, pfeats), pos, torch.tensor(plen, device=self.device), keep_kv=True)
+        assert kv is not None
+        out: dict[str, PrefixKV] = {}
+        for j, (key, i) in enumerate(missing.items()):
+            doc_image = rows[i].prefix_images[0] if rows[i].prefix_images else None
+            entry = PrefixKV(kv[:, :, j, :, pw - plen[j]:].clone(), doc_image.grid_thw if doc_image else None)
+            self.prefix_cache.put(key, entry, doc_image.key if doc_image else None)
+            out[key] = entry
+        return out
+
+    def _run_suffixes(
+        self,
+        batch: Sequence[PreparedPair],
+        rows: list[_Row],
+        prefixes: dict[str, PrefixKV],
+        ids_t: torch.Tensor,
+        positions: torch.Tensor,
+        feats: dict[str, torch.Tensor],
+    ) -> torch.Tensor:
+        lens = [len(p.encoded or []) - p.prefix_len for p in batch]
+        sw = max(lens)
+        sid = ids_t[:, -sw:].clone()
+        for i, n in enumerate(lens):
+            sid[i, : sw - n] = self.pad_id  # the prefix's tokens sit there; they come from the cache
+        past = None
+        plen = [p.prefix_len for p in batch]
+        if max(plen) > 0:
+            first = next(iter(prefixes.values()))
+            layers, two, heads, _, hd = first.kv.shape
+            past = first.kv.new_zeros((layers, two, len(batch), heads, max(plen), hd))
+            for i, p in enumerate(batch):
+                if p.prefix_len:
+                    past[:, :, i, :, past.shape[-2] - p.prefix_len:] = prefixes[p.prefix_key or ""].kv
+        sfeats = [feats[im.key] for row in rows for im in row.suffix_images]
+        lm = self.model.model.language_model
+        h, _ = run_layers(
+            lm, self._embed(sid, sfeats), positions[:, :, -sw:].contiguous(),
+            torch.tensor(lens, device=self.device), past, torch.tensor(plen, device=self.device),
+        )
+        assert h is not None
+        return self.model.score(h).squeeze(-1)  # type: ignore[no-any-return]
 
     def logits_splitting(self, batch: Sequence[PreparedPair]) -> list[tuple[list[int], torch.Tensor]]:
         """Like `logits`, but halves the batch on a device out-of-memory error."""

@@ -57,7 +57,8 @@ class TokenCounter:
             if side is None:
                 continue
             try:
-                total += len(self.preparer.encode(0, side, self._side(candidate, "document")).encoded or [])
+                pair = self.preparer.encode(0, side, self._side(candidate, "document"), with_prefix=False)
+                total += len(pair.encoded or [])
             except (CandidateError, OSError):
                 continue
         return total

@@ -26,6 +26,7 @@ class PreparedImage:
     grid_thw: tuple[int, int, int]  # patches before merging
     pixel_values: np.ndarray | None  # (patches, 3*2*14*14) float32; None when the features are cached
     features: torch.Tensor | None = None  # (tokens, hidden) from the cache, held so eviction cannot race
+    source: Any = None  # the input, kept when neither pixels nor features are held (prefix cached)
 
 
 class ImagePreprocessor:

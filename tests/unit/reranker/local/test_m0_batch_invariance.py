@@ -33,8 +33,12 @@ def _mixed_pairs() -> list[tuple[object, object]]:
 
 @pytest.fixture(scope="module")
 def alone(m0) -> list[float]:
-    m0.vision_cache.clear()
-    return [m0.score_pairs([p])[0] for p in _mixed_pairs()]
+    scores = []
+    for pair in _mixed_pairs():  # each pair alone, nothing cached from the others
+        m0.vision_cache.clear()
+        m0.prefix_cache.clear()
+        scores.append(m0.score_pairs([pair])[0])
+    return scores
 
 
 def _close(a: list[object], b: list[object]) -> None:
@@ -46,6 +50,7 @@ def _close(a: list[object], b: list[object]) -> None:
 
 def test_one_mixed_call_equals_pairs_alone(m0, alone) -> None:
     m0.vision_cache.clear()
+    m0.prefix_cache.clear()
     _close(m0.score_pairs(_mixed_pairs()), alone)
 
 
@@ -63,7 +68,7 @@ def test_batch_shape_does_not_matter(tiny_m0_dir: Path, alone) -> None:
     # A tiny budget forces many small batches with different padding; no vision cache at all.
     small = M0Reranker.from_pretrained(
         str(tiny_m0_dir), device="cpu", max_length=2048, token_budget=300, max_batch_pairs=3, vision_cache_mb=0,
-        workers=1,
+        prefix_cache_mb=0, workers=1,
     )
     try:
         _close(small.score_pairs(_mixed_pairs()), alone)
@@ -73,6 +78,7 @@ def test_batch_shape_does_not_matter(tiny_m0_dir: Path, alone) -> None:
 
 def test_vision_cache_reuses_pages_without_changing_scores(m0, alone) -> None:
     m0.vision_cache.clear()
+    m0.prefix_cache.clear()
     first = m0.score_pairs(_mixed_pairs())
     hits = m0.vision_cache.hits
     second = m0.score_pairs(_mixed_pairs())
