@@ -11,6 +11,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from docstore.fusion import rrf_fuse
@@ -28,6 +29,8 @@ from docstore.sqlite_schema import PAGE_COLUMNS, connect, path_from_url
 from docstore.sqlite_search import bm25_rank, build_hits
 from docstore.sqlite_vectors import VectorIndex
 from docstore.store import StoreUnavailable
+
+_KNN_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="folio-knn")
 
 
 class SqliteStore:
@@ -255,25 +258,36 @@ class SqliteStore:
             ranked = self._knn(conn, request.vector, request.filters, want)
         else:
             depth = min(2000, max(100, 2 * want))
-            lists = [[r for r, _ in bm25_rank(conn, request.query, request.filters, depth)]]
+            knn = None
             if request.vector is not None:
-                lists.append([r for r, _ in self._knn(conn, request.vector, request.filters, depth)])
+                # The matvec (numpy) and the FTS5 query (SQLite) both release the GIL: run the
+                # kNN beside the BM25 query rather than after it.
+                index = self._vector_index(conn)
+                if index is not None:
+                    knn = _KNN_POOL.submit(index.top, request.vector, request.filters, depth)
+            lists = [[r for r, _ in bm25_rank(conn, request.query, request.filters, depth)]]
+            if knn is not None:
+                lists.append([r for r, _ in knn.result()])
             ranked = rrf_fuse(lists)
         return build_hits(conn, ranked[request.offset : want], request)
 
     def _knn(
         self, conn: sqlite3.Connection, vector: list[float], filters: Filters, k: int
     ) -> list[tuple[int, float]]:
+        index = self._vector_index(conn)
+        return [] if index is None else index.top(vector, filters, k)
+
+    def _vector_index(self, conn: sqlite3.Connection) -> VectorIndex | None:
+        """The cached matrix, reloaded when any process has written pages since (generation)."""
         meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'dim')").fetchall())
         generation = str(meta.get("generation", "0"))
         if not meta.get("dim"):
-            return []  # no embeddings stored yet
+            return None  # no embeddings stored yet
         dim = int(meta["dim"])
         with self._vectors_lock:
             if self._vectors is None or self._vectors.generation != generation:
                 self._vectors = VectorIndex.load(conn, generation, dim)
-            index = self._vectors
-        return index.top(vector, filters, k)
+            return self._vectors
 
     def close(self) -> None:
         with self._conns_lock:

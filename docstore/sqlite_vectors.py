@@ -10,10 +10,12 @@ matvec (memory-bound: 100k × 384 is 150 MB read) plus an O(n) argpartition."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +23,22 @@ import numpy.typing as npt
 from docstore.schema import Filters
 
 CANDIDATE_CACHE = 64  # filter combinations kept per index (each at most n int64 positions)
+
+
+@lru_cache(maxsize=1)
+def single_thread_blas() -> None:
+    """Run numpy's OpenBLAS on one thread (once per process; FOLIO_KNN_BLAS_THREADS overrides).
+
+    A matvec is memory-bound, so extra BLAS threads barely speed up one query, and searches
+    already run in parallel on the server's thread pool. Worse, OpenBLAS threads spin-wait: on
+    a busy 2-core machine a 10k x 384 matvec took 16 ms with two threads and 2 ms with one.
+    Only numpy's OpenBLAS is touched (torch's own BLAS and OpenMP pools are not)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: without it numpy keeps its default
+        return
+    threads = int(os.environ.get("FOLIO_KNN_BLAS_THREADS", "1"))
+    ThreadpoolController().select(internal_api="openblas").limit(limits=threads)
 
 
 @dataclass
@@ -42,6 +60,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, conn: sqlite3.Connection, generation: str, dim: int) -> VectorIndex:
+        single_thread_blas()
         rows = conn.execute(
             "SELECT p.rowid, p.collection, p.doc_id, p.language, p.acl, p.public, v.embedding"
             " FROM pages p JOIN vectors v ON v.rowid = p.rowid ORDER BY p.rowid"
