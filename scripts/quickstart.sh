@@ -14,4 +14,4 @@ query="${1:-how are search results reranked}"
 echo "==> folio search \"$query\""
 "$folio" search "$query" --top-k 5
 echo
-echo "Next: $folio serve --store $FOLIO_STORE --anonymous   # then open http://127.0.0.1:8000/"
+echo "Next: $folio serve --store $FOLIO_STORE --anonymous   # then open http://127.0.0.1:8080/"
