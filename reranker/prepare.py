@@ -118,9 +118,9 @@ class Preparer:
         page = doc.image
         if page is not None and page.source is not None and page.pixel_values is None and page.features is None:
             if pair.prefix is None:  # its cached prefix was evicted since preparation: prepare the page
-                images[0] = doc.image = self.prepare_image(doc.image.source)
-                if doc.image.pixel_values is None and doc.image.features is None:
-                    raise RuntimeError(f"image {doc.image.key} could not be prepared again")
+                page = images[0] = doc.image = self.prepare_image(page.source)
+                if page.pixel_values is None and page.features is None:
+                    raise RuntimeError(f"image {page.key} could not be prepared again")
         return pair
 
     def _find_prefix(self, pair: PreparedPair, doc: Side) -> None:
