@@ -116,8 +116,23 @@ def query_body(rng: random.Random, mode: str, top_k: int) -> dict[str, object]:
     return {"query": " ".join(rng.sample(QUERY_WORDS, 2)), "mode": mode, "top_k": top_k, "top_n": 10}
 
 
-async def load(base: str, mode: str, top_k: int, concurrency: int, seconds: float, max_requests: int) -> dict:
-    """Closed loop: `concurrency` clients each send the next request when the last one answers."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) from /proc; nan where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+async def load(
+    base: str, mode: str, top_k: int, concurrency: int, seconds: float, max_requests: int, server_pid: int
+) -> dict:
+    """Closed loop: `concurrency` clients each send the next request when the last one answers.
+
+    Also reports CPU ms per request of the server and of this client: on a shared 2-core machine
+    the client's own CPU and other jobs cap req/s, so server CPU per request is the number that
+    says what the server could do (2 cores = 2000 CPU ms per second)."""
     rng = random.Random(1)
     latencies: list[float] = []
     overheads: list[float] = []
@@ -141,18 +156,24 @@ async def load(base: str, mode: str, top_k: int, concurrency: int, seconds: floa
                 latencies.append(latency)
                 statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
                 if resp.status_code == 200:
-                    tm = resp.json()["timings_ms"]
+                    data = resp.json()
+                    tm = data["timings_ms"]
                     overheads.append(tm["total"] - tm["first_stage"] - tm["rerank"])
                     http.append(latency - tm["total"])
-                    reranked += resp.json()["reranked"]
+                    reranked += data["reranked"]
 
         start = time.perf_counter()
+        server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
+        server_cpu = cpu_seconds(server_pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
     return {
         "requests": len(latencies), "rps": len(latencies) / elapsed, "p50": pct(latencies, 50),
         "p95": pct(latencies, 95), "overhead_p50": pct(overheads, 50), "overhead_p95": pct(overheads, 95), "http_p50": pct(http, 50),
         "statuses": statuses, "reranked": reranked,
+        "server_cpu_ms": server_cpu * 1000 / max(1, len(latencies)),
+        "client_cpu_ms": client_cpu * 1000 / max(1, len(latencies)),
     }  # fmt: skip
 
 
@@ -191,6 +212,10 @@ def main() -> int:
     parser.add_argument("--rerank-top-k", type=int, default=8, help="candidates the tiny reranker scores")
     parser.add_argument("--burst", type=int, default=200, help="simultaneous requests in the overload run")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
+    parser.add_argument(
+        "--no-rerank", action="store_true", help="only the reranker-off runs (no overload run)"
+    )
+    parser.add_argument("--label", default="", help="what changed, written into the BENCHMARKS.md heading")
     args = parser.parse_args()
 
     from tests.fixtures.tiny_m0 import build_tiny_m0
@@ -202,13 +227,11 @@ def main() -> int:
         t = time.perf_counter()
         fill_store(url, args.pages)
         print(f"store: {args.pages} synthetic pages in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        model = build_tiny_m0(work / "tiny_m0")
-        runs = [
-            ("off", "none", "bm25", 50, {}),
-            ("off", "none", "hybrid", 50, {}),
-            (f"tiny m0 (text, top_k={args.rerank_top_k})", f"local:{model}", "bm25", args.rerank_top_k,
-             {"FOLIO_CANDIDATE_MODALITY": "text"}),
-        ]  # fmt: skip
+        model = None if args.no_rerank else build_tiny_m0(work / "tiny_m0")
+        runs = [("off", "none", "bm25", 50, {}), ("off", "none", "hybrid", 50, {})]
+        if model is not None:
+            runs.append((f"tiny m0 (text, top_k={args.rerank_top_k})", f"local:{model}", "bm25", args.rerank_top_k,
+                         {"FOLIO_CANDIDATE_MODALITY": "text"}))  # fmt: skip
         current: tuple[str, dict[str, str]] | None = None
         proc = None
         base = ""
@@ -218,27 +241,34 @@ def main() -> int:
                     stop(proc)
                 proc, base = start_server(url, spec, env, work / "server.log")
                 current = (spec, env)
-            res = asyncio.run(load(base, mode, top_k, args.concurrency, args.seconds, args.max_requests))
+            assert proc is not None
+            res = asyncio.run(
+                load(base, mode, top_k, args.concurrency, args.seconds, args.max_requests, proc.pid)
+            )
             print(f"{label} {mode}: {res}", file=sys.stderr)
             rows.append([label, mode, str(top_k), str(args.concurrency), str(res["requests"]), f"{res['rps']:.1f}",
                          f"{res['p50']:.1f}", f"{res['p95']:.1f}", f"{res['overhead_p50']:.2f}",
-                         f"{res['overhead_p95']:.2f}", f"{res['http_p50']:.1f}", fmt_statuses(res["statuses"])])  # fmt: skip
+                         f"{res['overhead_p95']:.2f}", f"{res['http_p50']:.1f}", f"{res['server_cpu_ms']:.1f}",
+                         f"{res['client_cpu_ms']:.1f}", fmt_statuses(res["statuses"])])  # fmt: skip
         if proc is not None:
             stop(proc)
-        # Overload: few search slots, a reranker that takes a while, a burst far beyond capacity.
-        env = {"FOLIO_MAX_CONCURRENT_SEARCHES": "4", "FOLIO_CANDIDATE_MODALITY": "text"}
-        proc, base = start_server(url, f"local:{model}", env, work / "server.log")
-        shed = asyncio.run(burst(base, args.burst, args.rerank_top_k))
-        stop(proc)
-        print(f"overload burst of {args.burst}: {shed}", file=sys.stderr)
+        shed: dict[int, int] | None = None
+        if model is not None:
+            # Overload: few search slots, a reranker that takes a while, a burst far beyond capacity.
+            env = {"FOLIO_MAX_CONCURRENT_SEARCHES": "4", "FOLIO_CANDIDATE_MODALITY": "text"}
+            proc, base = start_server(url, f"local:{model}", env, work / "server.log")
+            shed = asyncio.run(burst(base, args.burst, args.rerank_top_k))
+            stop(proc)
+            print(f"overload burst of {args.burst}: {shed}", file=sys.stderr)
 
     header = ["reranker", "mode", "top_k", "clients", "requests", "req/s", "p50 ms", "p95 ms",
-              "overhead p50 ms", "overhead p95 ms", "http p50 ms", "statuses"]  # fmt: skip
+              "overhead p50 ms", "overhead p95 ms", "http p50 ms", "server CPU ms/req", "client CPU ms/req",
+              "statuses"]  # fmt: skip
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     table += ["| " + " | ".join(r) + " |" for r in rows]
     load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     section = [
-        f"## Search API — {datetime.date.today()} — {machine()}",
+        f"## Search API — {datetime.date.today()} — {machine()}{' — ' + args.label if args.label else ''}",
         "",
         f"`scripts/bench_api.py`: SQLite store, {args.pages:,} synthetic pages (hash embedder), one uvicorn "
         f"process, httpx async clients on loopback, {args.seconds:g} s per run. Overhead = total - first stage - "
@@ -247,10 +277,16 @@ def main() -> int:
         "",
         *table,
         "",
-        f"Overload: {args.burst} simultaneous searches with 4 search slots and the tiny reranker: "
-        f"{fmt_statuses(shed)}.",
+        "Server/client CPU ms/req: CPU time of the server process and of the load client per request "
+        "(capacity on 2 free cores ≈ 2000 / server CPU ms).",
         "",
     ]
+    if shed is not None:
+        section += [
+            f"Overload: {args.burst} simultaneous searches with 4 search slots and the tiny reranker: "
+            f"{fmt_statuses(shed)}.",
+            "",
+        ]
     print("\n".join(section))
     if not args.no_write:
         bench = REPO / "BENCHMARKS.md"
