@@ -47,6 +47,7 @@ def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
     for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     _limit_memory(settings.memory_limit_mb)
+    _one_blas_thread()
     from indexer.pdf_pages import UnreadablePdf, extract_page, open_pdf, probe_pdf
 
     embedder: Any = None
@@ -88,6 +89,17 @@ def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
         except Exception as exc:
             msg = " ".join(str(exc).split())[:160]
             conn.send(TaskResult(task, error=f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__))
+
+
+def _one_blas_thread() -> None:
+    """The environment variables only bind a BLAS loaded after them; numpy may already be in
+    (the spawn bootstrap imports this module), and a spinning OpenMP/OpenBLAS pool multiplies the
+    embedder's CPU time several fold on shared cores. threadpoolctl sets the loaded pools to one."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1)
 
 
 def _limit_memory(mb: int) -> None:

