@@ -138,6 +138,11 @@ class WorkerPool:
         return _Worker(proc=proc, conn=parent)
 
     @property
+    def pids(self) -> list[int]:
+        """Process ids of the started workers (for monitoring, and for tests that pause one)."""
+        return [int(w.proc.pid) for w in self._workers]
+
+    @property
     def busy(self) -> int:
         return sum(w.task is not None for w in self._workers)
 
