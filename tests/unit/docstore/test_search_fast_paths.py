@@ -1,0 +1,94 @@
+"""The SQLite store's fast paths give the same answers as the plain computation: cached filter
+candidates follow writes, the narrow-filter kNN path ranks like brute force, hits can come
+without snippets, and the API's query-embedding cache returns what the embedder returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from docstore.fusion import rrf_fuse
+from docstore.schema import Filters, Page, SearchMode, SearchRequest
+from docstore.sqlite_store import SqliteStore
+from search_api.search_service import EmbeddingCache
+
+DIM = 8
+
+
+def _page(i: int, vector: np.ndarray, collection: str = "a", acl: list[str] | None = None) -> Page:
+    return Page(page_id=f"d{i}:1", doc_id=f"d{i}", collection=collection, source=f"/d{i}.pdf",
+                content_hash="h", page_number=1, page_count=1, text=f"common words page{i}",
+                embedding=vector.tolist(), acl=acl or [])  # fmt: skip
+
+
+def _vectors(n: int, seed: int = 0) -> np.ndarray:
+    vecs = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+def _knn_ids(store: SqliteStore, vector: np.ndarray, filters: Filters, k: int = 5) -> list[str]:
+    req = SearchRequest(vector=vector.tolist(), mode=SearchMode.knn, top_k=k, filters=filters)
+    return [h.page.page_id for h in store.search(req)]
+
+
+def test_cached_filter_candidates_follow_writes(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path}/s.db")
+    vecs = _vectors(12)
+    store.upsert_pages([_page(i, vecs[i], collection="a" if i < 6 else "b") for i in range(12)])
+    only_a = Filters(collection="a")
+    assert set(_knn_ids(store, vecs[0], only_a, k=20)) == {f"d{i}:1" for i in range(6)}
+    # a new page in "a" and one made staff-only: the same filters must see the change at once
+    store.upsert_pages([_page(40, vecs[3], collection="a"), _page(1, vecs[1], collection="a", acl=["staff"])])
+    assert "d40:1" in _knn_ids(store, vecs[3], only_a, k=20)
+    public_a = Filters(collection="a", groups=[])
+    assert "d1:1" not in _knn_ids(store, vecs[1], public_a, k=20)
+    assert "d1:1" in _knn_ids(store, vecs[1], Filters(collection="a", groups=["staff"]), k=20)
+    store.close()
+
+
+def test_narrow_filter_ranks_like_brute_force(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path}/n.db")
+    vecs = _vectors(40, seed=3)
+    # 5 of 40 pages in "rare": under a quarter of the rows, so only their rows are scored
+    store.upsert_pages([_page(i, vecs[i], collection="rare" if i % 8 == 0 else "common") for i in range(40)])
+    query = _vectors(1, seed=9)[0]
+    rare = [i for i in range(40) if i % 8 == 0]
+    expected = sorted(rare, key=lambda i: -float(vecs[i] @ query))[:3]
+    assert _knn_ids(store, query, Filters(collection="rare"), k=3) == [f"d{i}:1" for i in expected]
+    everything = sorted(range(40), key=lambda i: -float(vecs[i] @ query))[:4]
+    assert _knn_ids(store, query, Filters(), k=4) == [f"d{i}:1" for i in everything]
+    store.close()
+
+
+def test_hits_without_snippets_on_request(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path}/p.db")
+    store.upsert_pages([_page(i, v) for i, v in enumerate(_vectors(3))])
+    with_snippets = store.search(SearchRequest(query="common", mode=SearchMode.bm25))
+    without = store.search(SearchRequest(query="common", mode=SearchMode.bm25, snippets=False))
+    assert [h.page.page_id for h in with_snippets] == [h.page.page_id for h in without]
+    assert all("<mark>common</mark>" in h.snippet for h in with_snippets)
+    assert all(h.snippet == "" and h.page.text for h in without)
+    store.close()
+
+
+def test_rrf_fuses_integer_ids_like_strings() -> None:
+    as_ints = rrf_fuse([[3, 1, 2], [2, 3, 9]])
+    as_strs = rrf_fuse([["3", "1", "2"], ["2", "3", "9"]])
+    assert [str(i) for i, _ in as_ints] == [s for s, _ in as_strs]
+    assert [round(s, 9) for _, s in as_ints] == [round(s, 9) for _, s in as_strs]
+
+
+def test_embedding_cache_returns_the_embedders_vectors_and_skips_repeats() -> None:
+    calls: list[str] = []
+
+    def embed(text: str) -> list[float]:
+        calls.append(text)
+        return [float(len(text)), 1.0]
+
+    cache = EmbeddingCache(embed, size=2)
+    assert cache("ab") == [2.0, 1.0] and cache("ab") == [2.0, 1.0]
+    assert calls == ["ab"]
+    cache("abc")
+    cache("abcd")  # evicts "ab", the least recently used
+    assert cache("ab") == [2.0, 1.0] and calls == ["ab", "abc", "abcd", "ab"]
