@@ -49,7 +49,9 @@ def render_page(page: pymupdf.Page, max_pixels: int = MAX_PIXELS) -> pymupdf.Pix
 
 
 def _to_pil(pix: pymupdf.Pixmap) -> Image.Image:
-    return Image.frombuffer("RGB", (pix.width, pix.height), pix.samples, "raw", "RGB", pix.stride, 1)
+    # frombytes unpacks into PIL's own RGBX storage; reading the samples through the memoryview
+    # skips the extra full-page copy that `pix.samples` (a bytes object) makes first.
+    return Image.frombytes("RGB", (pix.width, pix.height), pix.samples_mv, "raw", "RGB", pix.stride, 1)
 
 
 def to_pil(pix: pymupdf.Pixmap) -> Image.Image:
@@ -74,7 +76,8 @@ def thumbnail(img: Image.Image, width: int = THUMB_WIDTH) -> bytes:
         factor = img.width // width
         if factor > 1:  # integer box reduction first: a plain resize from full size is 4x slower
             img = img.reduce(factor)
-        img = img.resize((width, max(1, round(img.height * width / img.width))), Image.Resampling.BILINEAR)
+        # BOX over the (at most 2x) remaining reduction: half BILINEAR's taps, same look at 256 px
+        img = img.resize((width, max(1, round(img.height * width / img.width))), Image.Resampling.BOX)
     return _jpeg(img, 75)
 
 
