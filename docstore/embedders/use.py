@@ -56,6 +56,8 @@ class UseEmbedder:
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         keep = [i for i, t in enumerate(texts) if t.strip()]  # empty text: a zero vector
+        if not keep:  # e.g. the indexer's parent when the workers embedded every page: no model load
+            return out
         with self._lock:
             model = self._load()
             for start in range(0, len(keep), BATCH):
