@@ -7,7 +7,7 @@ import sqlite3
 from docstore.schema import Filters, Hit, SearchRequest
 from docstore.snippets import make_snippet
 from docstore.sqlite_fts import fts_query
-from docstore.sqlite_rows import HIT_COLUMNS, filter_clause, page_from_tuple, placeholders
+from docstore.sqlite_rows import HIT_COLUMNS, filter_clause, page_from_tuple, placeholders, trusted
 
 TITLE_WEIGHT, TEXT_WEIGHT = 2.0, 1.0  # bm25() column weights: a title match counts double
 _BM25 = f"bm25(pages_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
@@ -54,6 +54,9 @@ def build_hits(
         snippet = make_snippet(page.text, request.query) if request.snippets and page.text else ""
         # the values come from our own table, already validated on write: skip re-validation
         hits.append(
-            Hit.model_construct(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet)
+            trusted(
+                Hit,
+                {"page": page, "score": score, "rank": request.offset + len(hits) + 1, "snippet": snippet},
+            )
         )
     return hits
