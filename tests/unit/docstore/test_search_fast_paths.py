@@ -92,3 +92,18 @@ def test_embedding_cache_returns_the_embedders_vectors_and_skips_repeats() -> No
     cache("abc")
     cache("abcd")  # evicts "ab", the least recently used
     assert cache("ab") == [2.0, 1.0] and calls == ["ab", "abc", "abcd", "ab"]
+
+
+def test_hit_pages_equal_validated_pages(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path}/v.db")
+    vecs = _vectors(2)
+    written = [_page(0, vecs[0], acl=["staff", "ops"]), _page(1, vecs[1])]
+    store.upsert_pages(written)
+    hits = store.search(SearchRequest(query="common", mode=SearchMode.bm25))
+    media = {"embedding", "image", "thumbnail"}
+    by_id = {p.page_id: p.model_dump(exclude=media) for p in written}
+    assert len(hits) == 2
+    for hit in hits:
+        assert hit.page.model_dump(exclude=media) == by_id[hit.page.page_id]
+        assert Page.model_validate_json(hit.page.model_dump_json()) == hit.page  # serialises like a real one
+    store.close()
