@@ -4,6 +4,9 @@ prompt encoding. Runs on worker threads; failures are CandidateErrors for that p
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,28 @@ from reranker.prompts import (
 )
 from reranker.types import ImageInput, TextInput
 from reranker.vision import ImagePreprocessor, PreparedImage, VisionCache
+
+
+class _Memo:
+    """A small thread-safe LRU for per-document tokenisation: a candidate reached by many queries is
+    truncated and tokenised once."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or(self, key: Any, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
 
 
 @dataclass
@@ -79,6 +104,7 @@ class Preparer:
         self.max_length = max_length
         self.image_token_id = image_token_id
         self.prefix_cache = prefix_cache
+        self._memo = _Memo()
 
     def prepare_image(self, source: Any, document: bool = False) -> PreparedImage:
         key, payload = read_image(source, self.limits)
@@ -98,8 +124,10 @@ class Preparer:
         if isinstance(item, ImageInput):
             return Side(image=self.prepare_image(item.image, document=what == "document"))
         text = clean_text(item.text, what)
-        limit = MAX_QUERY_TOKENS if what == "query" else max_doc_tokens(self.max_length)
-        return Side(text=truncate_text(self.tokenizer, text, limit))
+        if what == "query":
+            return Side(text=truncate_text(self.tokenizer, text, MAX_QUERY_TOKENS))
+        limit = max_doc_tokens(self.max_length)
+        return Side(text=self._memo.get_or(("cut", text, limit), lambda: truncate_text(self.tokenizer, text, limit)))
 
     def encode(self, index: int, query: Side, doc: Side, with_prefix: bool = True) -> PreparedPair:
         # Images go in placeholder order: the document's before the query's.
@@ -126,10 +154,14 @@ class Preparer:
     def _find_prefix(self, pair: PreparedPair, doc: Side) -> None:
         """The prompt's document-only prefix: its length, cache key and cached keys/values if any."""
         assert pair.encoded is not None and self.prefix_cache is not None
-        doc_ids = self.tokenizer(DOC_PREFIX + (IMAGE_SLOT if doc.text is None else doc.text),
-                                 add_special_tokens=False)["input_ids"]
         if doc.image is not None:
-            doc_ids = expand_images(doc_ids, [self.preprocessor.tokens(doc.image.grid_thw)], self.image_token_id)
+            slot = self._memo.get_or(("slot",), lambda: self.tokenizer(DOC_PREFIX + IMAGE_SLOT,
+                                                                       add_special_tokens=False)["input_ids"])
+            doc_ids = expand_images(slot, [self.preprocessor.tokens(doc.image.grid_thw)], self.image_token_id)
+        else:
+            text = doc.text or ""
+            doc_ids = self._memo.get_or(("ids", text), lambda: self.tokenizer(DOC_PREFIX + text,
+                                                                              add_special_tokens=False)["input_ids"])
         full = pair.encoded.input_ids
         n = min(common_length(full, doc_ids), len(full) - 1)  # the score token always runs
         if n <= 0:

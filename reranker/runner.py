@@ -94,14 +94,19 @@ class ModelRunner:
                 attention_mask=mask_t,
             )  # (3, batch, width)
             rows = [_Row.of(p, self.model.image_token_id, self.preprocessor_tokens) for p in batch]
+            prefixes = {k: p.prefix for p in batch if (k := p.prefix_key) is not None and p.prefix is not None}
             missing: dict[str, int] = {}  # prefix key -> first row that needs it computed
             for i, (p, row) in enumerate(zip(batch, rows, strict=True)):
                 if p.prefix_len and p.prefix is None and p.prefix_key is not None:
+                    # An earlier batch of this call may have computed it since the pair was prepared.
+                    found = prefixes.get(p.prefix_key) or self.prefix_cache.get(p.prefix_key)
+                    if found is not None:
+                        prefixes[p.prefix_key] = found
+                        continue
                     missing.setdefault(p.prefix_key, i)
                     row.needs_prefix_images = True
             needed = [im for row in rows for im in row.needed_images()]
             feats = self._features(needed) if needed else {}
-            prefixes = {k: p.prefix for p in batch if (k := p.prefix_key) is not None and p.prefix is not None}
             if missing:
                 prefixes.update(self._run_prefixes(batch, rows, missing, ids_t, positions, feats))
             return self._run_suffixes(batch, rows, prefixes, ids_t, positions, feats)

@@ -1,9 +1,13 @@
 """Benchmark the local m0 reranker: pairs/s and p50 latency for top-32 calls (all text ~512 tokens;
 all page images; mixed), against a naive baseline in the same run (fixed batches of 8 in the given
-order, padded, prepared on the calling thread, no cache). Prints a table and appends it to BENCHMARKS.md.
+order, padded, prepared on the calling thread, no cache). The pipeline runs cold (no cache), with the
+pages' vision features cached (warm-vision) and with the candidates' document key/value prefixes
+cached (warm-prefix: a second query over the same candidates). Prints a table and appends it to
+BENCHMARKS.md.
 
   .venv/bin/python scripts/bench_reranker.py                 # CPU, small random model
   .venv/bin/python scripts/bench_reranker.py --full-size     # real Qwen2-VL-2B shape (random), for a GPU
+  .venv/bin/python scripts/bench_reranker.py --full-size --dims small --no-record   # that code path, tiny
 """
 
 from __future__ import annotations
@@ -88,7 +92,8 @@ def naive_scores(r: M0Reranker, pairs: list[tuple[object, object]], batch: int =
     padded to the batch's longest, one vision + language-model pass per batch, no cache."""
     out: list[float] = []
     for start in range(0, len(pairs), batch):
-        prepared = [r.preparer.encode(i, r.preparer.prepare_side(q, "query"), r.preparer.prepare_side(d, "document"))
+        prepared = [r.preparer.encode(i, r.preparer.prepare_side(q, "query"), r.preparer.prepare_side(d, "document"),
+                                      with_prefix=False)
                     for i, (q, d) in enumerate(pairs[start:start + batch])]
         images = [im for p in prepared for im in p.images]
         embeds = grid = None
@@ -103,17 +108,34 @@ def naive_scores(r: M0Reranker, pairs: list[tuple[object, object]], batch: int =
     return out
 
 
-def floor_flops(cfg: dict, n_text_tokens: int, images: int, patches_per_image: int) -> float:
-    """Matmul FLOPs of the work itself (no padding): 2 x non-embedding params x tokens, plus attention."""
+def lm_flops(cfg: dict, tokens: int) -> float:
+    """Matmul FLOPs of the language model (and head) over `tokens`: 2 x non-embedding params x tokens."""
     h, i, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
     kv = h // cfg["num_attention_heads"] * cfg["num_key_value_heads"]
-    lm_params = L * (h * h * 2 + 2 * h * kv + 3 * h * i) + h * h + h
+    return 2.0 * (L * (h * h * 2 + 2 * h * kv + 3 * h * i) + h * h + h) * tokens
+
+
+def vision_flops(cfg: dict, images: int, patches_per_image: int) -> float:
+    """Matmul FLOPs of the vision tower: its matrices plus attention within each image."""
     v = cfg["vision_config"]
-    e, depth = v["embed_dim"], v["depth"]
+    e, depth, h = v["embed_dim"], v["depth"], cfg["hidden_size"]
     vis_params = depth * (4 * e * e + 2 * e * 4 * e) + 1176 * e + (4 * e) ** 2 + 4 * e * h
-    lm_tokens = n_text_tokens + images * patches_per_image // 4
-    return (2 * lm_params * lm_tokens + images * (2 * vis_params * patches_per_image
-            + 4 * depth * patches_per_image**2 * e))
+    return images * (2.0 * vis_params * patches_per_image + 4 * depth * patches_per_image**2 * e)
+
+
+def call_tokens(r: M0Reranker, pairs: list[tuple[object, object]]) -> tuple[int, int, list[tuple[int, int]]]:
+    """(LM tokens of the whole prompts, LM tokens after the document prefixes, (patches, images) per
+    image) for the cost floor; prefixes as the pipeline splits them."""
+    p = r.preparer
+    total = suffix = 0
+    grids = []
+    for q, d in pairs:
+        pair = p.encode(0, p.prepare_side(q, "query"), p.prepare_side(d, "document"))
+        n = len(pair.encoded or [])
+        total += n
+        suffix += n - (pair.prefix_len or 0)
+        grids += [int(np.prod(im.grid_thw)) for im in pair.images]
+    return total, suffix, [(g, 1) for g in grids]
 
 
 def machine() -> str:
@@ -138,19 +160,44 @@ def load(args: argparse.Namespace, folder: Path) -> M0Reranker:
     return M0Reranker(model, load_tokenizer(folder), folder, "m0-full-size-random", M0Options(**opts))
 
 
+METHODS = ("naive", "pipeline cold", "pipeline warm-vision", "pipeline warm-prefix")
+
+
+def timed_call(r: M0Reranker, method: str, query: str, docs: list[object]) -> tuple[float, float]:
+    """(wall s, process CPU s) of one top-k call; caches set up per method, outside the timing."""
+    if method in ("naive", "pipeline cold"):
+        r.vision_cache.clear()  # cold: every page decoded and through the vision tower
+        r.prefix_cache.clear()
+    elif method == "pipeline warm-vision":
+        r.score_pairs([(f"{query} (earlier)", d) for d in docs])  # the pages' vision features cached
+        r.prefix_cache.clear()
+    else:
+        r.score_pairs([(f"{query} (earlier)", d) for d in docs])  # features and prefixes cached
+    sync = torch.cuda.synchronize if r.device.type == "cuda" else (lambda: None)
+    pairs = [(query, d) for d in docs]
+    sync()
+    t0, c0 = time.perf_counter(), time.process_time()
+    naive_scores(r, pairs) if method == "naive" else r.score_pairs(pairs)
+    sync()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full-size", action="store_true", help="random model of the real Qwen2-VL-2B shape")
+    ap.add_argument("--dims", choices=("small", "full"), help="override the shape (check the --full-size path)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--queries", type=int, default=4, help="timed calls per workload (after one warm-up)")
     ap.add_argument("--top", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--workloads", default="text,images,mixed")
+    ap.add_argument("--workloads", default="mixed,text,images")
+    ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
     args = ap.parse_args()
 
-    shape = FULL if args.full_size else SMALL
+    dims = args.dims or ("full" if args.full_size else "small")
+    shape = FULL if dims == "full" else SMALL
     cfg = tiny_config(**shape)
     tmp = tempfile.TemporaryDirectory()
     folder = build_tiny_m0(Path(tmp.name) / "m0", config=cfg) if not args.full_size else Path(tmp.name) / "m0"
@@ -170,37 +217,41 @@ def main() -> int:
         "images": [ImageInput(p) for p in pages],
         "mixed": [x for pair in zip(texts[:half], (ImageInput(p) for p in pages[:half]), strict=True) for x in pair],
     }
+    methods = args.methods.split(",")
     rows = []
     for name in args.workloads.split(","):
         docs = workloads[name]
         queries = [f"query {k}: {' '.join(WORDS[k:k + 4])}" for k in range(args.queries + 1)]
-        n_img = sum(isinstance(d, ImageInput) for d in docs)
-        n_txt_tokens = r.count_tokens([(queries[0], d) for d in docs if not isinstance(d, ImageInput)])
-        flops = floor_flops(cfg, n_txt_tokens, n_img, 3072)
-        timings: dict[str, list[float]] = {"naive": [], "pipeline": [], "pipeline+cache": []}
+        total, suffix, grids = call_tokens(r, [(queries[0], d) for d in docs])
+        vis = sum(vision_flops(cfg, 1, g) for g, _ in grids)
+        flops = {"naive": lm_flops(cfg, total) + vis, "pipeline cold": lm_flops(cfg, total) + vis,
+                 "pipeline warm-vision": lm_flops(cfg, total), "pipeline warm-prefix": lm_flops(cfg, suffix)}
+        timings: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
         for k, q in enumerate(queries):
-            pairs = [(q, d) for d in docs]
-            for method in timings:
-                if method != "pipeline+cache":
-                    r.vision_cache.clear()  # cold: every page decoded and through the vision tower
-                sync = torch.cuda.synchronize if r.device.type == "cuda" else (lambda: None)
-                sync()
-                t0 = time.perf_counter()
-                (naive_scores(r, pairs) if method == "naive" else r.score_pairs(pairs))
-                sync()
+            for method in methods:
+                wall_cpu = timed_call(r, method, q, docs)
                 if k > 0:  # the first query warms up
-                    timings[method].append(time.perf_counter() - t0)
-        base = statistics.median(timings["naive"])
+                    timings[method].append(wall_cpu)
+        base = statistics.median(w for w, _ in timings["naive"]) if "naive" in timings else float("nan")
         for method, ts in timings.items():
-            p50 = statistics.median(ts)
-            tflops = flops / p50 / 1e12 if method != "pipeline+cache" else float("nan")
-            rows.append((name, method, len(docs) / p50, p50 * 1000, tflops, base / p50))
+            p50 = statistics.median(w for w, _ in ts)
+            cpu = statistics.median(c for _, c in ts)
+            rows.append((name, method, len(docs) / p50, p50 * 1000, cpu, flops[method] / p50 / 1e12, base / p50))
     r.close()
 
-    size = "full-size (Qwen2-VL-2B shape, random)" if args.full_size else "small random ({hidden}h x {layers}L, vision {vision_embed} x {vision_depth})".format(**shape)
-    head = f"## Reranker — {dt.date.today()} — {machine()}\n\n`scripts/bench_reranker.py{' --full-size' if args.full_size else ''}`: {size}, {r.device.type} {str(next(r.model.parameters()).dtype).removeprefix('torch.')}, top-{args.top} per call, {args.queries} timed queries per workload (median). `pipeline+cache`: the same pages for a new query, vision features cached. TFLOP/s = cost floor (no padding) / time. Load average at start: {os.getloadavg()[0]:.1f}.\n"
-    table = ["| workload | method | pairs/s | p50 ms | TFLOP/s | × naive |", "|---|---|---|---|---|---|"]
-    table += [f"| {w} | {m} | {ps:.1f} | {ms:.0f} | {tf:.3f} | {sp:.2f} |" for w, m, ps, ms, tf, sp in rows]
+    size = ("full-size (Qwen2-VL-2B shape, random)" if dims == "full"
+            else "small random ({hidden}h x {layers}L, vision {vision_embed} x {vision_depth})".format(**shape))
+    head = (f"## Reranker — {dt.date.today()} — {machine()}\n\n`scripts/bench_reranker.py"
+            f"{' --full-size' if args.full_size else ''}`: {size}, {r.device.type} "
+            f"{str(next(r.model.parameters()).dtype).removeprefix('torch.')}, top-{args.top} per call, "
+            f"{args.queries} timed queries per workload (median). cold: no cache; warm-vision: the pages' "
+            "vision features cached (same pages, new query); warm-prefix: the candidates' document key/value "
+            "prefixes cached (a second query over the same candidates: only the query's tokens run). "
+            "TFLOP/s = cost floor of the work that method must do (no padding) / time; CPU s = process CPU "
+            "time per call (all threads). × naive against the naive baseline of the same run. "
+            f"Load average at the end: {os.getloadavg()[0]:.1f} (shared machine: noisy when above the core count).\n")
+    table = ["| workload | method | pairs/s | p50 ms | CPU s | TFLOP/s | × naive |", "|---|---|---|---|---|---|---|"]
+    table += [f"| {w} | {m} | {ps:.1f} | {ms:.0f} | {c:.2f} | {tf:.4f} | {sp:.2f} |" for w, m, ps, ms, c, tf, sp in rows]
     print(head)
     print("\n".join(table))
     if not args.no_record:
