@@ -255,7 +255,8 @@ class SqliteStore:
             ranked = bm25_rank(conn, request.query, request.filters, want)
         elif request.mode == SearchMode.knn:
             assert request.vector is not None
-            ranked = self._knn(conn, request.vector, request.filters, want)
+            index = self._vector_index(conn)
+            ranked = [] if index is None else index.top(request.vector, request.filters, want)
         else:
             depth = min(2000, max(100, 2 * want))
             knn = None
@@ -271,22 +272,15 @@ class SqliteStore:
             ranked = rrf_fuse(lists)
         return build_hits(conn, ranked[request.offset : want], request)
 
-    def _knn(
-        self, conn: sqlite3.Connection, vector: list[float], filters: Filters, k: int
-    ) -> list[tuple[int, float]]:
-        index = self._vector_index(conn)
-        return [] if index is None else index.top(vector, filters, k)
-
     def _vector_index(self, conn: sqlite3.Connection) -> VectorIndex | None:
         """The cached matrix, reloaded when any process has written pages since (generation)."""
         meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'dim')").fetchall())
         generation = str(meta.get("generation", "0"))
         if not meta.get("dim"):
             return None  # no embeddings stored yet
-        dim = int(meta["dim"])
         with self._vectors_lock:
             if self._vectors is None or self._vectors.generation != generation:
-                self._vectors = VectorIndex.load(conn, generation, dim)
+                self._vectors = VectorIndex.load(conn, generation, int(meta["dim"]))
             return self._vectors
 
     def close(self) -> None:

@@ -129,10 +129,8 @@ async def load(
     base: str, mode: str, top_k: int, concurrency: int, seconds: float, max_requests: int, server_pid: int
 ) -> dict:
     """Closed loop: `concurrency` clients each send the next request when the last one answers.
-
-    Also reports CPU ms per request of the server and of this client: on a shared 2-core machine
-    the client's own CPU and other jobs cap req/s, so server CPU per request is the number that
-    says what the server could do (2 cores = 2000 CPU ms per second)."""
+    CPU ms per request of the server and of this client say what the server could do on free
+    cores when the client and other jobs share them (2 cores = 2000 CPU ms per second)."""
     rng = random.Random(1)
     latencies: list[float] = []
     overheads: list[float] = []
@@ -162,17 +160,14 @@ async def load(
                     http.append(latency - tm["total"])
                     reranked += data["reranked"]
 
-        start = time.perf_counter()
-        server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
+        start, server_cpu, client_cpu = time.perf_counter(), cpu_seconds(server_pid), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-        server_cpu = cpu_seconds(server_pid) - server_cpu
-        client_cpu = time.process_time() - client_cpu
+        server_cpu, client_cpu = cpu_seconds(server_pid) - server_cpu, time.process_time() - client_cpu
     return {
         "requests": len(latencies), "rps": len(latencies) / elapsed, "p50": pct(latencies, 50),
         "p95": pct(latencies, 95), "overhead_p50": pct(overheads, 50), "overhead_p95": pct(overheads, 95), "http_p50": pct(http, 50),
-        "statuses": statuses, "reranked": reranked,
-        "server_cpu_ms": server_cpu * 1000 / max(1, len(latencies)),
+        "statuses": statuses, "reranked": reranked, "server_cpu_ms": server_cpu * 1000 / max(1, len(latencies)),
         "client_cpu_ms": client_cpu * 1000 / max(1, len(latencies)),
     }  # fmt: skip
 
@@ -282,11 +277,8 @@ def main() -> int:
         "",
     ]
     if shed is not None:
-        section += [
-            f"Overload: {args.burst} simultaneous searches with 4 search slots and the tiny reranker: "
-            f"{fmt_statuses(shed)}.",
-            "",
-        ]
+        overload = f"Overload: {args.burst} simultaneous searches, 4 search slots, tiny reranker: {fmt_statuses(shed)}."
+        section += [overload, ""]
     print("\n".join(section))
     if not args.no_write:
         bench = REPO / "BENCHMARKS.md"
