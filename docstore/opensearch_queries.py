@@ -238,23 +238,6 @@ def build_knn_query(
     return body
 
 
-def build_hybrid_msearch(
-    index: str, query: str, vector: list[float] | None, filters: Filters | None, want: int
-) -> list[dict[str, Any]]:
-    """_msearch lines for the two rankings RRF fuses (ids only; kNN left out without a vector).
-
-    Both lists go deeper than the page asked for, so a page ranked modestly in both can still
-    win the fusion (the SQLite store uses the same depth)."""
-    depth = min(2000, max(100, 2 * want))
-    lines: list[dict[str, Any]] = [
-        {"index": index},
-        build_bm25_query(query, filters, size=depth, source=False),
-    ]
-    if vector is not None:
-        lines += [{"index": index}, build_knn_query(vector, depth, filters, source=False)]
-    return lines
-
-
 def _source_spec(source: bool) -> dict[str, Any]:
     return {"_source": {"excludes": PAGE_SOURCE_EXCLUDES}} if source else {"_source": False}
 

@@ -45,10 +45,11 @@ def images_from_source(source: dict[str, Any]) -> dict[str, bytes]:
 
 
 def hits_from(scored: Sequence[tuple[dict[str, Any], float]], request: SearchRequest) -> list[Hit]:
-    """Hits from (page _source without the embedding, score) pairs, best first, with snippets."""
+    """Hits from (page _source without the embedding, score) pairs, best first; snippets only
+    when the request wants them (making one scans the page text)."""
     hits: list[Hit] = []
     for source, score in scored:
         page = Page(**source)
-        snippet = make_snippet(page.text, request.query) if page.text else ""
+        snippet = make_snippet(page.text, request.query) if request.snippets and page.text else ""
         hits.append(Hit(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet))
     return hits

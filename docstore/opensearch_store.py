@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from docstore import opensearch_queries as q
+from docstore import opensearch_search as s
 from docstore.fusion import rrf_fuse
 from docstore.opensearch_records import IMAGE_FIELDS, hits_from, images_from_source, page_actions
 from docstore.opensearch_url import parse_opensearch_url
@@ -262,13 +263,13 @@ class OpenSearchStore:
         want = request.offset + request.top_k
         if request.mode == SearchMode.bm25:
             body = q.build_bm25_query(query, request.filters, size=request.top_k, offset=request.offset)
-            return self._hits(self._search(self.pages_index, body), request)
+            return self._ranked(body, request, query)
         if request.mode == SearchMode.knn:
             assert request.vector is not None
             if not self._has_vectors():
                 return []
             body = q.build_knn_query(request.vector, want, request.filters, offset=request.offset)
-            return self._hits(self._search(self.pages_index, body), request)
+            return self._ranked(body, request, query)
         return self._hybrid(query, request, want)
 
     def _has_vectors(self) -> bool:
@@ -278,23 +279,16 @@ class OpenSearchStore:
         return self._dim_known is not None
 
     def _hybrid(self, query: str, request: SearchRequest, want: int) -> list[Hit]:
-        """BM25 and kNN ids in one _msearch round trip, fused by RRF, then the page window by mget."""
+        """BM25 and kNN in one _msearch round trip, hits carrying their pages, fused by RRF."""
         vector = request.vector if self._has_vectors() else None
-        lines = q.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want)
-        responses = self._call(self.client.msearch, body=lines)["responses"]
-        lists = [[h["_id"] for h in r["hits"]["hits"]] for r in responses if "error" not in r]
+        lines = s.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want)
+        result = self._call(self.client.msearch, body=lines, filter_path=s.MSEARCH_FILTER_PATH)
+        lists, sources = s.rankings(result)
         fused = rrf_fuse(lists)[request.offset : want]
-        if not fused:
-            return []
-        docs = self._call(
-            self.client.mget,
-            index=self.pages_index,
-            body={"ids": [pid for pid, _ in fused]},
-            _source_excludes=q.PAGE_SOURCE_EXCLUDES,
-        )["docs"]
-        by_id = {d["_id"]: d["_source"] for d in docs if d.get("found")}
-        scored = [(by_id[pid], score) for pid, score in fused if pid in by_id]  # skip pages deleted meanwhile
-        return hits_from(scored, request)
+        return hits_from([(sources[pid], score) for pid, score in fused], request)
 
-    def _hits(self, result: dict[str, Any], request: SearchRequest) -> list[Hit]:
-        return hits_from([(h["_source"], float(h["_score"])) for h in result["hits"]["hits"]], request)
+    def _ranked(self, body: dict[str, Any], request: SearchRequest, query: str) -> list[Hit]:
+        """One _search whose hits carry their pages (a missing index reads as empty)."""
+        params = s.search_params(request, query)
+        result = self._call(self.client.search, index=self.pages_index, body=body, ignore=404, **params)
+        return hits_from([(h["_source"], float(h["_score"])) for h in s.hits_of(result)], request)

@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from docstore import opensearch_queries as q
+from docstore import opensearch_search as s
 from docstore.opensearch_records import hits_from, images_from_source, page_actions
 from docstore.opensearch_url import parse_opensearch_url
 from docstore.schema import Filters, Page, SearchMode, SearchRequest
@@ -97,13 +98,45 @@ def test_knn_query_filters_inside_the_knn_clause_not_after() -> None:
         q.build_knn_query([1.0], 0)
 
 
-def test_hybrid_msearch_asks_both_rankings_deeper_than_the_page() -> None:
-    lines = q.build_hybrid_msearch("p-pages", "q", [1.0], Filters(doc_id="d"), want=30)
-    assert lines[0] == lines[2] == {"index": "p-pages"}
-    assert lines[1]["size"] == 100 and lines[1]["_source"] is False
-    assert lines[3]["query"]["knn"]["embedding"]["k"] == 100
-    assert len(q.build_hybrid_msearch("i", "q", None, None, want=600)) == 2  # no vector: BM25 only
-    assert q.build_hybrid_msearch("i", "q", None, None, want=600)[1]["size"] == 1200
+def test_hybrid_msearch_asks_both_rankings_twice_the_window_with_their_pages() -> None:
+    lines = s.build_hybrid_msearch("p-pages", "q", [1.0], Filters(doc_id="d"), want=30)
+    assert lines[0] == lines[2]
+    assert lines[0]["index"] == "p-pages" and lines[0]["request_cache"] is True
+    assert lines[0]["preference"] == s.preference_for("q", Filters(doc_id="d"))
+    assert lines[1]["size"] == 60 and lines[1]["_source"] == {"excludes": ["embedding"]}
+    assert lines[1]["query"]["bool"]["filter"] == [{"term": {"doc_id": "d"}}]
+    knn = lines[3]["query"]["knn"]["embedding"]
+    assert knn["k"] == 60 and knn["filter"] == {"bool": {"filter": [{"term": {"doc_id": "d"}}]}}
+    assert len(s.build_hybrid_msearch("i", "q", None, None, want=600)) == 2  # no vector: BM25 only
+    assert [s.fusion_depth(w) for w in (1, 10, 11, 600, 5000)] == [20, 20, 22, 1200, 2000]
+
+
+def test_preference_is_stable_per_query_and_filters_and_never_reserved() -> None:
+    first = s.preference_for("Fourier", Filters(collection="a"))
+    assert first == s.preference_for("Fourier", Filters(collection="a")) and not first.startswith("_")
+    assert first != s.preference_for("Fourier", Filters(collection="b"))
+    assert first != s.preference_for("fourier", Filters(collection="a"))
+
+
+def test_msearch_rankings_keep_order_and_sources_and_raise_real_failures() -> None:
+    result = {
+        "responses": [
+            {
+                "hits": {
+                    "hits": [
+                        {"_id": "a", "_score": 2.0, "_source": {"x": 1}},
+                        {"_id": "b", "_source": {"x": 2}},
+                    ]
+                }
+            },
+            {},  # filter_path drops `hits` when a search found nothing
+            {"error": {"type": "index_not_found_exception", "reason": "no such index"}},
+        ]
+    }
+    lists, sources = s.rankings(result)
+    assert lists == [["a", "b"], []] and sources == {"a": {"x": 1}, "b": {"x": 2}}
+    with pytest.raises(RuntimeError, match="search_phase_execution_exception"):
+        s.rankings({"responses": [{"error": {"type": "search_phase_execution_exception", "reason": "r"}}]})
 
 
 def test_page_lookup_checks_acl_in_the_query() -> None:
@@ -168,6 +201,8 @@ def test_hits_are_ranked_from_the_offset_with_marked_snippets() -> None:
     hits = hits_from([(source, 2.5), (source, 1.0)], SearchRequest(query="reranker", offset=4))
     assert [h.rank for h in hits] == [5, 6] and hits[0].score == 2.5
     assert "<mark>reranker</mark>" in hits[0].snippet
+    plain = hits_from([(source, 2.5)], SearchRequest(query="reranker", snippets=False))
+    assert plain[0].snippet == "" and plain[0].page.text == "the reranker scores pages"
 
 
 def test_store_is_lazy_and_an_unreachable_node_raises_store_unavailable() -> None:

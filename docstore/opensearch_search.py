@@ -1,0 +1,96 @@
+"""How the OpenSearch store asks for search hits: one round trip per search, lean responses.
+
+- Every mode is one request. Hybrid sends the BM25 and kNN bodies together in one ``_msearch``
+  (the node runs them in parallel) and each hit carries the page fields in ``_source``, so the
+  fused window needs no second request for the pages.
+- ``_source`` leaves out the embedding (the one big field in the pages index; image bytes
+  live in the images index), and ``filter_path`` drops the per-hit bookkeeping (_index,
+  shard info, totals) the client would otherwise parse.
+- ``request_cache`` keeps repeated searches (the same query re-run, a page re-opened) in the
+  shard request cache, which OpenSearch invalidates on refresh, so it never serves stale hits.
+  ``preference`` routes a given query and filters to the same shard copies every time: the
+  cached entry is found again, and BM25 scores (which differ slightly between copies until
+  merges catch up) stay the same from one results page to the next.
+- Filters stay inside the queries (bool filter for BM25, the kNN clause's filter for vectors):
+  see docstore.opensearch_queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from docstore import opensearch_queries as q
+from docstore.schema import Filters, SearchRequest
+
+# RRF depth per list: twice the window the caller asked for, at least 20, at most 2000.
+# With k=60 ranks are flattened, so a page deep in both lists can outrank one high in a
+# single list; twice the window covers the pages that usually make it, and kNN cost grows
+# with k (at 10k pages: ~6 ms at k=10, ~36 ms at k=100), so going deeper costs every query.
+FUSION_MIN_DEPTH = 20
+FUSION_MAX_DEPTH = 2000
+
+HIT_FIELDS = ("_id", "_score", "_source")
+SEARCH_FILTER_PATH = ",".join(f"hits.hits.{f}" for f in HIT_FIELDS)
+MSEARCH_FILTER_PATH = ",".join(
+    [*(f"responses.hits.hits.{f}" for f in HIT_FIELDS), "responses.error.type", "responses.error.reason"]
+)
+
+
+def fusion_depth(want: int) -> int:
+    """How deep each ranking goes for a fused window ending at `want` (offset + top_k)."""
+    return min(FUSION_MAX_DEPTH, max(FUSION_MIN_DEPTH, 2 * want))
+
+
+def preference_for(query: str, filters: Filters | None) -> str:
+    """A stable routing key per (query, filters); never starts with '_' (reserved values)."""
+    key = query + "\x00" + (filters.model_dump_json() if filters is not None else "")
+    return "folio-" + hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def search_params(request: SearchRequest, query: str) -> dict[str, Any]:
+    """Query-string parameters for a single-mode _search."""
+    return {
+        "request_cache": "true",
+        "preference": preference_for(query, request.filters),
+        "filter_path": SEARCH_FILTER_PATH,
+    }
+
+
+def build_hybrid_msearch(
+    index: str, query: str, vector: list[float] | None, filters: Filters | None, want: int
+) -> list[dict[str, Any]]:
+    """_msearch lines for the two rankings RRF fuses, each hit with its page fields (kNN left
+    out without a vector)."""
+    depth = fusion_depth(want)
+    header = {"index": index, "request_cache": True, "preference": preference_for(query, filters)}
+    lines: list[dict[str, Any]] = [dict(header), q.build_bm25_query(query, filters, size=depth)]
+    if vector is not None:
+        lines += [dict(header), q.build_knn_query(vector, depth, filters)]
+    return lines
+
+
+def hits_of(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hits of one search response (filter_path drops `hits` entirely when there are none;
+    a missing index reads as empty)."""
+    return list(response.get("hits", {}).get("hits", []))
+
+
+def rankings(result: dict[str, Any]) -> tuple[list[list[str]], dict[str, dict[str, Any]]]:
+    """Ranked id lists and the page source per id from an _msearch result.
+
+    A missing pages index reads as empty (reads never create indices); any other failure of
+    one search is raised, never silently fused as an empty list."""
+    lists: list[list[str]] = []
+    sources: dict[str, dict[str, Any]] = {}
+    for response in result.get("responses", []):
+        error = response.get("error")
+        if error is not None:
+            if error.get("type") == "index_not_found_exception":
+                continue
+            raise RuntimeError(f"OpenSearch search failed: {error.get('type')}: {error.get('reason')}")
+        hits = hits_of(response)
+        lists.append([h["_id"] for h in hits])
+        for h in hits:
+            sources.setdefault(h["_id"], h["_source"])
+    return lists, sources
