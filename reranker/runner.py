@@ -1,5 +1,7 @@
-"""The model stage: one batch of prepared pairs -> logits. Vision features come from the cache or
-one vision-tower call for the batch's new images; rows are left-padded and scored together."""
+"""The model stage: one batch of prepared pairs -> logits. Each row is its document prefix (keys and
+values from the prefix cache, or computed once in a prefix pass and cached) plus its own query tokens,
+which run with that prefix as past keys/values; vision features come from the cache or one
+vision-tower call for the pages and query images the batch still needs."""
 
 from __future__ import annotations
 
