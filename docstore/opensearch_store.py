@@ -5,7 +5,8 @@ Indices: ``{prefix}-pages`` (text, metadata and the embedding; no image bytes, s
 light), ``{prefix}-images`` (page image and thumbnail by page_id, with the page's acl copied so
 access is checked in the query) and ``{prefix}-docs`` (DocumentInfo records); each is created
 on first write. Store-wide settings (get_meta/set_meta) live in the pages index's mapping
-``_meta``. Analysis and query shapes: see docstore.opensearch_queries."""
+``_meta``. Analysis and query shapes: see docstore.opensearch_queries; how a search is sent
+(one round trip, hits carrying their pages): docstore.opensearch_search."""
 
 from __future__ import annotations
 
