@@ -26,21 +26,12 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchlib import append_section, machine  # noqa: E402
 
 WORDS = [f"w{i}" for i in range(5000)]
 QUERY_WORDS = WORDS[20:1000]  # mid-frequency words: every query has candidates, none matches everything
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def fill_store(url: str, pages: int, seed: int = 0) -> None:
@@ -281,13 +272,7 @@ def main() -> int:
         section += [overload, ""]
     print("\n".join(section))
     if not args.no_write:
-        bench = REPO / "BENCHMARKS.md"
-        if not bench.exists():
-            bench.write_text(
-                "# Benchmarks\n\nResults appended by the scripts in `scripts/`, newest last.\n\n"
-            )
-        with bench.open("a") as out:
-            out.write("\n" + "\n".join(section))
+        append_section("\n".join(section))
     return 0
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchlib import append_section, machine  # noqa: E402
 
 from docstore.schema import Page, SearchMode, SearchRequest  # noqa: E402
 from docstore.store import Store  # noqa: E402
@@ -33,16 +34,6 @@ WORDS_PER_PAGE = 150
 CHUNK = 2_000
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def vocabulary(rng: np.random.Generator) -> list[str]:
@@ -228,18 +219,16 @@ def main() -> int:
         + [f"| {b} | {n:,} | {m} | {p50:.2f} | {p95:.2f} | {note} |" for b, n, m, p50, p95, note in rows]
     )
     print(table)
-    new = not args.out.exists()
-    with args.out.open("a") as fh:
-        if new:
-            fh.write("# Benchmarks\n\nResults appended by the scripts in `scripts/`, newest last.\n")
-        fh.write(
-            f"\n## First stage — {dt.date.today()} — {machine()}{' — ' + args.label if args.label else ''}\n\n"
+    append_section(
+        (
+            f"## First stage — {dt.date.today()} — {machine()}{' — ' + args.label if args.label else ''}\n\n"
             f"`scripts/bench_first_stage.py`: {args.queries} queries per mode, top_k={args.top_k}, "
             f"dim={args.dim}, 1-min load average {os.getloadavg()[0]:.1f} at the end (other work on the machine "
             f"inflates every number, baselines included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted.\n\n"
             + table
-            + "\n"
-        )
+        ),
+        args.out,
+    )
     return 0
 
 

@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "pdfs"
 sys.path.insert(0, str(REPO))
+from benchlib import append_section, machine  # noqa: E402
 
 from indexer.mupdf import pymupdf  # noqa: E402
 from indexer.render import MAX_PIXELS  # noqa: E402
@@ -112,17 +112,6 @@ def index_run(corpus: Path, embedder: str | None, workers: int | None, embed_in:
     }
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = psutil.virtual_memory().total / 2**30
-    return f"{model}, {os.cpu_count()} cores, {ram:.0f} GB RAM"
 
 
 def main() -> None:
@@ -175,9 +164,6 @@ def main() -> None:
     print(table)
     print(f"load average at the end: {load:.1f}")
     if not args.no_record:
-        out = REPO / "BENCHMARKS.md"
-        if not out.exists():
-            out.write_text("# Benchmarks\n\nResults appended by the scripts in `scripts/`, newest last.\n")
         note = (
             f"\n## Indexing — {date.today()} — {machine()}\n\n"
             "`scripts/bench_index.py`: `folio index` into a fresh SQLite store (render, text, OCR of scans, "
@@ -188,8 +174,7 @@ def main() -> None:
             f"measured on a four-page file ({startup_cpu:.1f} CPU-s), i.e. what a long run approaches. Targets: ≥ 60 %, peak ≤ 2 GB on GeoTopo. "
             f"Load average at the end of the run: {load:.1f} (the cores were shared when it is > cores).\n\n"
         )
-        with out.open("a", encoding="utf-8") as f:
-            f.write(note + table + "\n")
+        append_section(note + table)
 
 
 if __name__ == "__main__":

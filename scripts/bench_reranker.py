@@ -27,6 +27,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchlib import append_section, machine  # noqa: E402
 
 from reranker.loading import build_empty, load_config  # noqa: E402
 from reranker.local import M0Options, M0Reranker  # noqa: E402
@@ -138,11 +139,8 @@ def call_tokens(r: M0Reranker, pairs: list[tuple[object, object]]) -> tuple[int,
     return total, suffix, [(g, 1) for g in grids]
 
 
-def machine() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "CPU")
-    return f"{cpu}, {os.cpu_count()} cores"
+def device_name() -> str:
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else machine()
 
 
 def load(args: argparse.Namespace, folder: Path) -> M0Reranker:
@@ -241,7 +239,7 @@ def main() -> int:
 
     size = ("full-size (Qwen2-VL-2B shape, random)" if dims == "full"
             else "small random ({hidden}h x {layers}L, vision {vision_embed} x {vision_depth})".format(**shape))
-    head = (f"## Reranker — {dt.date.today()} — {machine()}\n\n`scripts/bench_reranker.py"
+    head = (f"## Reranker — {dt.date.today()} — {device_name()}\n\n`scripts/bench_reranker.py"
             f"{' --full-size' if args.full_size else ''}`: {size}, {r.device.type} "
             f"{str(next(r.model.parameters()).dtype).removeprefix('torch.')}, top-{args.top} per call, "
             f"{args.queries} timed queries per workload (median). cold: no cache; warm-vision: the pages' "
@@ -255,11 +253,7 @@ def main() -> int:
     print(head)
     print("\n".join(table))
     if not args.no_record:
-        bench = ROOT / "BENCHMARKS.md"
-        if not bench.exists():
-            bench.write_text("# Benchmarks\n\nResults appended by the scripts in `scripts/`, newest last.\n")
-        with bench.open("a") as f:
-            f.write("\n" + head + "\n" + "\n".join(table) + "\n")
+        append_section(head + "\n" + "\n".join(table))
     return 0
 
 
