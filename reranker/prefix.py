@@ -9,13 +9,13 @@ prefix disagree with the full prompt: the cache is keyed by those very ids."""
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from reranker.lru import ByteLRU
 
 
 @dataclass(frozen=True)
@@ -50,62 +50,46 @@ def prefix_key(ids: Sequence[int], image_key: str | None, max_length: int) -> st
 
 
 class PrefixCache:
-    """Thread-safe LRU of PrefixKV by prefix key, plus the grid of each cached page by image key."""
+    """LRU of PrefixKV by prefix key, plus the grid of each cached page by image key."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[str, PrefixKV] = OrderedDict()
+        self._lru: ByteLRU[PrefixKV] = ByteLRU(max_bytes, lambda item: item.nbytes)
         self._grids: dict[str, tuple[str, tuple[int, int, int]]] = {}  # image key -> (prefix key, grid)
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     @property
     def enabled(self) -> bool:
-        return self.max_bytes > 0
+        return self._lru.max_bytes > 0
 
     def get(self, key: str) -> PrefixKV | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return item
+        return self._lru.get(key)
 
     def grid(self, image_key: str) -> tuple[int, int, int] | None:
-        with self._lock:
-            found = self._grids.get(image_key)
-            return None if found is None or found[0] not in self._items else found[1]
+        found = self._grids.get(image_key)
+        return None if found is None or found[0] not in self._lru else found[1]
 
     def put(self, key: str, item: PrefixKV, image_key: str | None = None) -> None:
-        if item.nbytes > self.max_bytes:
+        if not self._lru.put(key, item) or image_key is None or item.grid is None:
             return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            self._items[key] = item
-            self._bytes += item.nbytes
-            if image_key is not None and item.grid is not None:
-                self._grids[image_key] = (key, item.grid)
-            while self._bytes > self.max_bytes:
-                _, evicted = self._items.popitem(last=False)
-                self._bytes -= evicted.nbytes
-            if len(self._grids) > 2 * len(self._items) + 64:  # drop grids of evicted prefixes
-                self._grids = {k: v for k, v in self._grids.items() if v[0] in self._items}
+        with self._lru.lock:
+            self._grids[image_key] = (key, item.grid)
+            if len(self._grids) > 2 * len(self._lru) + 64:  # drop grids of evicted prefixes
+                self._grids = {k: v for k, v in self._grids.items() if v[0] in self._lru}
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._grids.clear()
-            self._bytes = 0
+        self._lru.clear()
+        self._grids.clear()
 
     @property
-    def nbytes(self) -> int:
-        return self._bytes
+    def max_bytes(self) -> int:
+        return self._lru.max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        self._lru.max_bytes = value
+
+    hits = property(lambda self: self._lru.hits)
+    misses = property(lambda self: self._lru.misses)
+    nbytes = property(lambda self: self._lru.nbytes)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._lru)

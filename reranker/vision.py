@@ -5,8 +5,6 @@ tower once."""
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import numpy as np
 import torch
 
 from reranker.errors import CandidateError
+from reranker.lru import ByteLRU
 
 MIN_PIXELS = 3136  # 4 * 28 * 28
 MAX_PIXELS = 602112  # 768 * 28 * 28: at most 768 visual tokens per image
@@ -56,54 +55,41 @@ class ImagePreprocessor:
         return t * h * w // self.merge_size**2
 
 
+def _tensor_bytes(item: tuple[torch.Tensor, tuple[int, int, int]]) -> int:
+    return item[0].numel() * item[0].element_size()
+
+
 class VisionCache:
-    """Thread-safe LRU of (features (tokens, hidden), grid) by image key, bounded by tensor bytes."""
+    """LRU of (features (tokens, hidden), grid) by image key, bounded by tensor bytes."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[str, tuple[torch.Tensor, tuple[int, int, int]]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self._lru: ByteLRU[tuple[torch.Tensor, tuple[int, int, int]]] = ByteLRU(max_bytes, _tensor_bytes)
 
     def grid(self, key: str) -> tuple[int, int, int] | None:
-        with self._lock:
-            item = self._items.get(key)
-            return None if item is None else item[1]
+        item = self._lru.peek(key)
+        return None if item is None else item[1]
 
     def get(self, key: str) -> torch.Tensor | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return item[0]
+        item = self._lru.get(key)
+        return None if item is None else item[0]
 
     def put(self, key: str, features: torch.Tensor, grid: tuple[int, int, int]) -> None:
-        size = features.numel() * features.element_size()
-        if size > self.max_bytes:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old[0].numel() * old[0].element_size()
-            self._items[key] = (features, grid)
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, (evicted, _) = self._items.popitem(last=False)
-                self._bytes -= evicted.numel() * evicted.element_size()
+        self._lru.put(key, (features, grid))
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
+        self._lru.clear()
 
     @property
-    def nbytes(self) -> int:
-        return self._bytes
+    def max_bytes(self) -> int:
+        return self._lru.max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        self._lru.max_bytes = value
+
+    hits = property(lambda self: self._lru.hits)
+    misses = property(lambda self: self._lru.misses)
+    nbytes = property(lambda self: self._lru.nbytes)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._lru)
