@@ -7,10 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from docstore import sqlite_vectors
 from docstore.fusion import rrf_fuse
 from docstore.schema import Filters, Page, SearchMode, SearchRequest
 from docstore.sqlite_store import SqliteStore
+from docstore.sqlite_vectors import VectorIndex
 from search_api.search_service import EmbeddingCache
 
 DIM = 8
@@ -106,4 +109,85 @@ def test_hit_pages_equal_validated_pages(tmp_path: Path) -> None:
     for hit in hits:
         assert hit.page.model_dump(exclude=media) == by_id[hit.page.page_id]
         assert Page.model_validate_json(hit.page.model_dump_json()) == hit.page  # serialises like a real one
+    store.close()
+
+
+def _index_rows(vecs: np.ndarray, collections: list[str], staff_only: np.ndarray) -> list[tuple[object, ...]]:
+    return [
+        (i + 1, collections[i], f"d{i}", "en", '["staff"]' if staff_only[i] else "[]", not staff_only[i],
+         vecs[i].tobytes())
+        for i in range(len(vecs))
+    ]  # fmt: skip
+
+
+def _brute_force(
+    index: VectorIndex, query: np.ndarray, positions: np.ndarray, k: int
+) -> list[tuple[int, float]]:
+    scores = index.matrix[positions] @ (query / np.linalg.norm(query))
+    order = np.lexsort((index.rowids[positions], -scores))[:k]
+    return list(zip(index.rowids[positions[order]].tolist(), scores[order].tolist(), strict=True))
+
+
+def _assert_same(got: list[tuple[int, float]], expected: list[tuple[int, float]]) -> None:
+    assert [r for r, _ in got] == [r for r, _ in expected]
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=0, atol=1e-6)
+
+
+def test_int8_scan_returns_the_exact_top_k_under_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every filter shape takes the int8 path here: all rows, a wide filter, a narrow one
+    monkeypatch.setattr(sqlite_vectors, "QUANTIZE_MIN_ROWS", 1_000)
+    n, dim = 50_000, 384
+    rng = np.random.default_rng(11)
+    vecs = rng.standard_normal((n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    collections = rng.choice(["big", "mid", "small", "tiny"], size=n, p=[0.55, 0.25, 0.15, 0.05]).tolist()
+    staff_only = rng.random(n) < 0.2
+    index = VectorIndex.from_rows(_index_rows(vecs, collections, staff_only), "g", dim)
+    assert index.quantized is not None
+    coll = np.array(collections)
+    cases = [
+        (Filters(), np.arange(n)),
+        (Filters(collection="big"), np.flatnonzero(coll == "big")),
+        (Filters(collection="small"), np.flatnonzero(coll == "small")),
+        (Filters(collection="mid", groups=[]), np.flatnonzero((coll == "mid") & ~staff_only)),
+    ]
+    queries = rng.standard_normal((12, dim)).astype(np.float32)
+    for filters, positions in cases:
+        for query in queries:
+            for k in (10, 100):
+                _assert_same(index.top(query.tolist(), filters, k), _brute_force(index, query, positions, k))
+
+
+def test_int8_scan_rescores_rows_it_misranks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 3,000 rows close to one direction: their scores differ by less than the int8 quantisation
+    # error, so the 200 best approximate rows miss some of the true top 10 unless the error bound
+    # pulls them back in for exact rescoring
+    monkeypatch.setattr(sqlite_vectors, "QUANTIZE_MIN_ROWS", 1_000)
+    dim, n = 64, 3_000
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal(dim).astype(np.float32)
+    vecs = (base + 0.05 * rng.standard_normal((n, dim))).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index = VectorIndex.from_rows(_index_rows(vecs, ["a"] * n, np.zeros(n, dtype=bool)), "g", dim)
+    assert index.quantized is not None
+    query = base / np.linalg.norm(base)
+    approx = index.quantized.scores(query)
+    exact = index.matrix @ query
+    assert not set(np.argsort(-exact)[:10]) <= set(np.argsort(-approx)[:200])  # the scan alone misranks
+    _assert_same(index.top(query.tolist(), Filters(), 10), _brute_force(index, query, np.arange(n), 10))
+
+
+def test_int8_store_search_ranks_like_brute_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_vectors, "QUANTIZE_MIN_ROWS", 50)
+    store = SqliteStore(f"sqlite:///{tmp_path}/q.db")
+    vecs = _vectors(300, seed=4)
+    store.upsert_pages([_page(i, vecs[i], collection="a" if i % 3 else "b") for i in range(300)])
+    query = _vectors(1, seed=8)[0]
+    b_pages = [i for i in range(300) if i % 3 == 0]
+    expected = sorted(b_pages, key=lambda i: -float(vecs[i] @ query))[:5]
+    assert _knn_ids(store, query, Filters(collection="b"), k=5) == [f"d{i}:1" for i in expected]
+    everything = sorted(range(300), key=lambda i: -float(vecs[i] @ query))[:20]
+    assert _knn_ids(store, query, Filters(), k=20) == [f"d{i}:1" for i in everything]
+    index = store._vector_index(store._conn(create=False))  # type: ignore[arg-type]
+    assert index is not None and index.quantized is not None
     store.close()
