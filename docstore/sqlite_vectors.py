@@ -27,8 +27,9 @@ from docstore.schema import Filters
 from docstore.sqlite_int8 import Int8Matrix, exact_candidates
 
 # below this many rows to score, the float32 matvec is already a few ms and the int8 pass (a
-# Python loop over row blocks plus the rescoring) would not pay for itself
-QUANTIZE_MIN_ROWS = 20_000
+# Python loop over row blocks plus the rescoring) would not pay for itself.
+# FOLIO_KNN_INT8_MIN_ROWS overrides (a huge value keeps every store on the float32 scan).
+QUANTIZE_MIN_ROWS = int(os.environ.get("FOLIO_KNN_INT8_MIN_ROWS", "20000"))
 CANDIDATE_CACHE = 64  # filter combinations kept per index (each at most n int64 positions)
 
 
