@@ -34,8 +34,6 @@ WORDS_PER_PAGE = 150
 CHUNK = 2_000
 
 
-
-
 def vocabulary(rng: np.random.Generator) -> list[str]:
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
     return ["".join(rng.choice(letters, size=int(rng.integers(3, 10)))) + str(i % 7) for i in range(VOCAB)]
@@ -111,7 +109,11 @@ def sqlite_baselines(
     matches = [" OR ".join(f'"{w}"' for w in q.split()) for q in queries]
     for m in matches[:5]:
         conn.execute(sql, (m,)).fetchall()
-    fts = percentiles(timed(lambda m: conn.execute(sql, (m,)).fetchall(), matches))  # type: ignore[arg-type]
+
+    def bm25(m: str) -> list[object]:
+        return conn.execute(sql, (m,)).fetchall()
+
+    fts = percentiles(timed(bm25, matches))  # type: ignore[arg-type]
     conn.close()
 
     def knn(v: np.ndarray) -> np.ndarray:
@@ -119,6 +121,15 @@ def sqlite_baselines(
         return np.argpartition(-scores, 50)[:50]
 
     return {"bm25": fts, "knn": percentiles(timed(knn, list(vectors)))}  # type: ignore[arg-type]
+
+
+def knn_memory(store: Store) -> str:
+    """The SQLite kNN index's resident matrices (float32, plus the int8 scan copy when built)."""
+    index = store._vector_index(store._conn(create=False))  # type: ignore[attr-defined]
+    if index is None:
+        return ""
+    extra = f" + int8 {index.quantized.nbytes / 1e6:.0f} MB" if index.quantized is not None else ""
+    return f"kNN RAM: float32 {index.matrix.nbytes / 1e6:.0f} MB{extra}"
 
 
 def fill(store: Store, n: int, dim: int) -> np.ndarray:
@@ -201,6 +212,7 @@ def main() -> int:
             print(f"{backend} {n}: filled in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             measured = bench_store(store, queries, qvecs, args.top_k)
             base = sqlite_baselines(path, queries, qvecs, matrix) if backend == "sqlite" else {}
+            memory = knn_memory(store) if backend == "sqlite" else ""
             for mode, (p50, p95) in measured.items():
                 ref = base.get(mode)
                 note = (
@@ -210,6 +222,8 @@ def main() -> int:
                 )
                 if mode == "hybrid" and base:
                     note = f"raw FTS5 + numpy p50 {base['bm25'][0] + base['knn'][0]:.2f} ms"
+                if mode == "knn" and memory:
+                    note = f"{note}; {memory}"
                 rows.append((backend, n, mode, p50, p95, note))
             store.close()
 
