@@ -55,7 +55,7 @@ class Int8Matrix:
     max_error: float
 
     @classmethod
-    def quantize(cls, matrix: npt.NDArray[np.float32], block: int = 8192) -> Int8Matrix:
+    def quantize(cls, matrix: npt.NDArray[np.float32], block: int = 4096) -> Int8Matrix:
         n, dim = matrix.shape
         codes = np.empty((n, dim), dtype=np.int8)
         scale = np.empty(n, dtype=np.float32)
