@@ -4,6 +4,7 @@ time, so tests and `folio serve` each make an app from their own settings."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Services:
     keys: KeyStore
     runner: RerankRunner
     search: SearchService
+    query_embedder: QueryEmbedder
     jobs: JobManager
     search_limit: ConcurrencyLimit
     rerank_limit: ConcurrencyLimit
@@ -66,7 +68,8 @@ def build_services(settings: Settings, backend: RerankBackend | None = None) -> 
         backend = make_backend_from_settings(settings)
     runner = RerankRunner(backend, settings.max_concurrent_reranks, metrics)
     embedder = None if settings.embedder == "default" else settings.embedder
-    service = SearchService(store, runner, QueryEmbedder(store, embedder), settings, metrics)
+    query_embedder = QueryEmbedder(store, embedder)
+    service = SearchService(store, runner, query_embedder, settings, metrics)
     indexer = UploadIndexer(store, settings.upload_dir, embedder, settings.index_workers)
     return Services(
         settings=settings,
@@ -75,6 +78,7 @@ def build_services(settings: Settings, backend: RerankBackend | None = None) -> 
         keys=KeyStore(settings.resolved_keys_file()),
         runner=runner,
         search=service,
+        query_embedder=query_embedder,
         jobs=JobManager(indexer, 1, settings.max_pending_jobs, metrics),
         search_limit=ConcurrencyLimit("search", settings.max_concurrent_searches, metrics),
         rerank_limit=ConcurrencyLimit("rerank", settings.max_concurrent_reranks, metrics),
@@ -89,6 +93,8 @@ def create_app(settings: Settings | None = None, backend: RerankBackend | None =
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # In the background, so the server answers /healthz at once.
+        threading.Thread(target=svc.query_embedder.warm_up, name="embedder-warm-up", daemon=True).start()
         yield
         svc.close()
 

@@ -37,6 +37,14 @@ class QueryEmbedder:
                 self._from_store = bool(recorded)
             return self._embedder
 
+    def warm_up(self) -> None:
+        """Load the embedder before the first query needs it (a model load takes ~0.5 s); failures
+        are left for that query to report."""
+        try:
+            self._resolve().encode(["warm up"])  # type: ignore[attr-defined]  # embedders load lazily
+        except Exception:  # store down or embedder missing: the first search says so with a 503
+            pass
+
     def __call__(self, text: str) -> list[float]:
         embedder = self._resolve()
         vectors = embedder.encode([text])  # type: ignore[attr-defined]
