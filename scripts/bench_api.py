@@ -32,8 +32,6 @@ WORDS = [f"w{i}" for i in range(5000)]
 QUERY_WORDS = WORDS[20:1000]  # mid-frequency words: every query has candidates, none matches everything
 
 
-
-
 def fill_store(url: str, pages: int, seed: int = 0) -> None:
     from docstore.embedders import get_embedder
     from docstore.schema import DocumentInfo, Page
@@ -73,7 +71,7 @@ def fill_store(url: str, pages: int, seed: int = 0) -> None:
 def start_server(
     url: str, reranker: str, env: dict[str, str], log: Path
 ) -> tuple[subprocess.Popen[bytes], str]:
-    from tests.fixtures.api_server import free_port
+    from tests.fixtures.api_server import ServerStartError, free_port, wait_until_healthy
 
     port = free_port()
     cmd = [sys.executable, "-m", "search_api.main", "serve", "--store", url, "--port", str(port),
@@ -82,17 +80,12 @@ def start_server(
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=child_env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("server did not start")
+    try:
+        wait_until_healthy(base, proc, 180, lambda: log.read_text()[-2000:])
+    except ServerStartError as exc:
+        proc.terminate()
+        raise SystemExit(str(exc)) from None
+    return proc, base
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -112,8 +112,6 @@ def index_run(corpus: Path, embedder: str | None, workers: int | None, embed_in:
     }
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("corpus", nargs="?", type=Path, default=SHARED)

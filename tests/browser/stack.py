@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.fixtures.api_server import ServerStartError, free_port, wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 FOLIO = [sys.executable, "-m", "search_api.main"]
@@ -47,12 +47,6 @@ class Stack:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_folio(args: list[str], env: dict[str, str]) -> str:
@@ -110,15 +104,9 @@ def start_server(workdir: Path, *, anonymous: bool = False, name: str = "server"
             stderr=subprocess.STDOUT,
         )
     stack = Stack(url=url, env=env, proc=proc, log=log)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"folio serve exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return stack
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    stack.stop()
-    raise RuntimeError(f"folio serve did not answer within 120 s:\n{log.read_text()[-4000:]}")
+    try:
+        wait_until_healthy(url, proc, 120, lambda: log.read_text()[-4000:])
+    except ServerStartError:
+        stack.stop()
+        raise
+    return stack

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 from PIL import Image
 
 from reranker.types import ImageInput
+from tests.fixtures.api_server import ServerStartError, free_port, wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,9 +123,7 @@ def test_table_output_with_image_query_and_top_n(tiny_m0_dir: Path, images: dict
 
 @pytest.mark.slow  # a fresh process imports torch and loads the model
 def test_rerank_server_command_serves_the_contract(tiny_m0_dir: Path, model: Any) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "FOLIO_RERANK_API_KEY": "k1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "search_api.main", "rerank-server", "--model", str(tiny_m0_dir),
@@ -135,15 +132,10 @@ def test_rerank_server_command_serves_the_contract(tiny_m0_dir: Path, model: Any
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(1200):
-            if proc.poll() is not None:
-                pytest.fail(f"rerank-server exited: {proc.stdout.read() if proc.stdout else ''}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            threading.Event().wait(0.1)
+        try:
+            wait_until_healthy(url, proc, 120, lambda: proc.stdout.read() if proc.stdout else "", "rerank-server")
+        except ServerStartError as exc:
+            pytest.fail(str(exc))
         body = {"query": "q", "documents": ["alpha", {"text": "beta"}]}
         assert httpx.post(f"{url}/v1/rerank", json=body).status_code == 401
         r = httpx.post(f"{url}/v1/rerank", json=body, headers={"Authorization": "Bearer k1"}, timeout=60)
