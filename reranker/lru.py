@@ -65,3 +65,36 @@ class ByteLRU(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class LRUFront(Generic[V]):
+    """A cache with its own get/put signatures over one ByteLRU: the bound and counters it shares."""
+
+    def __init__(self, lru: ByteLRU[V]) -> None:
+        self._lru = lru
+
+    @property
+    def max_bytes(self) -> int:
+        return self._lru.max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        self._lru.max_bytes = value
+
+    @property
+    def hits(self) -> int:
+        return self._lru.hits
+
+    @property
+    def misses(self) -> int:
+        return self._lru.misses
+
+    @property
+    def nbytes(self) -> int:
+        return self._lru.nbytes
+
+    def clear(self) -> None:
+        self._lru.clear()
+
+    def __len__(self) -> int:
+        return len(self._lru)

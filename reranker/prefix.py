@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reranker.lru import ByteLRU
+from reranker.lru import ByteLRU, LRUFront
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,11 @@ def prefix_key(ids: Sequence[int], image_key: str | None, max_length: int) -> st
     return digest.hexdigest()
 
 
-class PrefixCache:
+class PrefixCache(LRUFront[PrefixKV]):
     """LRU of PrefixKV by prefix key, plus the grid of each cached page by image key."""
 
     def __init__(self, max_bytes: int) -> None:
-        self._lru: ByteLRU[PrefixKV] = ByteLRU(max_bytes, lambda item: item.nbytes)
+        super().__init__(ByteLRU(max_bytes, lambda item: item.nbytes))
         self._grids: dict[str, tuple[str, tuple[int, int, int]]] = {}  # image key -> (prefix key, grid)
 
     @property
@@ -76,20 +76,5 @@ class PrefixCache:
                 self._grids = {k: v for k, v in self._grids.items() if v[0] in self._lru}
 
     def clear(self) -> None:
-        self._lru.clear()
+        super().clear()
         self._grids.clear()
-
-    @property
-    def max_bytes(self) -> int:
-        return self._lru.max_bytes
-
-    @max_bytes.setter
-    def max_bytes(self, value: int) -> None:
-        self._lru.max_bytes = value
-
-    hits = property(lambda self: self._lru.hits)
-    misses = property(lambda self: self._lru.misses)
-    nbytes = property(lambda self: self._lru.nbytes)
-
-    def __len__(self) -> int:
-        return len(self._lru)

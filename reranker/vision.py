@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from reranker.errors import CandidateError
-from reranker.lru import ByteLRU
+from reranker.lru import ByteLRU, LRUFront
 
 MIN_PIXELS = 3136  # 4 * 28 * 28
 MAX_PIXELS = 602112  # 768 * 28 * 28: at most 768 visual tokens per image
@@ -59,11 +59,11 @@ def _tensor_bytes(item: tuple[torch.Tensor, tuple[int, int, int]]) -> int:
     return item[0].numel() * item[0].element_size()
 
 
-class VisionCache:
+class VisionCache(LRUFront[tuple[torch.Tensor, tuple[int, int, int]]]):
     """LRU of (features (tokens, hidden), grid) by image key, bounded by tensor bytes."""
 
     def __init__(self, max_bytes: int) -> None:
-        self._lru: ByteLRU[tuple[torch.Tensor, tuple[int, int, int]]] = ByteLRU(max_bytes, _tensor_bytes)
+        super().__init__(ByteLRU(max_bytes, _tensor_bytes))
 
     def grid(self, key: str) -> tuple[int, int, int] | None:
         item = self._lru.peek(key)
@@ -75,21 +75,3 @@ class VisionCache:
 
     def put(self, key: str, features: torch.Tensor, grid: tuple[int, int, int]) -> None:
         self._lru.put(key, (features, grid))
-
-    def clear(self) -> None:
-        self._lru.clear()
-
-    @property
-    def max_bytes(self) -> int:
-        return self._lru.max_bytes
-
-    @max_bytes.setter
-    def max_bytes(self, value: int) -> None:
-        self._lru.max_bytes = value
-
-    hits = property(lambda self: self._lru.hits)
-    misses = property(lambda self: self._lru.misses)
-    nbytes = property(lambda self: self._lru.nbytes)
-
-    def __len__(self) -> int:
-        return len(self._lru)
