@@ -158,14 +158,11 @@ class VectorIndex:
             return []
         count = n if candidates is None else candidates.size
         if self.quantized is not None and count >= QUANTIZE_MIN_ROWS:
-            if candidates is None:
-                approx = self.quantized.scores(query)
-            elif candidates.size * 4 < n:  # a narrow filter: scan only its rows
-                approx = self.quantized.scores(query, candidates)
-            else:
-                approx = self.quantized.scores(query)[candidates]
+            approx, query_error = self.quantized.scores(query, candidates)
             k = min(k, count)
-            rows, scores = exact_candidates(self.matrix, self.quantized, query, approx, candidates, k)
+            rows, scores = exact_candidates(
+                self.matrix, self.quantized, query, approx, candidates, k, query_error
+            )
             part = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
             return self._ranked(rows[part], scores[part])
         if candidates is None:

@@ -171,7 +171,7 @@ def test_int8_scan_rescores_rows_it_misranks(monkeypatch: pytest.MonkeyPatch) ->
     index = VectorIndex.from_rows(_index_rows(vecs, ["a"] * n, np.zeros(n, dtype=bool)), "g", dim)
     assert index.quantized is not None
     query = base / np.linalg.norm(base)
-    approx = index.quantized.scores(query)
+    approx, _ = index.quantized.scores(query)
     exact = index.matrix @ query
     assert not set(np.argsort(-exact)[:10]) <= set(np.argsort(-approx)[:200])  # the scan alone misranks
     _assert_same(index.top(query.tolist(), Filters(), 10), _brute_force(index, query, np.arange(n), 10))
@@ -191,3 +191,21 @@ def test_int8_store_search_ranks_like_brute_force(tmp_path: Path, monkeypatch: p
     index = store._vector_index(store._conn(create=False))  # type: ignore[arg-type]
     assert index is not None and index.quantized is not None
     store.close()
+
+
+def test_int8_scan_is_exact_for_a_query_that_quantises_badly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # one large coordinate and many small ones: the small ones all round to 0 or ±1 in the int8
+    # query, so only the query's own error bound keeps the rescoring exact
+    monkeypatch.setattr(sqlite_vectors, "QUANTIZE_MIN_ROWS", 1_000)
+    dim, n = 96, 4_000
+    rng = np.random.default_rng(11)
+    vecs = rng.standard_normal((n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index = VectorIndex.from_rows(_index_rows(vecs, ["a"] * n, np.zeros(n, dtype=bool)), "g", dim)
+    query = (0.004 * rng.standard_normal(dim)).astype(np.float32)
+    query[0] = 1.0
+    query /= np.linalg.norm(query)
+    assert index.quantized is not None
+    _, query_error = index.quantized.scores(query)
+    assert query_error > 0.01  # the int8 query is far from the float one
+    _assert_same(index.top(query.tolist(), Filters(), 25), _brute_force(index, query, np.arange(n), 25))
