@@ -1,6 +1,7 @@
-"""PyMuPDF, imported without the optional layout analyser that PyMuPDF 2 loads eagerly when the
-`pymupdf-layout` package is installed: it pulls in an ONNX runtime and doubles the import time of
-every worker process, and the indexer does not use it (plain text blocks are what it needs)."""
+"""PyMuPDF, imported without the optional add-ons that PyMuPDF 2 loads eagerly when installed:
+`pymupdf.layout` (the layout analyser) and `pymupdf4llm` (Markdown export). Together they pull in
+an ONNX runtime and numpy and make `import pymupdf` ~0.7 CPU-s slower in every worker process;
+the indexer uses neither (plain text blocks are what it needs)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import os
 import sys
 
 os.environ.setdefault("PYMUPDF_SUGGEST_LAYOUT_ANALYZER", "0")
-_blocked = False
-if "pymupdf" not in sys.modules and "pymupdf.layout" not in sys.modules:
-    sys.modules["pymupdf.layout"] = None  # type: ignore[assignment]  # makes `import pymupdf.layout` fail fast
-    _blocked = True
+_ADD_ONS = ("pymupdf.layout", "pymupdf4llm")
+_blocked: list[str] = []
+if "pymupdf" not in sys.modules:
+    for _name in _ADD_ONS:
+        if _name not in sys.modules:
+            sys.modules[_name] = None  # type: ignore[assignment]  # makes `import <name>` fail fast
+            _blocked.append(_name)
 
 import pymupdf  # noqa: E402
 
-if _blocked and sys.modules.get("pymupdf.layout", 0) is None:
-    del sys.modules["pymupdf.layout"]  # whoever asks for it explicitly later still gets it
+for _name in _blocked:
+    if sys.modules.get(_name, 0) is None:
+        del sys.modules[_name]  # whoever asks for it explicitly later still gets it
 
 __all__ = ["pymupdf"]
