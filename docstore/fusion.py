@@ -11,6 +11,19 @@ from typing import TypeVar
 
 Id = TypeVar("Id", str, int)  # page ids (OpenSearch) or SQLite rowids
 
+# RRF depth per list: twice the window the caller asked for, at least 20, at most 2000, in both
+# stores (so they fuse the same candidates). With k=60 ranks are flattened, so a page deep in
+# both lists can outrank one high in a single list; twice the window covers the pages that
+# usually make it, and OpenSearch's kNN cost grows with k (at 10k pages: ~6 ms at k=10, ~36 ms
+# at k=100), so going deeper costs every query.
+FUSION_MIN_DEPTH = 20
+FUSION_MAX_DEPTH = 2000
+
+
+def fusion_depth(want: int) -> int:
+    """How deep each ranking goes for a fused window ending at `want` (offset + top_k)."""
+    return min(FUSION_MAX_DEPTH, max(FUSION_MIN_DEPTH, 2 * want))
+
 
 def rrf_fuse(rankings: Sequence[Sequence[Id]], k: int = 60) -> list[tuple[Id, float]]:
     """Fuse id lists (each best first) into one list of (id, score), best first.

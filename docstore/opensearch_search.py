@@ -21,25 +21,14 @@ import hashlib
 from typing import Any
 
 from docstore import opensearch_queries as q
+from docstore.fusion import fusion_depth
 from docstore.schema import Filters, SearchRequest
-
-# RRF depth per list: twice the window the caller asked for, at least 20, at most 2000.
-# With k=60 ranks are flattened, so a page deep in both lists can outrank one high in a
-# single list; twice the window covers the pages that usually make it, and kNN cost grows
-# with k (at 10k pages: ~6 ms at k=10, ~36 ms at k=100), so going deeper costs every query.
-FUSION_MIN_DEPTH = 20
-FUSION_MAX_DEPTH = 2000
 
 HIT_FIELDS = ("_id", "_score", "_source")
 SEARCH_FILTER_PATH = ",".join(f"hits.hits.{f}" for f in HIT_FIELDS)
 MSEARCH_FILTER_PATH = ",".join(
     [*(f"responses.hits.hits.{f}" for f in HIT_FIELDS), "responses.error.type", "responses.error.reason"]
 )
-
-
-def fusion_depth(want: int) -> int:
-    """How deep each ranking goes for a fused window ending at `want` (offset + top_k)."""
-    return min(FUSION_MAX_DEPTH, max(FUSION_MIN_DEPTH, 2 * want))
 
 
 def preference_for(query: str, filters: Filters | None) -> str:

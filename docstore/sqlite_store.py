@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
-from docstore.fusion import rrf_fuse
+from docstore.fusion import fusion_depth, rrf_fuse
 from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
 from docstore.sqlite_rows import (
     document_from_row,
@@ -258,7 +258,7 @@ class SqliteStore:
             index = self._vector_index(conn)
             ranked = [] if index is None else index.top(request.vector, request.filters, want)
         else:
-            depth = min(2000, max(100, 2 * want))
+            depth = fusion_depth(want)
             knn = None
             if request.vector is not None:
                 # The matvec (numpy) and the FTS5 query (SQLite) both release the GIL: run the

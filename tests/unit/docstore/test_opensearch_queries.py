@@ -8,6 +8,7 @@ import pytest
 
 from docstore import opensearch_queries as q
 from docstore import opensearch_search as s
+from docstore.fusion import fusion_depth
 from docstore.opensearch_records import hits_from, images_from_source, page_actions
 from docstore.opensearch_url import parse_opensearch_url
 from docstore.schema import Filters, Page, SearchMode, SearchRequest
@@ -108,7 +109,7 @@ def test_hybrid_msearch_asks_both_rankings_twice_the_window_with_their_pages() -
     knn = lines[3]["query"]["knn"]["embedding"]
     assert knn["k"] == 60 and knn["filter"] == {"bool": {"filter": [{"term": {"doc_id": "d"}}]}}
     assert len(s.build_hybrid_msearch("i", "q", None, None, want=600)) == 2  # no vector: BM25 only
-    assert [s.fusion_depth(w) for w in (1, 10, 11, 600, 5000)] == [20, 20, 22, 1200, 2000]
+    assert [fusion_depth(w) for w in (1, 10, 11, 600, 5000)] == [20, 20, 22, 1200, 2000]
 
 
 def test_preference_is_stable_per_query_and_filters_and_never_reserved() -> None:
