@@ -1,7 +1,8 @@
 """The language model's layers run by hand on Qwen2-VL's own modules, for two things the stock
 forward cannot do: continue from a cached document key/value prefix (the document comes first, so
-its keys and values do not depend on the query), and skip the last layer's attention output and MLP
-for every position but the score token (only its final hidden state is read)."""
+its keys and values do not depend on the query), hand back the keys/values of a whole-prompt pass so
+its document prefix can be cached without a pass of its own, and skip the last layer's queries,
+attention output and MLP for every position but the score token (only its final hidden state is read)."""
 
 from __future__ import annotations
 
@@ -45,19 +46,18 @@ def run_layers(
     past: torch.Tensor | None = None,
     past_lens: torch.Tensor | None = None,
     keep_kv: bool = False,
-) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """embeds (batch, width, hidden) left-padded, `lens` real tokens per row; positions (3, batch,
     width); past (layers, 2, batch, kv_heads, past_width, head_dim) with `past_lens` real entries per
     row, right-aligned. Returns (final-norm hidden state of each row's last token (batch, hidden),
-    or None when keep_kv; this call's keys/values (layers, 2, batch, kv_heads, width, head_dim) when
-    keep_kv, else None). With keep_kv the last layer stops after its keys and values."""
+    this call's keys/values (layers, 2, batch, kv_heads, width, head_dim) when keep_kv, else None)."""
     batch, width, _ = embeds.shape
     past_width = 0 if past is None else past.shape[-2]
     plens = past_lens if past_lens is not None else torch.zeros_like(lens)
     mask = attention_mask(plens, past_width, lens, width)
     cos, sin = lm.rotary_emb(embeds, positions)  # (batch, width, head_dim): multimodal RoPE already mixed
     layers = list(lm.layers)
-    kvs: list[torch.Tensor] = []
+    kv: torch.Tensor | None = None
     h = embeds
     for i, layer in enumerate(layers):
         attn = layer.self_attn
@@ -65,8 +65,7 @@ def run_layers(
         hd = attn.head_dim
         k = attn.k_proj(x).view(batch, width, -1, hd).transpose(1, 2)
         v = attn.v_proj(x).view(batch, width, -1, hd).transpose(1, 2)
-        last = i == len(layers) - 1
-        if last and not keep_kv:
+        if i == len(layers) - 1:
             # Only the score token's query: the other positions' outputs of this layer are never read.
             x, h, mask = x[:, -1:], h[:, -1:], mask[:, :, -1:]
             q = attn.q_proj(x).view(batch, 1, -1, hd).transpose(1, 2)
@@ -77,14 +76,12 @@ def run_layers(
             q = attn.q_proj(x).view(batch, width, -1, hd).transpose(1, 2)
             q, k = apply_rotary_pos_emb(q, k, cos, sin)
         if keep_kv:
-            kvs.append(torch.stack([k, v]))
-            if last:
-                break
+            if kv is None:
+                kv = k.new_empty((len(layers), 2, *k.shape))
+            kv[i, 0], kv[i, 1] = k, v
         if past is not None:
             k = torch.cat([past[i, 0], k], dim=2)
             v = torch.cat([past[i, 1], v], dim=2)
         h = h + _attend(attn, q, k, v, mask)
         h = h + layer.mlp(layer.post_attention_layernorm(h))
-    if keep_kv:
-        return None, torch.stack(kvs)
-    return lm.norm(h[:, -1]), None
+    return lm.norm(h[:, -1]), kv

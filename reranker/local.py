@@ -54,6 +54,7 @@ class M0Reranker:
         self.model = model
         self.tokenizer = tokenizer
         self.model_name = model_name
+        self.folder = folder
         self.options = opts
         device = next(model.parameters()).device
         self.device = device

@@ -1,7 +1,7 @@
-"""The model stage: one batch of prepared pairs -> logits. Each row is its document prefix (keys and
-values from the prefix cache, or computed once in a prefix pass and cached) plus its own query tokens,
-which run with that prefix as past keys/values; vision features come from the cache or one
-vision-tower call for the pages and query images the batch still needs."""
+"""The model stage: one batch of prepared pairs -> logits. A row whose document prefix is cached runs
+only its own query tokens, with that prefix as past keys/values; a row whose prefix is not cached
+runs whole, and the keys/values of its prefix are cut from that same pass and cached. Vision
+features come from the cache or one vision-tower call for the images the batch still needs."""
 
 from __future__ import annotations
 
@@ -76,8 +76,9 @@ class ModelRunner:
 
     def logits(self, batch: Sequence[PreparedPair]) -> torch.Tensor:
         """(batch,) logits, on the device (the caller moves them off, so the device is not stalled).
-        Rows whose document prefix is cached run only their query tokens; missing prefixes run first,
-        once each, and are cached."""
+        Rows whose document prefix is cached run only their query tokens; the others run whole, in
+        one pass that also yields their prefix's keys/values for the cache (one row per prefix: a
+        second query over the same new document in this batch then runs only its own tokens)."""
         encoded = [p.encoded for p in batch if p.encoded is not None]
         if len(encoded) != len(batch):
             raise ValueError("only successfully prepared pairs can be batched")
@@ -97,21 +98,29 @@ class ModelRunner:
             )  # (3, batch, width)
             rows = [_Row.of(p, self.model.image_token_id, self.preprocessor_tokens) for p in batch]
             prefixes = {k: p.prefix for p in batch if (k := p.prefix_key) is not None and p.prefix is not None}
-            missing: dict[str, int] = {}  # prefix key -> first row that needs it computed
+            missing: dict[str, int] = {}  # prefix key -> the row that runs whole and yields it
+            whole: list[int] = []
             for i, (p, row) in enumerate(zip(batch, rows, strict=True)):
-                if p.prefix_len and p.prefix is None and p.prefix_key is not None:
-                    # An earlier batch of this call may have computed it since the pair was prepared.
-                    found = prefixes.get(p.prefix_key) or self.prefix_cache.get(p.prefix_key)
-                    if found is not None:
-                        prefixes[p.prefix_key] = found
-                        continue
-                    missing.setdefault(p.prefix_key, i)
-                    row.needs_prefix_images = True
+                key = p.prefix_key
+                if key is not None and p.prefix_len and (key in prefixes or key in missing):
+                    continue
+                # An earlier batch of this call may have computed it since the pair was prepared.
+                found = self.prefix_cache.get(key) if key is not None and p.prefix_len else None
+                if found is not None:
+                    prefixes[key or ""] = found
+                    continue
+                if key is not None and p.prefix_len:
+                    missing[key] = i
+                whole.append(i)
+                row.needs_prefix_images = True
             needed = [im for row in rows for im in row.needed_images()]
             feats = self._features(needed) if needed else {}
-            if missing:
-                prefixes.update(self._run_prefixes(batch, rows, missing, ids_t, positions, feats))
-            return self._run_suffixes(batch, rows, prefixes, ids_t, positions, feats)
+            out = torch.empty(len(batch), device=self.device, dtype=next(self.model.score.parameters()).dtype)
+            if whole:
+                out[whole] = self._run_whole(batch, rows, whole, missing, ids_t, positions, feats, prefixes)
+            if rest := [i for i in range(len(batch)) if i not in set(whole)]:
+                out[rest] = self._run_suffixes(batch, rows, rest, prefixes, ids_t, positions, feats)
+            return out
 
     def preprocessor_tokens(self, grid: tuple[int, int, int]) -> int:
         t, h, w = grid
@@ -127,68 +136,69 @@ class ModelRunner:
             embeds = embeds.masked_scatter(is_image.unsqueeze(-1), flat.to(embeds.dtype))
         return embeds  # type: ignore[no-any-return]
 
-    def _run_prefixes(
+    def _run_whole(
         self,
         batch: Sequence[PreparedPair],
         rows: list[_Row],
+        picks: list[int],
         missing: dict[str, int],
         ids_t: torch.Tensor,
         positions: torch.Tensor,
         feats: dict[str, torch.Tensor],
-    ) -> dict[str, PrefixKV]:
-        """Keys/values of the missing document prefixes (one left-padded pass), cached when they fit."""
-        width = ids_t.shape[1]
-        picks = list(missing.values())
-        plen = [batch[i].prefix_len for i in picks]
-        pw = max(plen)
-        pid = torch.full((len(picks), pw), self.pad_id, dtype=ids_t.dtype, device=self.device)
-        pos = torch.zeros((3, len(picks), pw), dtype=positions.dtype, device=self.device)
-        for j, i in enumerate(picks):
-            start = width - len(batch[i].encoded or [])
-            pid[j, pw - plen[j]:] = ids_t[i, start:start + plen[j]]
-            pos[:, j, pw - plen[j]:] = positions[:, i, start:start + plen[j]]
-        pfeats = [feats[im.key] for i in picks for im in rows[i].prefix_images]
+        prefixes: dict[str, PrefixKV],
+    ) -> torch.Tensor:
+        """Logits of the rows in `picks`, whole prompts in one pass; the document prefixes in `missing`
+        are cut from that pass's keys/values and cached (added to `prefixes`)."""
+        lens = [len(batch[i].encoded or []) for i in picks]
+        w = max(lens)
+        sel = torch.tensor(picks, device=self.device)
+        wfeats = [feats[im.key] for i in picks for im in batch[i].images]
         lm = self.model.model.language_model
-        _, kv = run_layers(lm, self._embed(pid, pfeats), pos, torch.tensor(plen, device=self.device), keep_kv=True)
-        assert kv is not None
-        out: dict[str, PrefixKV] = {}
-        for j, (key, i) in enumerate(missing.items()):
+        h, kv = run_layers(
+            lm, self._embed(ids_t[sel, -w:], wfeats), positions[:, sel, -w:].contiguous(),
+            torch.tensor(lens, device=self.device), keep_kv=bool(missing),
+        )
+        row_of = {i: j for j, i in enumerate(picks)}
+        for key, i in missing.items():
+            j, start = row_of[i], w - lens[row_of[i]]
             doc_image = rows[i].prefix_images[0] if rows[i].prefix_images else None
-            entry = PrefixKV(kv[:, :, j, :, pw - plen[j]:].clone(), doc_image.grid_thw if doc_image else None)
+            assert kv is not None
+            entry = PrefixKV(
+                kv[:, :, j, :, start:start + batch[i].prefix_len].clone(), doc_image.grid_thw if doc_image else None
+            )
             self.prefix_cache.put(key, entry, doc_image.key if doc_image else None)
-            out[key] = entry
-        return out
+            prefixes[key] = entry
+        return self.model.score(h).squeeze(-1)  # type: ignore[no-any-return]
 
     def _run_suffixes(
         self,
         batch: Sequence[PreparedPair],
         rows: list[_Row],
+        picks: list[int],
         prefixes: dict[str, PrefixKV],
         ids_t: torch.Tensor,
         positions: torch.Tensor,
         feats: dict[str, torch.Tensor],
     ) -> torch.Tensor:
-        lens = [len(p.encoded or []) - p.prefix_len for p in batch]
+        """Logits of the rows in `picks`, each running its tokens after its cached document prefix."""
+        lens = [len(batch[i].encoded or []) - batch[i].prefix_len for i in picks]
         sw = max(lens)
-        sid = ids_t[:, -sw:].clone()
-        for i, n in enumerate(lens):
-            sid[i, : sw - n] = self.pad_id  # the prefix's tokens sit there; they come from the cache
-        past = None
-        plen = [p.prefix_len for p in batch]
-        if max(plen) > 0:
-            first = next(iter(prefixes.values()))
-            layers, two, heads, _, hd = first.kv.shape
-            past = first.kv.new_zeros((layers, two, len(batch), heads, max(plen), hd))
-            for i, p in enumerate(batch):
-                if p.prefix_len:
-                    past[:, :, i, :, past.shape[-2] - p.prefix_len:] = prefixes[p.prefix_key or ""].kv
-        sfeats = [feats[im.key] for row in rows for im in row.suffix_images]
+        sel = torch.tensor(picks, device=self.device)
+        sid = ids_t[sel, -sw:].clone()
+        for j, n in enumerate(lens):
+            sid[j, : sw - n] = self.pad_id  # the prefix's tokens sit there; they come from the cache
+        plen = [batch[i].prefix_len for i in picks]
+        first = prefixes[batch[picks[0]].prefix_key or ""].kv
+        layers, two, heads, _, hd = first.shape
+        past = first.new_zeros((layers, two, len(picks), heads, max(plen), hd))
+        for j, i in enumerate(picks):
+            past[:, :, j, :, past.shape[-2] - plen[j]:] = prefixes[batch[i].prefix_key or ""].kv
+        sfeats = [feats[im.key] for i in picks for im in rows[i].suffix_images]
         lm = self.model.model.language_model
         h, _ = run_layers(
-            lm, self._embed(sid, sfeats), positions[:, :, -sw:].contiguous(),
+            lm, self._embed(sid, sfeats), positions[:, sel, -sw:].contiguous(),
             torch.tensor(lens, device=self.device), past, torch.tensor(plen, device=self.device),
         )
-        assert h is not None
         return self.model.score(h).squeeze(-1)  # type: ignore[no-any-return]
 
     def logits_splitting(self, batch: Sequence[PreparedPair]) -> list[tuple[list[int], torch.Tensor]]:
