@@ -161,15 +161,23 @@ class StaticUseEmbedder:
         if not keep:
             return out
         tables, tokenizer = self._load()
-        ids = [np.asarray(tokenizer.pieces(texts[i]), dtype=np.int64) for i in keep]
-        counts = np.array([len(x) for x in ids], dtype=np.float32)
-        flat = np.concatenate(ids)
-        starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.int64)
-        weighted = np.add.reduceat(tables["rows"][flat].astype(np.float32), starts, axis=0)
-        weight_sum = np.add.reduceat(tables["weights"][flat], starts)
-        # weighted mean of the rows, rescaled to USE's token sum (the head expects Σ rows over n)
-        summed = weighted * (counts / np.maximum(weight_sum, 1e-12))[:, None] + tables["ends"]
-        pooled = use_head(tables, summed.astype(np.float32), counts + 2)
+        rows, weights = tables["rows"], tables["weights"]
+        # <unk> is left out (its weight is 0 and tokenizers split unknown runs differently), so the
+        # count n that USE's head divides by does not depend on which tokenizer a machine has
+        summed = np.zeros((len(keep), rows.shape[1]), dtype=np.float32)
+        counts = np.zeros(len(keep), dtype=np.float32)
+        for row, i in enumerate(keep):
+            ids, times = np.unique(
+                np.asarray(tokenizer.known_pieces(texts[i]), dtype=np.int64), return_counts=True
+            )
+            if not len(ids):
+                continue
+            n = times.astype(np.float32)
+            weight_sum = float(n @ weights[ids])
+            if weight_sum > 0:  # a weighted mean of the rows, rescaled to USE's sum over n tokens
+                summed[row] = (n @ rows[ids].astype(np.float32)) * (n.sum() / weight_sum)
+            counts[row] = n.sum()
+        pooled = use_head(tables, summed + tables["ends"], counts + 2)  # + <s> and </s>
         out[keep] = (pooled - tables["out_mean"]) @ tables["out_basis"]
         return l2_normalise(out)
 

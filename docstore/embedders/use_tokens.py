@@ -72,6 +72,13 @@ class BudgetTokenizer:
                 out.append(i)
         return out
 
+    def known_pieces(self, text: str) -> list[int]:
+        """The piece ids of `text` without <unk>: the same from either tokenizer, in one call."""
+        ids: list[int] = (
+            self._cpp.encode(text, out_type=int) if self._cpp is not None else self._pure_ids(text)
+        )
+        return [i for i in ids if i != UNK] if UNK in ids else ids
+
     def encode(
         self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True
     ) -> list[int]:
