@@ -67,11 +67,10 @@ class M0Reranker:
         )
         budget = opts.token_budget or (32768 if device.type == "cuda" else 8192)
         self.runner = ModelRunner(model, self.vision_cache, int(tokenizer.pad_token_id), self.prefix_cache)
-        workers = opts.workers
-        if device.type == "cpu":
-            # On the CPU the model's own threads use the cores; more preprocessing threads only fight them.
-            workers = max(1, min(workers, (os.cpu_count() or 1) - torch.get_num_threads() + 1))
-        self.pipeline = Pipeline(self.preparer, self.runner, workers, budget, opts.max_batch_pairs)
+        # On the CPU, preparation and the model take turns, each on all cores (see reranker/gate.py).
+        cpu = device.type == "cpu"
+        workers = min(opts.workers, os.cpu_count() or 1) if cpu else opts.workers
+        self.pipeline = Pipeline(self.preparer, self.runner, workers, budget, opts.max_batch_pairs, take_turns=cpu)
         self.counter = TokenCounter(self.preparer)
         self._closed = False
 

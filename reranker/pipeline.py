@@ -16,6 +16,7 @@ import torch
 
 from reranker.batching import take_batch
 from reranker.errors import CandidateError
+from reranker.gate import TurnGate
 from reranker.model import logits_to_scores
 from reranker.prepare import PreparedPair, Preparer, Side
 from reranker.runner import ModelRunner
@@ -36,9 +37,16 @@ class _Fatal:
 
 class Pipeline:
     def __init__(
-        self, preparer: Preparer, runner: ModelRunner, workers: int, token_budget: int, max_batch_pairs: int
+        self,
+        preparer: Preparer,
+        runner: ModelRunner,
+        workers: int,
+        token_budget: int,
+        max_batch_pairs: int,
+        take_turns: bool = False,
     ) -> None:
         self.preparer = preparer
+        self.gate = TurnGate(take_turns)
         self.runner = runner
         self.token_budget = token_budget
         self.max_batch_pairs = max_batch_pairs
@@ -81,9 +89,10 @@ class Pipeline:
                 return
             try:
                 query, candidate = pairs[i]
-                item: PreparedPair | _Fatal = self.preparer.prepare_pair(
-                    i, self._query_side(memo, memo_lock, query), candidate
-                )
+                with self.gate.prepare():
+                    item: PreparedPair | _Fatal = self.preparer.prepare_pair(
+                        i, self._query_side(memo, memo_lock, query), candidate
+                    )
             except BaseException as exc:  # a bug, not bad input: fail the call, loudly
                 item = _Fatal(exc)
             while not cancelled.is_set():
@@ -119,7 +128,9 @@ class Pipeline:
                 chosen = set(picked)
                 pending = [p for k, p in enumerate(pending) if k not in chosen]
                 t0 = time.perf_counter()
-                for out in self.runner.logits_splitting(batch):
+                with self.gate.model():
+                    outs = self.runner.logits_splitting(batch)
+                for out in outs:
                     done.put(out)
                 model_ms += (time.perf_counter() - t0) * 1000
                 tokens += sum(p.length for p in batch)
