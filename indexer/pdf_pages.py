@@ -100,7 +100,10 @@ def extract_page(
     image_format: ImageFormat = "auto",
 ) -> PageContent:
     page = doc.load_page(index)
-    blocks = page.get_text("blocks", flags=_BLOCK_FLAGS)
+    # One interpretation of the content stream feeds both the text and the image (get_text and
+    # get_pixmap would each parse it again). Its coordinates are the rotated page's, like page.rect.
+    display_list = page.get_displaylist()
+    blocks = pymupdf.TextPage(display_list.get_textpage(flags=_BLOCK_FLAGS)).extractBLOCKS()
     has_raster, has_figures = _figure_flags(blocks, page.rect)
     text = text_from_blocks(blocks, page.rect.width)
     used_ocr = needs_ocr = False
@@ -110,7 +113,7 @@ def extract_page(
             used_ocr = True
         else:
             needs_ocr = True
-    pix = render_page(page, max_pixels)
+    pix = render_page(page, max_pixels, display_list)
     img = to_pil(pix)
     image, fmt = encode_image(img, has_raster, image_format)
     return PageContent(

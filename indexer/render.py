@@ -36,26 +36,49 @@ def zoom_for_budget(
     return zoom
 
 
-def render_page(page: pymupdf.Page, max_pixels: int = MAX_PIXELS) -> pymupdf.Pixmap:
-    """Render the page (rotation applied) within the pixel budget, RGB without alpha."""
+def render_page(
+    page: pymupdf.Page, max_pixels: int = MAX_PIXELS, display_list: pymupdf.DisplayList | None = None
+) -> pymupdf.Pixmap:
+    """Render the page (rotation applied) within the pixel budget, on opaque white. Pass the page's
+    display list when the caller also extracts text from it: the content stream is then parsed once."""
     rect = page.rect  # already rotated
+    dl = display_list if display_list is not None else page.get_displaylist()
     zoom = zoom_for_budget(rect.width, rect.height, max_pixels)
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False)
+    pix = _draw(dl, zoom)
     # The clip can still round up by one pixel on odd boxes; a second, slightly smaller pass fixes it.
     if pix.width * pix.height > max_pixels:
         zoom *= math.sqrt(max_pixels / (pix.width * pix.height)) * 0.998
-        pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False)
+        pix = _draw(dl, zoom)
     return pix
 
 
-def _to_pil(pix: pymupdf.Pixmap) -> Image.Image:
-    # frombytes unpacks into PIL's own RGBX storage; reading the samples through the memoryview
-    # skips the extra full-page copy that `pix.samples` (a bytes object) makes first.
-    return Image.frombytes("RGB", (pix.width, pix.height), pix.samples_mv, "raw", "RGB", pix.stride, 1)
+def _draw(dl: pymupdf.DisplayList, zoom: float) -> pymupdf.Pixmap:
+    """Draw into an RGBA pixmap cleared to opaque white, so every pixel stays opaque and the
+    samples read as RGBX. MuPDF draws 4-byte pixels faster than packed RGB (~15 % on text and
+    scan pages), and PIL takes RGBX as it stores images, without unpacking each pixel."""
+    mu = pymupdf.mupdf
+    ctm = mu.FzMatrix(zoom, 0, 0, zoom, 0, 0)
+    bbox = mu.fz_round_rect(mu.fz_transform_rect(mu.fz_bound_display_list(dl.this), ctm))
+    rgb = mu.FzColorspace(mu.FzColorspace.Fixed_RGB)
+    pix = mu.fz_new_pixmap_with_bbox(rgb, bbox, mu.FzSeparations(), 1)
+    mu.fz_clear_pixmap_with_value(pix, 0xFF)  # white, alpha 255
+    dev = mu.fz_new_draw_device(ctm, pix)
+    try:
+        mu.fz_run_display_list(
+            dl.this, dev, mu.FzMatrix(), mu.FzRect(mu.FzRect.Fixed_INFINITE), mu.FzCookie()
+        )
+    finally:
+        mu.fz_close_device(dev)
+    return pymupdf.Pixmap("raw", pix)
 
 
 def to_pil(pix: pymupdf.Pixmap) -> Image.Image:
-    return _to_pil(pix)
+    """The pixmap as a PIL image. An opaque RGBA pixmap (render_page's) becomes an RGBX image over
+    one copy of the samples (a bytes object the image owns; viewing MuPDF's memory directly would
+    outlive the pixmap); packed RGB is unpacked into PIL's 4-byte pixels."""
+    if pix.alpha:
+        return Image.frombuffer("RGBX", (pix.width, pix.height), pix.samples, "raw", "RGBX", pix.stride, 1)
+    return Image.frombytes("RGB", (pix.width, pix.height), pix.samples_mv, "raw", "RGB", pix.stride, 1)
 
 
 def encode_image(img: Image.Image, has_raster: bool, fmt: ImageFormat = "auto") -> tuple[bytes, str]:
@@ -89,5 +112,5 @@ def _jpeg(img: Image.Image, quality: int) -> bytes:
 
 def _png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, "PNG", compress_level=6)
+    (img.convert("RGB") if img.mode == "RGBX" else img).save(buf, "PNG", compress_level=6)
     return buf.getvalue()

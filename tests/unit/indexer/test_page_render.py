@@ -86,3 +86,18 @@ def test_auto_picks_the_smaller_encoding_for_busy_vector_pages() -> None:
     data, fmt = encode_image(img, has_raster=False)
     other, _ = encode_image(img, has_raster=False, fmt="jpeg" if fmt == "png" else "png")
     assert len(data) <= len(other)
+
+
+@pytest.mark.parametrize("name", ["GeoTopo-komprimiert.pdf", "cmyk-image.pdf", "annotated_pdf.pdf"])
+def test_rgbx_render_is_opaque_and_matches_a_plain_rgb_render(shared_pdfs: Path, name: str) -> None:
+    with pymupdf.open(shared_pdfs / name) as doc:
+        page = doc[0]
+        pix = render_page(page, display_list=page.get_displaylist())
+        zoom = zoom_for_budget(page.rect.width, page.rect.height)
+        plain = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
+    assert pix.alpha and min(pix.samples[3 :: pix.n]) >= 250  # opaque white backdrop (± rounding)
+    img = to_pil(pix)
+    assert img.mode == "RGBX" and img.size == (plain.width, plain.height)
+    ours = img.convert("RGB").tobytes()
+    diff = sum(abs(a - b) for a, b in zip(ours, plain.samples, strict=True)) / len(ours)
+    assert diff < 0.5  # the same page, up to rounding in the blending
