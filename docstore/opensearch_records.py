@@ -10,21 +10,30 @@ import base64
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
+from docstore.opensearch_queries import VECTOR_COPY
 from docstore.schema import Hit, Page, SearchRequest
 from docstore.snippets import make_snippet
 
 IMAGE_FIELDS = ("image", "thumbnail")
+_HEAVY = frozenset({"embedding", VECTOR_COPY})  # never parsed into a hit's page
 
 
 def page_actions(
-    pages: Sequence[Page], pages_index: str, images_index: str | None
+    pages: Sequence[Page], pages_index: str, images_index: str | None, vector_copy: bool = True
 ) -> Iterator[dict[str, Any]]:
     """Bulk actions writing `pages` by page_id; `images_index` None when no images index exists
-    yet and none of the pages carries an image (nothing to write or remove there)."""
+    yet and none of the pages carries an image (nothing to write or remove there).
+    `vector_copy` False for a pages index from before the stored vector copy (strict mapping)."""
     for page in pages:
         doc = page.model_dump(exclude={"image", "thumbnail", "embedding"})
         if page.embedding is not None:
             doc["embedding"] = page.embedding
+            if vector_copy:
+                doc[VECTOR_COPY] = base64.b64encode(
+                    np.asarray(page.embedding, dtype="<f4").tobytes()
+                ).decode()
         yield {"_index": pages_index, "_id": page.page_id, "_source": doc}
         if images_index is None:
             continue
@@ -40,16 +49,26 @@ def page_actions(
         yield {"_index": images_index, "_id": page.page_id, "_source": record}
 
 
+def page_from_source(source: dict[str, Any]) -> Page:
+    """A Page from a pages-index _source, the embedding decoded from its stored copy (or read
+    from the JSON vector of an index that predates the copy)."""
+    fields = {k: v for k, v in source.items() if k != VECTOR_COPY}
+    copy = source.get(VECTOR_COPY)
+    if copy is not None:
+        fields["embedding"] = np.frombuffer(base64.b64decode(copy), dtype="<f4").tolist()
+    return Page(**fields)
+
+
 def images_from_source(source: dict[str, Any]) -> dict[str, bytes]:
     return {f: base64.b64decode(source[f]) for f in IMAGE_FIELDS if source.get(f) is not None}
 
 
 def hits_from(scored: Sequence[tuple[dict[str, Any], float]], request: SearchRequest) -> list[Hit]:
-    """Hits from (page _source without the embedding, score) pairs, best first; snippets only
-    when the request wants them (making one scans the page text)."""
+    """Hits from (page _source, score) pairs, best first, without the embedding (hits stay
+    light); snippets only when the request wants them (making one scans the page text)."""
     hits: list[Hit] = []
     for source, score in scored:
-        page = Page(**source)
+        page = Page(**{k: v for k, v in source.items() if k not in _HEAVY})
         snippet = make_snippet(page.text, request.query) if request.snippets and page.text else ""
         hits.append(Hit(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet))
     return hits

@@ -3,9 +3,9 @@
 - Every mode is one request. Hybrid sends the BM25 and kNN bodies together in one ``_msearch``
   (the node runs them in parallel) and each hit carries the page fields in ``_source``, so the
   fused window needs no second request for the pages.
-- ``_source`` leaves out the embedding (the one big field in the pages index; image bytes
-  live in the images index), and ``filter_path`` drops the per-hit bookkeeping (_index,
-  shard info, totals) the client would otherwise parse.
+- ``_source`` comes back unfiltered: the stored source holds no JSON vector (see
+  docstore.opensearch_queries) and image bytes live in the images index; ``filter_path`` drops
+  the per-hit bookkeeping (_index, shard info, totals) the client would otherwise parse.
 - ``request_cache`` keeps repeated searches (the same query re-run, a page re-opened) in the
   shard request cache, which OpenSearch invalidates on refresh, so it never serves stale hits.
   ``preference`` routes a given query and filters to the same shard copies every time: the

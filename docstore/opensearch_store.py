@@ -17,7 +17,13 @@ from typing import Any, Literal
 from docstore import opensearch_queries as q
 from docstore import opensearch_search as s
 from docstore.fusion import rrf_fuse
-from docstore.opensearch_records import IMAGE_FIELDS, hits_from, images_from_source, page_actions
+from docstore.opensearch_records import (
+    IMAGE_FIELDS,
+    hits_from,
+    images_from_source,
+    page_actions,
+    page_from_source,
+)
 from docstore.opensearch_url import parse_opensearch_url
 from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
 from docstore.store import StoreUnavailable
@@ -35,6 +41,7 @@ class OpenSearchStore:
         self._client: Any = None
         self._ready: set[str] = set()  # indices known to exist
         self._dim_known: int | None = None  # the vector field's size, once known to exist
+        self._vector_copy: bool | None = None  # see _has_vector_copy
 
     @property
     def client(self) -> Any:
@@ -72,6 +79,7 @@ class OpenSearchStore:
             self._client = None
         self._ready.clear()
         self._dim_known = None
+        self._vector_copy = None
 
     # -- indices -------------------------------------------------------------------------
     def _create(self, index: str) -> None:
@@ -97,6 +105,12 @@ class OpenSearchStore:
     def _mapping(self) -> dict[str, Any]:
         found = self._call(self.client.indices.get_mapping, index=self.pages_index, ignore=404)
         return dict(found.get(self.pages_index, {}).get("mappings", {}))
+
+    def _has_vector_copy(self) -> bool:
+        """Whether the pages index maps the stored vector copy (indices from before it do not)."""
+        if self._vector_copy is None:
+            self._vector_copy = q.VECTOR_COPY in self._mapping().get("properties", {})
+        return self._vector_copy
 
     def _dim(self) -> int | None:
         dim = self._mapping().get("properties", {}).get("embedding", {}).get("dimension")
@@ -147,7 +161,7 @@ class OpenSearchStore:
         ):
             self._ready.add(self.images_index)
         images = self.images_index if self.images_index in self._ready else None
-        self._bulk(page_actions(pages, self.pages_index, images))
+        self._bulk(page_actions(pages, self.pages_index, images, self._has_vector_copy()))
 
     def _bulk(self, actions: Iterator[dict[str, Any]]) -> None:
         from opensearchpy import helpers
@@ -233,7 +247,7 @@ class OpenSearchStore:
         hits = self._search(self.pages_index, q.build_page_lookup(page_id, groups))["hits"]["hits"]
         if not hits:
             return None
-        page = Page(**hits[0]["_source"])
+        page = page_from_source(hits[0]["_source"])
         media = self._images(page_id, groups)
         return page.model_copy(update=media) if media else page
 

@@ -9,7 +9,7 @@ import pytest
 from docstore import opensearch_queries as q
 from docstore import opensearch_search as s
 from docstore.fusion import fusion_depth
-from docstore.opensearch_records import hits_from, images_from_source, page_actions
+from docstore.opensearch_records import hits_from, images_from_source, page_actions, page_from_source
 from docstore.opensearch_url import parse_opensearch_url
 from docstore.schema import Filters, Page, SearchMode, SearchRequest
 
@@ -36,6 +36,9 @@ def test_every_vector_mapping_uses_the_lucene_engine_with_cosine() -> None:
         "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"},
     }
     assert "embedding" not in q.pages_mapping(None)["properties"]
+    # the JSON vector is not stored; its exact float32 copy is
+    assert q.pages_mapping(384)["_source"] == {"excludes": ["embedding"]}
+    assert q.pages_mapping(384)["properties"][q.VECTOR_COPY] == {"type": "binary"}
     with pytest.raises(ValueError):
         q.knn_vector_field(0)
 
@@ -84,7 +87,7 @@ def test_bm25_query_is_plain_text_over_title_and_content_with_filters() -> None:
     assert must["type"] == "most_fields"
     assert must["fields"] == ["title^2.0", "content", "content_en"]
     assert body["query"]["bool"]["filter"] == [{"term": {"collection": "c"}}]
-    assert body["_source"] == {"excludes": ["embedding"]}
+    assert body["_source"] is True  # unfiltered: the stored source holds no JSON vector
     assert q.build_bm25_query("x", source=False)["_source"] is False
 
 
@@ -104,7 +107,7 @@ def test_hybrid_msearch_asks_both_rankings_twice_the_window_with_their_pages() -
     assert lines[0] == lines[2]
     assert lines[0]["index"] == "p-pages" and lines[0]["request_cache"] is True
     assert lines[0]["preference"] == s.preference_for("q", Filters(doc_id="d"))
-    assert lines[1]["size"] == 60 and lines[1]["_source"] == {"excludes": ["embedding"]}
+    assert lines[1]["size"] == 60 and lines[1]["_source"] is True
     assert lines[1]["query"]["bool"]["filter"] == [{"term": {"doc_id": "d"}}]
     knn = lines[3]["query"]["knn"]["embedding"]
     assert knn["k"] == 60 and knn["filter"] == {"bool": {"filter": [{"term": {"doc_id": "d"}}]}}
@@ -191,6 +194,9 @@ def test_page_actions_split_images_out_and_clear_stale_ones() -> None:
         ("delete", "p-images", "d:2"),
     ]
     assert "image" not in actions[0]["_source"] and actions[0]["_source"]["embedding"] == [1.0, 0.0]
+    assert page_from_source(actions[0]["_source"]).embedding == [1.0, 0.0]  # read from the copy
+    old = list(page_actions([with_image], "p", "i", vector_copy=False))[0]["_source"]
+    assert q.VECTOR_COPY not in old and page_from_source(old).embedding == [1.0, 0.0]
     image_doc = actions[1]["_source"]
     assert image_doc["acl"] == ["hr"] and base64.b64decode(image_doc["image"]) == b"\x89PNG"
     assert images_from_source(image_doc) == {"image": b"\x89PNG", "thumbnail": b"JPG"}
