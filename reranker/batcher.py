@@ -24,6 +24,17 @@ class PairScorer(Protocol):
         """One score (float) or one per-candidate error object per pair."""
 
 
+class CountingScorer(Protocol):
+    def score_pairs_counted(self, pairs: Sequence[tuple[Query, Candidate]]) -> tuple[list[Any], list[int]]:
+        """Results as `score_pairs`, plus the tokens each pair cost."""
+
+
+class Scored(list[Any]):
+    """One request's results in order; `tokens` is what they cost when the scorer reports usage."""
+
+    tokens: int | None = None
+
+
 class QueueFull(RuntimeError):
     """Too many requests are waiting; try again later."""
 
@@ -35,7 +46,7 @@ class BatcherClosed(RuntimeError):
 @dataclass
 class _Job:
     pairs: list[tuple[Query, Candidate]]
-    future: Future[list[Any]] = field(default_factory=Future)
+    future: Future[Scored] = field(default_factory=Future)
 
 
 @dataclass
@@ -78,10 +89,12 @@ class DynamicBatcher:
 
     # --- client side ---------------------------------------------------------------------------
 
-    def submit(self, pairs: Sequence[tuple[Query, Candidate]]) -> Future[list[Any]]:
+    def submit(self, pairs: Sequence[tuple[Query, Candidate]]) -> Future[Scored]:
         job = _Job(list(pairs))
         if not job.pairs:
-            job.future.set_result([])
+            empty = Scored()
+            empty.tokens = 0
+            job.future.set_result(empty)
             return job.future
         with self._cond:
             if self._closed:
@@ -94,7 +107,7 @@ class DynamicBatcher:
             self._cond.notify_all()
         return job.future
 
-    def score(self, pairs: Sequence[tuple[Query, Candidate]], timeout: float | None = None) -> list[Any]:
+    def score(self, pairs: Sequence[tuple[Query, Candidate]], timeout: float | None = None) -> Scored:
         """Blocking convenience: submit and wait (raises TimeoutError after `timeout` seconds)."""
         future = self.submit(pairs)
         try:
@@ -176,9 +189,14 @@ class DynamicBatcher:
 
     def _score(self, batch: list[_Job]) -> None:
         pairs = [p for job in batch for p in job.pairs]
+        tokens: list[int] | None = None
         try:
-            results = self.scorer.score_pairs(pairs)
-            if len(results) != len(pairs):
+            counted = getattr(self.scorer, "score_pairs_counted", None)
+            if callable(counted):  # usage from the scoring itself (see CountingScorer)
+                results, tokens = counted(pairs)
+            else:
+                results = self.scorer.score_pairs(pairs)
+            if len(results) != len(pairs) or (tokens is not None and len(tokens) != len(pairs)):
                 raise RuntimeError(f"scorer returned {len(results)} results for {len(pairs)} pairs")
         except Exception as exc:  # the whole batch failed (e.g. out of memory): fail its requests
             self.stats.failed_batches += 1
@@ -192,5 +210,8 @@ class DynamicBatcher:
         self.stats.recent_batch_sizes.append(len(pairs))
         start = 0
         for job in batch:
-            job.future.set_result(list(results[start : start + len(job.pairs)]))
-            start += len(job.pairs)
+            end = start + len(job.pairs)
+            scored = Scored(results[start:end])
+            scored.tokens = None if tokens is None else sum(tokens[start:end])
+            job.future.set_result(scored)
+            start = end

@@ -109,8 +109,17 @@ class M0Reranker:
         """One score per pair (any mix of queries), or the CandidateError that pair failed with."""
         return self.score_pairs_detailed(pairs).scores
 
+    def score_pairs_counted(
+        self, pairs: Sequence[tuple[Query, Candidate]]
+    ) -> tuple[list[float | CandidateError], list[int]]:
+        """Scores as `score_pairs`, plus the text + visual tokens each pair cost (0 if it failed),
+        counted from the prepared inputs: usage without reading or tokenising anything again."""
+        out = self.score_pairs_detailed(pairs)
+        return out.scores, out.pair_tokens
+
     def count_tokens(self, pairs: Sequence[tuple[Query, Candidate]]) -> int:
-        """Text + visual tokens the pairs cost (failed pairs count 0); no model run."""
+        """Text + visual tokens the pairs would cost (failed pairs count 0), without scoring them:
+        reads image headers and tokenises (a scoring call reports its usage itself)."""
         return self.counter.count(pairs)
 
     def rerank(

@@ -27,6 +27,7 @@ from reranker.types import RerankError
 class PipelineResult:
     scores: list[float | CandidateError]
     total_tokens: int = 0
+    pair_tokens: list[int] = field(default_factory=list)  # text + visual tokens per pair (0: failed)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -112,7 +113,7 @@ class Pipeline:
         )
         post.start()
         model_ms = 0.0
-        tokens = 0
+        pair_tokens = [0] * n
         try:
             pending: list[PreparedPair] = []
             received = 0
@@ -133,7 +134,8 @@ class Pipeline:
                 for out in outs:
                     done.put(out)
                 model_ms += (time.perf_counter() - t0) * 1000
-                tokens += sum(p.length for p in batch)
+                for p in batch:
+                    pair_tokens[p.index] = p.length
         except BaseException:
             cancelled.set()
             raise
@@ -144,7 +146,8 @@ class Pipeline:
             raise RerankError(f"reranker failed while reading scores: {post_errors[0]!r}") from post_errors[0]
         return PipelineResult(
             scores=scores,
-            total_tokens=tokens,
+            total_tokens=sum(pair_tokens),
+            pair_tokens=pair_tokens,
             timings_ms={"total": (time.perf_counter() - start) * 1000, "model": model_ms},
         )
 

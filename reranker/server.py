@@ -135,9 +135,11 @@ def build_rerank_router(get_batcher: Any, settings: RerankServerSettings, model_
         ]
         if errors:
             raise ApiError(422, "; ".join(errors))
-        counter = getattr(batcher.scorer, "count_tokens", None)
-        # Counting tokenises again (and reads images), so keep it off the event loop.
-        total = int(await asyncio.to_thread(counter, pairs)) if callable(counter) else estimate_tokens(pairs)
+        total = getattr(results, "tokens", None)  # counted while scoring (the local model does)
+        if total is None:
+            counter = getattr(batcher.scorer, "count_tokens", None)
+            # Counting tokenises again (and reads images), so keep it off the event loop.
+            total = int(await asyncio.to_thread(counter, pairs)) if callable(counter) else estimate_tokens(pairs)
         return response_from_scores(
             body.model or model_name(),
             body.documents,
