@@ -7,18 +7,16 @@ import base64
 import binascii
 import hashlib
 import io
-import ipaddress
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 from reranker.errors import CandidateError
+from reranker.url_fetch import fetch_url
 
 
 class ImageLimits(BaseModel):
@@ -133,49 +131,3 @@ def _decode_base64(text: str) -> bytes:
         raise CandidateError(
             "image string is neither an existing file, an http(s) URL, a data URL nor valid base64"
         ) from None
-
-
-def _check_host(url: str, limits: ImageLimits) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CandidateError(f"unsupported image URL {url!r} (only http and https)")
-    if limits.allow_private_urls:
-        return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise CandidateError(f"image URL unreachable: cannot resolve {parts.hostname} ({exc})") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise CandidateError(
-                f"image URL blocked: {parts.hostname} resolves to a non-public address ({address})"
-            )
-
-
-def fetch_url(url: str, limits: ImageLimits) -> bytes:
-    """GET an image URL with a timeout and a byte cap, re-checking the host on every redirect."""
-    if not limits.allow_urls:
-        raise CandidateError("image URLs are not allowed here (URL fetching is off); send the image bytes")
-    import httpx
-
-    with httpx.Client(timeout=limits.url_timeout_s, follow_redirects=False) as client:
-        for _ in range(limits.max_redirects + 1):
-            _check_host(url, limits)
-            try:
-                with client.stream("GET", url) as response:
-                    if response.is_redirect and "location" in response.headers:
-                        url = urljoin(url, response.headers["location"])
-                        continue
-                    if response.status_code != 200:
-                        raise CandidateError(f"image URL returned HTTP {response.status_code}: {url}")
-                    chunks, total = [], 0
-                    for chunk in response.iter_bytes():
-                        total += len(chunk)
-                        if total > limits.max_bytes:
-                            raise CandidateError(f"image at {url} is over the limit of {limits.max_bytes} bytes")
-                        chunks.append(chunk)
-                    return b"".join(chunks)
-            except httpx.HTTPError as exc:
-                raise CandidateError(f"image URL unreachable: {url} ({type(exc).__name__}: {exc})") from None
-    raise CandidateError(f"image URL redirected more than {limits.max_redirects} times: {url}")
