@@ -1,6 +1,6 @@
 """Benchmark the local m0 reranker: pairs/s and p50 latency for top-32 calls (all text ~512 tokens;
 all page images; mixed), against a naive baseline in the same run (fixed batches of 8 in the given
-order, padded, prepared on the calling thread, no cache). The pipeline runs cold (no cache), with the
+order, padded, prepared on the calling thread with Qwen2-VL's stock image processor, no cache). The pipeline runs cold (no cache), with the
 pages' vision features cached (warm-vision) and with the candidates' document key/value prefixes
 cached (warm-prefix: a second query over the same candidates). Prints a table and appends it to
 BENCHMARKS.md.
@@ -256,7 +256,7 @@ def main() -> int:
             f"{args.queries} timed queries per workload (median). cold: no cache; warm-vision: the pages' "
             "vision features cached (same pages, new query); warm-prefix: the candidates' document key/value "
             "prefixes cached (a second query over the same candidates: only the query's tokens run). "
-            "TFLOP/s = cost floor of the work that method must do (no padding) / time; CPU s = process CPU "
+            "naive: batches of 8 in the given order, padded, stock image processor, no cache. TFLOP/s = cost floor of the work that method must do (no padding) / time; CPU s = process CPU "
             "time per call (all threads). × naive against the naive baseline of the same run. "
             f"Load average at the end: {os.getloadavg()[0]:.1f} (shared machine: noisy when above the core count).\n")
     table = ["| workload | method | pairs/s | p50 ms | CPU s | TFLOP/s | × naive |", "|---|---|---|---|---|---|---|"]
