@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from indexer.mupdf import pymupdf
+if TYPE_CHECKING:  # only annotations here: the indexing process itself never loads PyMuPDF
+    from indexer.mupdf import pymupdf
 
 # (x0, y0, x1, y1, text, block_no, block_type) as returned by page.get_text("blocks")
 Block = tuple[float, float, float, float, str, int, int]
@@ -68,7 +71,7 @@ def clean_text(text: str) -> str:
 
 
 # Script ranges -> language. Kana decide Japanese over Chinese; Hangul Korean. Counted with
-# regexes (C speed) rather than a per-character Python loop.
+# regexes (C speed) over the page's non-ASCII characters only, rather than a per-character loop.
 _SCRIPTS: dict[str, re.Pattern[str]] = {
     "kana": re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]"),
     "ko": re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"),
@@ -80,7 +83,10 @@ _SCRIPTS: dict[str, re.Pattern[str]] = {
     "he": re.compile("[\u0590-\u05ff]"),
     "hi": re.compile("[\u0900-\u097f]"),
 }
-_LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
+_ASCII_RUNS = re.compile("[\x00-\x7f]+")
+_LATIN_EXTENDED = re.compile("[\u00c0-\u024f]")
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_WORD = re.compile(r"[a-zäöüßéèêàâçñóíúãõ]+")
 _SAMPLE_CHARS = 6000  # enough to tell; keeps long pages cheap
 
 _STOPWORDS: dict[str, frozenset[str]] = {
@@ -98,8 +104,11 @@ def detect_language(text: str) -> str:
     """A cheap guess: the dominant non-Latin script decides (zh/ja/ko/ar/ru/th/…); Latin text is
     told apart by stopword counts. "" when there is too little text to say."""
     text = text[:_SAMPLE_CHARS]
-    counts = {name: len(rx.findall(text)) for name, rx in _SCRIPTS.items()}
-    latin = len(_LATIN.findall(text))
+    ascii_text = text.encode("ascii", "ignore")
+    other = _ASCII_RUNS.sub("", text)  # usually a few accented letters: the script regexes scan only these
+    counts = {name: len(rx.findall(other)) for name, rx in _SCRIPTS.items()}
+    latin = len(ascii_text) - len(ascii_text.translate(None, _ASCII_LETTERS))
+    latin += len(_LATIN_EXTENDED.findall(other))
     cjk = counts.get("han", 0) + counts.get("kana", 0)
     if cjk:
         counts["ja" if counts.get("kana", 0) * 10 >= cjk else "zh"] = (
@@ -112,8 +121,8 @@ def detect_language(text: str) -> str:
         return best[0]
     if latin < 20:
         return ""
-    words = re.findall(r"[a-zäöüßéèêàâçñóíúãõ]+", text.lower())
-    scores = {lang: sum(w in stops for w in words) for lang, stops in _STOPWORDS.items()}
+    words = Counter(_WORD.findall(text.lower()))
+    scores = {lang: sum(words[w] for w in stops) for lang, stops in _STOPWORDS.items()}
     lang, hits = max(scores.items(), key=lambda kv: kv[1])
     return lang if hits >= 2 else ""
 
