@@ -7,10 +7,12 @@ import glob
 import os
 import shutil
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from indexer.mupdf import pymupdf
+if TYPE_CHECKING:  # only annotations here: the indexing process itself never loads PyMuPDF
+    from indexer.mupdf import pymupdf
 
 # Languages tried when installed, in this order; "osd" (orientation data) is not a language.
 _PREFERRED = ("eng", "deu", "fra", "spa", "ita", "por", "nld")

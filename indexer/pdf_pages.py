@@ -3,14 +3,13 @@ thumbnail, reading-order text (OCR'd when there is no text layer), language and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from indexer.mupdf import pymupdf
 from indexer.ocr import OcrConfig, ocr_textpage
 from indexer.render import MAX_PIXELS, ImageFormat, encode_image, render_page, thumbnail, to_pil
 from indexer.text import Block, choose_title, detect_language, reading_order_text, text_from_blocks
+from indexer.workers import PageContent, PdfProbe
 
 # MuPDF reports repairs of damaged files on stderr; the indexer reports its own one-line reasons.
 pymupdf.TOOLS.mupdf_display_errors(False)
@@ -20,30 +19,11 @@ pymupdf.TOOLS.mupdf_display_warnings(False)
 _BLOCK_FLAGS = pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_COLLECT_VECTORS
 
 
+__all__ = ["PageContent", "PdfProbe", "UnreadablePdf", "extract_page", "open_pdf", "probe_pdf"]
+
+
 class UnreadablePdf(Exception):
     """The file cannot be indexed at all; str(exc) is the one-line reason."""
-
-
-@dataclass
-class PdfProbe:
-    page_count: int
-    title: str
-
-
-@dataclass
-class PageContent:
-    page_number: int  # 1-based
-    text: str
-    ocr: bool
-    needs_ocr: bool  # no text layer, and OCR was unavailable
-    has_figures: bool
-    language: str
-    image: bytes
-    image_format: str
-    thumbnail: bytes
-    width: int
-    height: int
-    embedding: Any = None  # float32 vector when the worker embeds (IndexOptions.embed_in)
 
 
 def open_pdf(path: str | Path) -> pymupdf.Document:

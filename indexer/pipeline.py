@@ -19,11 +19,10 @@ from docstore.schema import DocumentInfo, Page
 from docstore.store import Store
 from indexer.embedding import embed_in_workers, record_embedder, resolve_embedder
 from indexer.ocr import find_ocr
-from indexer.pdf_pages import PageContent, PdfProbe
 from indexer.progress import Progress
 from indexer.sources import SourceFile, content_hash, discover, make_doc_id, page_id, read_text_document
 from indexer.summary import FailedPage, IndexOptions, IndexSummary, SkippedFile
-from indexer.workers import Task, TaskResult, WorkerPool, WorkerSettings
+from indexer.workers import PageContent, PdfProbe, Task, TaskResult, WorkerPool, WorkerSettings
 
 
 @dataclass

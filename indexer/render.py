@@ -1,14 +1,17 @@
-"""Page images sized for the reranker: the zoom that fits m0's pixel budget, and compact encodings."""
+"""Page images sized for the reranker: the zoom that fits m0's pixel budget, and compact encodings.
+PIL and PyMuPDF are imported where they are used: the indexing process imports this module for its
+constants only, and rendering happens in the worker processes."""
 
 from __future__ import annotations
 
 import io
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from PIL import Image
+if TYPE_CHECKING:
+    from PIL import Image
 
-from indexer.mupdf import pymupdf
+    from indexer.mupdf import pymupdf
 
 # jina-reranker-m0's image processor: at most 768 visual tokens (768·28·28 pixels), at least 4·28·28.
 MAX_PIXELS = 602112
@@ -56,6 +59,8 @@ def _draw(dl: pymupdf.DisplayList, zoom: float) -> pymupdf.Pixmap:
     """Draw into an RGBA pixmap cleared to opaque white, so every pixel stays opaque and the
     samples read as RGBX. MuPDF draws 4-byte pixels faster than packed RGB (~15 % on text and
     scan pages), and PIL takes RGBX as it stores images, without unpacking each pixel."""
+    from indexer.mupdf import pymupdf
+
     mu = pymupdf.mupdf
     ctm = mu.FzMatrix(zoom, 0, 0, zoom, 0, 0)
     bbox = mu.fz_round_rect(mu.fz_transform_rect(mu.fz_bound_display_list(dl.this), ctm))
@@ -76,6 +81,8 @@ def to_pil(pix: pymupdf.Pixmap) -> Image.Image:
     """The pixmap as a PIL image. An opaque RGBA pixmap (render_page's) becomes an RGBX image over
     one copy of the samples (a bytes object the image owns; viewing MuPDF's memory directly would
     outlive the pixmap); packed RGB is unpacked into PIL's 4-byte pixels."""
+    from PIL import Image
+
     if pix.alpha:
         return Image.frombuffer("RGBX", (pix.width, pix.height), pix.samples, "raw", "RGBX", pix.stride, 1)
     return Image.frombytes("RGB", (pix.width, pix.height), pix.samples_mv, "raw", "RGB", pix.stride, 1)
@@ -95,6 +102,8 @@ def encode_image(img: Image.Image, has_raster: bool, fmt: ImageFormat = "auto") 
 
 
 def thumbnail(img: Image.Image, width: int = THUMB_WIDTH) -> bytes:
+    from PIL import Image
+
     if img.width > width:
         factor = img.width // width
         if factor > 1:  # integer box reduction first: a plain resize from full size is 4x slower

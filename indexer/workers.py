@@ -35,6 +35,30 @@ class Task:
     title: str = ""  # the document title: what an empty page is embedded as
 
 
+# What the workers send back. Defined here, not beside the code that makes them (pdf_pages), so
+# that the indexing process unpickles them without importing PyMuPDF.
+@dataclass
+class PdfProbe:
+    page_count: int
+    title: str
+
+
+@dataclass
+class PageContent:
+    page_number: int  # 1-based
+    text: str
+    ocr: bool
+    needs_ocr: bool  # no text layer, and OCR was unavailable
+    has_figures: bool
+    language: str
+    image: bytes
+    image_format: str
+    thumbnail: bytes
+    width: int
+    height: int
+    embedding: Any = None  # float32 vector when the worker embeds (IndexOptions.embed_in)
+
+
 @dataclass
 class TaskResult:
     task: Task
@@ -92,9 +116,9 @@ def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
 
 
 def _one_blas_thread() -> None:
-    """The environment variables only bind a BLAS loaded after them; numpy may already be in
-    (the spawn bootstrap imports this module), and a spinning OpenMP/OpenBLAS pool multiplies the
-    embedder's CPU time several fold on shared cores. threadpoolctl sets the loaded pools to one."""
+    """The environment variables only bind a BLAS loaded after them; numpy is usually in already
+    (the forkserver preloads it), and a spinning OpenMP/OpenBLAS pool multiplies the embedder's
+    CPU time several fold on shared cores. threadpoolctl sets the loaded pools to one."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -121,9 +145,23 @@ class _Worker:
     started: float = field(default=0.0)
 
 
+def _start_context(settings: WorkerSettings) -> Any:
+    """Workers fork from a forkserver: one fresh interpreter imports PyMuPDF, PIL (and numpy for an
+    embedder) once, and every worker, first or replacement, is a fork of it that starts in
+    milliseconds instead of ~0.8 CPU-s of interpreter start-up and imports. Not a plain fork of this
+    process, which may hold threads (embedder, store). Spawn where there is no forkserver."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    preload = ["__main__", "indexer.pdf_pages", "PIL.JpegImagePlugin", "PIL.PngImagePlugin"]
+    # Takes effect when the server starts (the first pool of this process); later pools share it.
+    ctx.set_forkserver_preload(preload + (["docstore.embedders"] if settings.embedder else []))
+    return ctx
+
+
 class WorkerPool:
     def __init__(self, size: int, settings: WorkerSettings, task_timeout: float = 60.0) -> None:
-        self._ctx = mp.get_context("spawn")  # no fork: the parent may hold threads (embedder, store)
+        self._ctx = _start_context(settings)
         self._settings = settings
         self.task_timeout = task_timeout
         self.size = max(1, size)

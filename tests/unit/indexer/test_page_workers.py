@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -49,3 +51,14 @@ def test_results_errors_and_timeouts(shared_pdfs: Path) -> None:
         pool.submit(Task(5, "page", str(shared_pdfs / "GeoTopo-komprimiert.pdf"), 0))
         [ok] = _drain(pool)
         assert isinstance(ok.value, PageContent) and ok.value.page_number == 1
+
+
+def test_the_indexing_process_leaves_pymupdf_and_pil_to_the_workers() -> None:
+    # The parent only dispatches pages and unpickles results; importing PyMuPDF there would add
+    # ~0.3 CPU-s to every run (the workers fork from a server that has it loaded already).
+    code = (
+        "import sys, indexer.cli, indexer.pipeline, indexer.report, indexer.summary\n"
+        "print(sorted(m for m in ('pymupdf', 'PIL.Image') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
