@@ -23,4 +23,8 @@ for _name in _blocked:
     if sys.modules.get(_name, 0) is None:
         del sys.modules[_name]  # whoever asks for it explicitly later still gets it
 
+# MuPDF reports repairs of damaged files on stderr; the indexer reports its own one-line reasons.
+pymupdf.TOOLS.mupdf_display_errors(False)
+pymupdf.TOOLS.mupdf_display_warnings(False)
+
 __all__ = ["pymupdf"]

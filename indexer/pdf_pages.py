@@ -11,10 +11,6 @@ from indexer.render import MAX_PIXELS, ImageFormat, encode_image, render_page, t
 from indexer.text import Block, choose_title, detect_language, reading_order_text, text_from_blocks
 from indexer.workers import PageContent, PdfProbe
 
-# MuPDF reports repairs of damaged files on stderr; the indexer reports its own one-line reasons.
-pymupdf.TOOLS.mupdf_display_errors(False)
-pymupdf.TOOLS.mupdf_display_warnings(False)
-
 # One extraction pass yields text blocks (type 0), image blocks (1) and vector blocks (3).
 _BLOCK_FLAGS = pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_COLLECT_VECTORS
 

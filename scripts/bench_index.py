@@ -192,7 +192,9 @@ def main() -> None:
         )
     table = "\n".join(lines)
     print(table)
-    print(f"load average at the end: {load:.1f}")
+    print(
+        f"start-up CPU (a run on {args.startup_pdf.name}): {startup_cpu:.2f} s; load average at the end: {load:.1f}"
+    )
     if not args.no_record:
         note = (
             f"\n## Indexing — {date.today()} — {machine()}\n\n"
