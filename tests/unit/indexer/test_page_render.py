@@ -74,7 +74,7 @@ def test_encodings_and_thumbnail(shared_pdfs: Path) -> None:
     auto, fmt = encode_image(img, has_raster=True)
     assert fmt == "jpeg" and auto == jpeg  # raster content always goes to JPEG
     thumb = Image.open(io.BytesIO(thumbnail(img)))
-    assert thumb.format == "JPEG" and thumb.width == 256
+    assert thumb.format == "JPEG" and 128 < thumb.width <= 256
     assert abs(thumb.width / thumb.height - img.width / img.height) < 0.02
 
 
