@@ -120,6 +120,22 @@ def _index_rows(vecs: np.ndarray, collections: list[str], staff_only: np.ndarray
     ]  # fmt: skip
 
 
+def _int8_index(
+    monkeypatch: pytest.MonkeyPatch,
+    vecs: np.ndarray,
+    collections: list[str] | None = None,
+    staff_only: np.ndarray | None = None,
+) -> VectorIndex:
+    """An index over `vecs` (L2-normalised here) that is big enough to scan its int8 copy."""
+    monkeypatch.setattr(sqlite_vectors, "QUANTIZE_MIN_ROWS", 1_000)
+    n = len(vecs)
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    hidden = np.zeros(n, dtype=bool) if staff_only is None else staff_only
+    index = VectorIndex.from_rows(_index_rows(vecs, collections or ["a"] * n, hidden), "g", vecs.shape[1])
+    assert index.quantized is not None
+    return index
+
+
 def _brute_force(
     index: VectorIndex, query: np.ndarray, positions: np.ndarray, k: int
 ) -> list[tuple[int, float]]:
@@ -135,15 +151,12 @@ def _assert_same(got: list[tuple[int, float]], expected: list[tuple[int, float]]
 
 def test_int8_scan_returns_the_exact_top_k_under_filters(monkeypatch: pytest.MonkeyPatch) -> None:
     # every filter shape takes the int8 path here: all rows, a wide filter, a narrow one
-    monkeypatch.setattr(sqlite_vectors, "QUANTIZE_MIN_ROWS", 1_000)
     n, dim = 50_000, 384
     rng = np.random.default_rng(11)
     vecs = rng.standard_normal((n, dim)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     collections = rng.choice(["big", "mid", "small", "tiny"], size=n, p=[0.55, 0.25, 0.15, 0.05]).tolist()
     staff_only = rng.random(n) < 0.2
-    index = VectorIndex.from_rows(_index_rows(vecs, collections, staff_only), "g", dim)
-    assert index.quantized is not None
+    index = _int8_index(monkeypatch, vecs, collections, staff_only)
     coll = np.array(collections)
     cases = [
         (Filters(), np.arange(n)),
@@ -162,14 +175,10 @@ def test_int8_scan_rescores_rows_it_misranks(monkeypatch: pytest.MonkeyPatch) ->
     # 3,000 rows close to one direction: their scores differ by less than the int8 quantisation
     # error, so the 200 best approximate rows miss some of the true top 10 unless the error bound
     # pulls them back in for exact rescoring
-    monkeypatch.setattr(sqlite_vectors, "QUANTIZE_MIN_ROWS", 1_000)
     dim, n = 64, 3_000
     rng = np.random.default_rng(5)
     base = rng.standard_normal(dim).astype(np.float32)
-    vecs = (base + 0.05 * rng.standard_normal((n, dim))).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    index = VectorIndex.from_rows(_index_rows(vecs, ["a"] * n, np.zeros(n, dtype=bool)), "g", dim)
-    assert index.quantized is not None
+    index = _int8_index(monkeypatch, (base + 0.05 * rng.standard_normal((n, dim))).astype(np.float32))
     query = base / np.linalg.norm(base)
     approx, _ = index.quantized.scores(query)
     exact = index.matrix @ query
@@ -196,12 +205,9 @@ def test_int8_store_search_ranks_like_brute_force(tmp_path: Path, monkeypatch: p
 def test_int8_scan_is_exact_for_a_query_that_quantises_badly(monkeypatch: pytest.MonkeyPatch) -> None:
     # one large coordinate and many small ones: the small ones all round to 0 or ±1 in the int8
     # query, so only the query's own error bound keeps the rescoring exact
-    monkeypatch.setattr(sqlite_vectors, "QUANTIZE_MIN_ROWS", 1_000)
     dim, n = 96, 4_000
     rng = np.random.default_rng(11)
-    vecs = rng.standard_normal((n, dim)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    index = VectorIndex.from_rows(_index_rows(vecs, ["a"] * n, np.zeros(n, dtype=bool)), "g", dim)
+    index = _int8_index(monkeypatch, rng.standard_normal((n, dim)).astype(np.float32))
     query = (0.004 * rng.standard_normal(dim)).astype(np.float32)
     query[0] = 1.0
     query /= np.linalg.norm(query)
