@@ -118,7 +118,8 @@ class ModelRunner:
             out = torch.empty(len(batch), device=self.device, dtype=next(self.model.score.parameters()).dtype)
             if whole:
                 out[whole] = self._run_whole(batch, rows, whole, missing, ids_t, positions, feats, prefixes)
-            if rest := [i for i in range(len(batch)) if i not in set(whole)]:
+            ran_whole = set(whole)
+            if rest := [i for i in range(len(batch)) if i not in ran_whole]:
                 out[rest] = self._run_suffixes(batch, rows, rest, prefixes, ids_t, positions, feats)
             return out
 
