@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from docstore.embedders import DEFAULT_EMBEDDER
 from docstore.store import DEFAULT_STORE_URL, StoreUnavailable, open_store
 
 
@@ -19,7 +20,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--groups", default="", help="comma-separated ACL groups for these pages (empty: public)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU cores)")
     p.add_argument(
-        "--embedder", default=None, help="embedder name (default: the store's, else FOLIO_EMBEDDER)"
+        "--embedder",
+        default=None,
+        help=f"embedder name (default: the store's, else $FOLIO_EMBEDDER, else {DEFAULT_EMBEDDER})",
     )
     p.add_argument("--page-timeout", type=float, default=60.0, help="seconds per page before it is skipped")
     p.add_argument("--no-ocr", action="store_true", help="do not OCR pages without a text layer")
