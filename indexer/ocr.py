@@ -6,10 +6,9 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
-
-from pydantic import BaseModel
 
 if TYPE_CHECKING:  # only annotations here: the indexing process itself never loads PyMuPDF
     from indexer.mupdf import pymupdf
@@ -19,7 +18,8 @@ _PREFERRED = ("eng", "deu", "fra", "spa", "ita", "por", "nld")
 OCR_DPI = 200
 
 
-class OcrConfig(BaseModel):
+@dataclass(frozen=True)
+class OcrConfig:
     tessdata: str
     languages: str  # Tesseract's "eng+deu" form
 

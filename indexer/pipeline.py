@@ -56,11 +56,12 @@ class Indexer:
         if self.options.ocr and ocr is None:
             self.summary.notes.append("OCR unavailable (install tesseract-ocr): scanned pages have no text")
         self.progress = Progress(quiet=self.options.quiet)
+        in_workers = embed_in_workers(self.embedder, self.options.embed_in)
         settings = WorkerSettings(
             ocr=ocr,
             max_pixels=self.options.max_pixels,
             image_format=self.options.image_format,
-            embedder=self.embedder.name if embed_in_workers(self.embedder, self.options.embed_in) else None,
+            embedder=self.embedder.name if in_workers else None,
             embed_chars=self.options.embed_chars,
         )
         with (
@@ -68,6 +69,8 @@ class Indexer:
             ThreadPoolExecutor(1, thread_name_prefix="folio-embed") as embed_pool,
         ):
             self._embed_pool = embed_pool
+            if not in_workers:  # embedders load lazily: load it while the first worker starts
+                embed_pool.submit(self.embedder.encode, ["warm up"])
             try:
                 self._loop(files, pool)
                 self._flush(wait=True)

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from indexer.ocr import OcrConfig
 from indexer.render import MAX_PIXELS, ImageFormat
 
 
-class WorkerSettings(BaseModel):
+# Plain dataclasses, not pydantic models: the forkserver imports this module, and pydantic would
+# add ~0.25 s to every run's start-up. The values come from the validated IndexOptions.
+@dataclass(frozen=True)
+class WorkerSettings:
     ocr: OcrConfig | None = None
     max_pixels: int = MAX_PIXELS
     image_format: ImageFormat = "auto"

