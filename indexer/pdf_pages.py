@@ -7,7 +7,15 @@ from pathlib import Path
 
 from indexer.mupdf import pymupdf
 from indexer.ocr import OcrConfig, ocr_textpage
-from indexer.render import MAX_PIXELS, ImageFormat, encode_image, render_page, thumbnail, to_pil
+from indexer.render import (
+    MAX_PIXELS,
+    ImageFormat,
+    draws_only_gray,
+    encode_image,
+    render_page,
+    thumbnail,
+    to_pil,
+)
 from indexer.text import Block, choose_title, detect_language, reading_order_text, text_from_blocks
 from indexer.workers import PageContent, PdfProbe
 
@@ -89,7 +97,7 @@ def extract_page(
             used_ocr = True
         else:
             needs_ocr = True
-    pix = render_page(page, max_pixels, display_list)
+    pix = render_page(page, max_pixels, display_list, gray=draws_only_gray(display_list))
     img = to_pil(pix)
     image, fmt = encode_image(img, has_raster, image_format)
     return PageContent(

@@ -2,10 +2,11 @@
 """Indexing throughput and memory: `folio index` on a corpus (default: the shared PDFs) and on the
 117-page GeoTopo PDF, each beside the raw PyMuPDF loop (render within m0's pixel budget + plain
 text extraction, one core, no OCR, no encoding) measured in the same run. Reports pages/s, the
-ratio per core (indexing pages/s / cores ÷ raw pages/s), and peak RSS of the whole process tree
-(the CLI and its workers). Prints a table and appends it to BENCHMARKS.md.
+ratio per core (indexing pages/s / cores ÷ raw pages/s), the same ratio per CPU-second with and
+without start-up, and peak RSS of the whole process tree (the CLI and its workers). Prints a table
+and appends it to BENCHMARKS.md.
 
-    .venv/bin/python scripts/bench_index.py [CORPUS] [--embedder NAME] [--workers N] [--no-record]
+    .venv/bin/python scripts/bench_index.py [CORPUS] [--embedder NAME] [--workers N] [--rounds N] [--no-record]
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def main() -> None:
     ap.add_argument("--embedder", default=None, help="default: the project's default embedder")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--embed-in", default="auto", choices=["auto", "workers", "parent"])
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of (raw pass, start-up run, index run)")
     ap.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
     args = ap.parse_args()
     cores = args.workers or os.cpu_count() or 1
@@ -159,59 +161,68 @@ def main() -> None:
             "warning: no subreaper here; CPU of processes that outlive the CLI is not counted",
             file=sys.stderr,
         )
+    if not args.startup_pdf.exists():
+        raise SystemExit(f"start-up PDF not found: {args.startup_pdf}")
 
-    # Fixed cost of a run (CLI imports, spawning the workers, model loads): a four-page file, so that
-    # both workers start (pages go out while the probe worker is still busy).
-    startup_cpu = 0.0
-    if args.startup_pdf.exists():
-        # The median of three runs: one run's CPU time swings by a second when the cores are shared.
-        tiny = [index_run(args.startup_pdf, args.embedder, args.workers, args.embed_in) for _ in range(3)]
-        startup_cpu = statistics.median(t["cpu_s"] for t in tiny)  # includes its few pages' work
+    def index(target: Path) -> dict[str, float]:
+        return index_run(target, args.embedder, args.workers, args.embed_in)
+
     rows = []
     for label, target in [("corpus", args.corpus), ("GeoTopo", args.geotopo)]:
         if not target.exists():
             print(f"skipping {label}: {target} not found", file=sys.stderr)
             continue
         pdfs = sorted(target.rglob("*.pdf")) if target.is_dir() else [target]
-        # Medians of three passes each (by CPU time): one pass swings by ~30% on shared cores, and
-        # the raw loop's first pass also warms the file cache for both sides.
-        raws = sorted((raw_rate(pdfs) for _ in range(3)), key=lambda r: r[2])
-        _, raw, raw_cpu = raws[1]
-        runs = sorted((index_run(target, args.embedder, args.workers, args.embed_in) for _ in range(3)),
-                      key=lambda r: r["cpu_s"])  # fmt: skip
-        run = runs[1]
-        rows.append((label, target, raw, raw_cpu, run))
+        raw_rate(pdfs)  # untimed: warms the file cache for both sides
+        # The cores' speed drifts by ~30 % over a minute here, so each round times the raw loop,
+        # the start-up run and the index run back to back, ratios are taken within a round, and
+        # each column reports the median over the rounds.
+        rounds = []
+        for _ in range(args.rounds):
+            _, raw, raw_cpu = raw_rate(pdfs)
+            # A run's CPU is start-up + pages × per-page cost: the four-page run and the full run
+            # give both, so the per-page cost is free of start-up (and of the small run's pages).
+            tiny, run = index(args.startup_pdf), index(target)
+            steady = (run["cpu_s"] - tiny["cpu_s"]) / max(run["pages"] - tiny["pages"], 1)
+            rounds.append({
+                "raw": raw, "raw_cpu": raw_cpu, "rate": run["rate"], "cpu_rate": run["cpu_rate"],
+                "wall_s": run["wall_s"], "peak_mb": run["peak_mb"], "pages": run["pages"],
+                "startup_cpu": tiny["cpu_s"] - tiny["pages"] * steady, "steady_ms": steady * 1e3,
+                "ratio": run["rate"] / cores / raw, "cpu_ratio": run["cpu_rate"] / raw_cpu,
+                "steady_ratio": 1 / raw_cpu / max(steady, 1e-9),
+            })  # fmt: skip
+        med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+        rows.append((label, target, run["embedder"], med))
 
     load = os.getloadavg()[0]
     header = (
         "| corpus | pages | embedder | workers | raw pages/s (1 core) | index pages/s | ratio per core "
         "| raw pages/CPU-s | index pages/CPU-s | CPU ratio | wall s | peak RSS MB "
-        "| raw CPU ms/page | index CPU ms/page after start-up | steady CPU ratio |"
+        "| raw CPU ms/page | start-up CPU s | index CPU ms/page after start-up | steady CPU ratio |"
     )
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for label, target, raw, raw_cpu, run in rows:
-        steady = max(run["cpu_s"] - startup_cpu, 1e-9) / run["pages"]  # CPU-s per page, start-up removed
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, target, embedder, m in rows:
         lines.append(
-            f"| {label} ({target.name}) | {int(run['pages'])} | {run['embedder']} | {cores} | {raw:.1f} "
-            f"| {run['rate']:.1f} | {run['rate'] / cores / raw:.0%} | {raw_cpu:.1f} | {run['cpu_rate']:.1f} "
-            f"| {run['cpu_rate'] / raw_cpu:.0%} | {run['wall_s']:.1f} | {run['peak_mb']:.0f} "
-            f"| {1e3 / raw_cpu:.1f} | {steady * 1e3:.1f} | {1 / raw_cpu / steady:.0%} |"
+            f"| {label} ({target.name}) | {int(m['pages'])} | {embedder} | {cores} | {m['raw']:.1f} "
+            f"| {m['rate']:.1f} | {m['ratio']:.0%} | {m['raw_cpu']:.1f} | {m['cpu_rate']:.1f} "
+            f"| {m['cpu_ratio']:.0%} | {m['wall_s']:.1f} | {m['peak_mb']:.0f} | {1e3 / m['raw_cpu']:.1f} "
+            f"| {m['startup_cpu']:.2f} | {m['steady_ms']:.1f} | {m['steady_ratio']:.0%} |"
         )
     table = "\n".join(lines)
     print(table)
-    print(
-        f"start-up CPU (median of 3 runs on {args.startup_pdf.name}): {startup_cpu:.2f} s; load average at the end: {load:.1f}"
-    )
+    print(f"{args.rounds} rounds; load average at the end: {load:.1f}")
     if not args.no_record:
         note = (
             f"\n## Indexing — {date.today()} — {machine()}\n\n"
             "`scripts/bench_index.py`: `folio index` into a fresh SQLite store (render, text, OCR of scans, "
-            "JPEG + thumbnail, embeddings, bulk writes) beside the raw PyMuPDF render+text loop on one core, "
-            "same run, each side the median of three passes. Ratio per core = (index pages/s ÷ workers) ÷ raw pages/s; the CPU ratio divides pages per "
-            "CPU-second of the whole process tree (start-up and model loads included) by the raw loop's, which "
-            "holds up when other jobs share the cores; the steady CPU ratio first subtracts the start-up CPU "
-            f"measured on a four-page file (median of three runs: {startup_cpu:.1f} CPU-s), i.e. what a long run approaches. Targets: ≥ 60 %, peak ≤ 2 GB on GeoTopo. "
-            f"Load average at the end of the run: {load:.1f} (the cores were shared when it is > cores).\n\n"
+            "JPEG + thumbnail, embeddings, bulk writes) beside the raw PyMuPDF render+text loop on one core. "
+            f"{args.rounds} rounds, each timing the raw loop, a run on a four-page file and the index run back to "
+            "back; ratios are taken within a round and every column is the median over the rounds. "
+            "Ratio per core = (index pages/s ÷ workers) ÷ raw pages/s; the CPU ratio divides pages per "
+            "CPU-second of the whole process tree (start-up and model loads included) by the raw loop's; the "
+            "steady CPU ratio uses the per-page CPU once start-up is taken out (the two runs of a round give "
+            "start-up and per-page cost), i.e. what a long run approaches. Targets: ≥ 60 %, peak ≤ 2 GB on "
+            f"GeoTopo. Load average at the end of the run: {load:.1f} (the cores were shared when it is > cores).\n\n"
         )
         append_section(note + table)
 

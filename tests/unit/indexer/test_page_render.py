@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pymupdf
 import pytest
 from PIL import Image
@@ -13,6 +15,7 @@ from PIL import Image
 from indexer.render import (
     MAX_PIXELS,
     MIN_PIXELS,
+    draws_only_gray,
     encode_image,
     render_page,
     thumbnail,
@@ -101,3 +104,54 @@ def test_rgbx_render_is_opaque_and_matches_a_plain_rgb_render(shared_pdfs: Path,
     ours = img.convert("RGB").tobytes()
     diff = sum(abs(a - b) for a, b in zip(ours, plain.samples, strict=True)) / len(ours)
     assert diff < 0.5  # the same page, up to rounding in the blending
+
+
+def _one_page_pdf(draw: Callable[[pymupdf.Page], None]) -> pymupdf.Document:
+    doc = pymupdf.open()
+    draw(doc.new_page())
+    return pymupdf.open("pdf", doc.tobytes())
+
+
+def _rgb_image_pdf(rgb: tuple[int, int, int]) -> Callable[[pymupdf.Page], None]:
+    def draw(page: pymupdf.Page) -> None:
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 40), rgb).save(buf, "PNG")
+        page.insert_image(pymupdf.Rect(100, 100, 300, 300), stream=buf.getvalue())
+
+    return draw
+
+
+@pytest.mark.parametrize(
+    "draw, gray",
+    [
+        (lambda p: p.insert_text((72, 72), "black text", color=(0, 0, 0)), True),
+        (lambda p: p.draw_rect(pymupdf.Rect(50, 50, 300, 300), color=(0.3, 0.3, 0.3), fill=(0.8, 0.8, 0.8)), True),
+        (lambda p: p.insert_text((72, 72), "dark red text", color=(0.5, 0, 0)), False),
+        (lambda p: p.draw_rect(pymupdf.Rect(50, 50, 300, 300), fill=(0.9, 0.9, 1.0)), False),  # a pale tint
+        (_rgb_image_pdf((200, 30, 30)), False),
+        (_rgb_image_pdf((90, 90, 90)), False),  # images in a colour space count as colour, undecoded
+    ],
+)
+def test_pages_that_draw_only_gray_are_told_apart(draw: Callable[[pymupdf.Page], None], gray: bool) -> None:
+    with _one_page_pdf(draw) as doc:
+        assert draws_only_gray(doc[0].get_displaylist()) is gray
+
+
+@pytest.mark.parametrize(
+    "name, index, gray",
+    [("pdflatex-4-pages.pdf", 0, True), ("multicolumn.pdf", 0, True), ("GeoTopo-komprimiert.pdf", 0, True),
+     ("GeoTopo-komprimiert.pdf", 1, False), ("cmyk-image.pdf", 0, False)],
+)  # fmt: skip
+def test_gray_render_matches_the_colour_render(shared_pdfs: Path, name: str, index: int, gray: bool) -> None:
+    with pymupdf.open(shared_pdfs / name) as doc:
+        page = doc[index]
+        dl = page.get_displaylist()
+        assert draws_only_gray(dl) is gray
+        colour = np.asarray(to_pil(render_page(page, display_list=dl)).convert("RGB"), dtype=np.int16)
+        if gray:  # the colour render really is gray, and the one-channel render is the same picture
+            assert int((colour.max(axis=2) - colour.min(axis=2)).max()) <= 6
+            one = to_pil(render_page(page, display_list=dl, gray=True))
+            assert one.mode == "L" and one.size == (colour.shape[1], colour.shape[0])
+            assert int(np.abs(np.asarray(one, dtype=np.int16) - colour.mean(axis=2)).max()) <= 3
+        else:
+            assert int((colour.max(axis=2) - colour.min(axis=2)).max()) > 20

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from indexer.ocr import find_ocr
 from indexer.pdf_pages import UnreadablePdf, extract_page, open_pdf, probe_pdf
@@ -52,6 +54,15 @@ def test_text_page(shared_pdfs: Path) -> None:
     assert page.width * page.height <= MAX_PIXELS
     assert page.image[:2] == b"\xff\xd8" or page.image[:4] == b"\x89PNG"
     assert page.thumbnail[:2] == b"\xff\xd8"
+
+
+@pytest.mark.parametrize("name, index, mode", [("GeoTopo-komprimiert.pdf", 0, "L"), ("GeoTopo-komprimiert.pdf", 1, "RGB"),
+                                               ("pdflatex-4-pages.pdf", 1, "L"), ("cmyk-image.pdf", 0, "RGB")])  # fmt: skip
+def test_pages_that_draw_only_gray_are_stored_gray(shared_pdfs: Path, name: str, index: int, mode: str) -> None:
+    page = extract_page(open_pdf(shared_pdfs / name), index, None)
+    image, thumb = Image.open(io.BytesIO(page.image)), Image.open(io.BytesIO(page.thumbnail))
+    assert (image.mode, thumb.mode) == (mode, mode)
+    assert image.size == (page.width, page.height)
 
 
 def test_figures(shared_pdfs: Path) -> None:
