@@ -109,11 +109,15 @@ class OpenSearchStore:
     def _has_vector_copy(self) -> bool:
         """Whether the pages index maps the stored vector copy (indices from before it do not)."""
         if self._vector_copy is None:
-            self._vector_copy = q.VECTOR_COPY in self._mapping().get("properties", {})
-        return self._vector_copy
+            self._dim()
+        return bool(self._vector_copy)
 
     def _dim(self) -> int | None:
-        dim = self._mapping().get("properties", {}).get("embedding", {}).get("dimension")
+        """The pages index's vector size from its mapping; notes on the way whether the mapping
+        has the vector copy, so a store's first write reads the mapping once."""
+        properties = self._mapping().get("properties", {})
+        self._vector_copy = q.VECTOR_COPY in properties
+        dim = properties.get("embedding", {}).get("dimension")
         return int(dim) if dim is not None else None
 
     def ensure(self, dim: int) -> None:
