@@ -125,7 +125,12 @@ def _rgb_image_pdf(rgb: tuple[int, int, int]) -> Callable[[pymupdf.Page], None]:
     "draw, gray",
     [
         (lambda p: p.insert_text((72, 72), "black text", color=(0, 0, 0)), True),
-        (lambda p: p.draw_rect(pymupdf.Rect(50, 50, 300, 300), color=(0.3, 0.3, 0.3), fill=(0.8, 0.8, 0.8)), True),
+        (
+            lambda p: p.draw_rect(
+                pymupdf.Rect(50, 50, 300, 300), color=(0.3, 0.3, 0.3), fill=(0.8, 0.8, 0.8)
+            ),
+            True,
+        ),
         (lambda p: p.insert_text((72, 72), "dark red text", color=(0.5, 0, 0)), False),
         (lambda p: p.draw_rect(pymupdf.Rect(50, 50, 300, 300), fill=(0.9, 0.9, 1.0)), False),  # a pale tint
         (_rgb_image_pdf((200, 30, 30)), False),

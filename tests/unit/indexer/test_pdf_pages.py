@@ -58,7 +58,9 @@ def test_text_page(shared_pdfs: Path) -> None:
 
 @pytest.mark.parametrize("name, index, mode", [("GeoTopo-komprimiert.pdf", 0, "L"), ("GeoTopo-komprimiert.pdf", 1, "RGB"),
                                                ("pdflatex-4-pages.pdf", 1, "L"), ("cmyk-image.pdf", 0, "RGB")])  # fmt: skip
-def test_pages_that_draw_only_gray_are_stored_gray(shared_pdfs: Path, name: str, index: int, mode: str) -> None:
+def test_pages_that_draw_only_gray_are_stored_gray(
+    shared_pdfs: Path, name: str, index: int, mode: str
+) -> None:
     page = extract_page(open_pdf(shared_pdfs / name), index, None)
     image, thumb = Image.open(io.BytesIO(page.image)), Image.open(io.BytesIO(page.thumbnail))
     assert (image.mode, thumb.mode) == (mode, mode)
