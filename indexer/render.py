@@ -109,7 +109,8 @@ def _draw(dl: pymupdf.DisplayList, zoom: float, gray: bool = False) -> pymupdf.P
 def to_pil(pix: pymupdf.Pixmap) -> Image.Image:
     """The pixmap as a PIL image. An opaque RGBA pixmap (render_page's) becomes an RGBX image over
     one copy of the samples (a bytes object the image owns; viewing MuPDF's memory directly would
-    outlive the pixmap); a gray one becomes an L image; packed RGB is unpacked into PIL's 4-byte pixels."""
+    outlive the pixmap); a gray one becomes an L image; packed RGB is unpacked into PIL's 4-byte
+    pixels."""
     from PIL import Image
 
     if pix.alpha:
