@@ -118,7 +118,6 @@ class StaticUseEmbedder:
         self._vocab_limit = vocab_limit  # tests only: a table of the first pieces, built in seconds
         self._tables = tables  # given: a table built in memory (scripts/eval_embedder.py's variants)
         self._tokenizer: Any = None
-        self._threads: Any = None  # threadpoolctl's controller of the loaded BLAS
         self._lock = threading.Lock()
         from docstore.embedders.static_use_build import OUT_DIM
 
@@ -133,14 +132,10 @@ class StaticUseEmbedder:
                 self._tokenizer = BudgetTokenizer(sys.maxsize)
             if self._tables is None:
                 self._tables = load_table(self._vocab_limit)
-            if self._threads is None:
-                from threadpoolctl import ThreadpoolController
-
-                self._threads = ThreadpoolController()
             return self._tables, self._tokenizer
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        from docstore.embedders.static_use_build import use_head
+        from docstore.embedders.static_use_build import one_blas_thread, use_head
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         keep = [i for i, t in enumerate(texts) if t.strip()]  # empty text: a zero vector
@@ -165,9 +160,7 @@ class StaticUseEmbedder:
             if weight_sum > 0:  # a weighted mean of the rows, rescaled to USE's sum over n tokens
                 summed[row] = (n @ rows[ids].astype(np.float32)) * (n.sum() / weight_sum)
             counts[row] = n.sum()
-        # The head's matrices are too small for BLAS threads to gain anything: a batch of 32 took
-        # the same wall time with two threads as with one, and twice the CPU.
-        with self._threads.limit(limits=1, user_api="blas"):
+        with one_blas_thread():
             pooled = use_head(tables, summed + tables["ends"], counts + 2)  # + <s> and </s>
             out[keep] = (pooled - tables["out_mean"]) @ tables["out_basis"]
         return l2_normalise(out)
