@@ -72,7 +72,8 @@ def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
     for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     _limit_memory(settings.memory_limit_mb)
-    _one_blas_thread()
+    if settings.embedder:  # only an embedder brings numpy's BLAS (the forkserver preloads it then)
+        _one_blas_thread()
     from indexer.pdf_pages import UnreadablePdf, extract_page, open_pdf, probe_pdf
 
     embedder: Any = None
@@ -117,9 +118,9 @@ def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
 
 
 def _one_blas_thread() -> None:
-    """The environment variables only bind a BLAS loaded after them; numpy is usually in already
-    (the forkserver preloads it), and a spinning OpenMP/OpenBLAS pool multiplies the embedder's
-    CPU time several fold on shared cores. threadpoolctl sets the loaded pools to one."""
+    """The environment variables only bind a BLAS loaded after them; numpy is in already (the
+    forkserver preloads it for a worker embedder), and a spinning OpenMP/OpenBLAS pool multiplies
+    the embedder's CPU time several fold on shared cores. threadpoolctl sets the loaded pools to one."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

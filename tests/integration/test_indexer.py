@@ -184,8 +184,8 @@ def test_incomplete_document_is_redone(fresh: Store, shared_pdfs: Path, tmp_path
         page_number=1, page_count=4, text="half-written", embedding=[1.0] + [0.0] * 383,
     )  # fmt: skip
     fresh.upsert_pages([stale])
-    # (this run embeds in the main process; the others embed in the workers)
-    summary = Indexer(fresh, OPTIONS.model_copy(update={"embed_in": "parent"})).run([path])
+    # (this run embeds in the workers; the others embed in the main process, as "auto" does for hash)
+    summary = Indexer(fresh, OPTIONS.model_copy(update={"embed_in": "workers"})).run([path])
     assert summary.files_indexed == 1 and summary.pages_indexed == 4
     doc = fresh.get_document(doc_id)
     assert doc is not None and doc.complete and doc.pages_stored == 4
