@@ -101,15 +101,15 @@ class ModelRunner:
             missing: dict[str, int] = {}  # prefix key -> the row that runs whole and yields it
             whole: list[int] = []
             for i, (p, row) in enumerate(zip(batch, rows, strict=True)):
-                key = p.prefix_key
-                if key is not None and p.prefix_len and (key in prefixes or key in missing):
-                    continue
-                # An earlier batch of this call may have computed it since the pair was prepared.
-                found = self.prefix_cache.get(key) if key is not None and p.prefix_len else None
-                if found is not None:
-                    prefixes[key or ""] = found
-                    continue
-                if key is not None and p.prefix_len:
+                key = p.prefix_key if p.prefix_len else None
+                if key is not None:
+                    if key in prefixes or key in missing:  # cached, or another row here yields it
+                        continue
+                    # An earlier batch of this call may have computed it since the pair was prepared.
+                    found = self.prefix_cache.get(key)
+                    if found is not None:
+                        prefixes[key] = found
+                        continue
                     missing[key] = i
                 whole.append(i)
                 row.needs_prefix_images = True
