@@ -70,9 +70,10 @@ class Int8Matrix:
         codes = q.astype(np.int8)[None, :]
         # a full scan then a gather beats gathering int8 rows first (fancy indexing is the slow part)
         dots = np.asarray(simsimd.cdist(codes, self.codes, metric="dot"), dtype=np.float64)[0]
+        bound = query_error * (1 + self.max_error)
         if positions is None:
-            return dots * (self.scale * step), query_error * (1 + self.max_error)
-        return dots[positions] * (self.scale[positions] * step), query_error * (1 + self.max_error)
+            return dots * (self.scale * step), bound
+        return dots[positions] * (self.scale[positions] * step), bound
 
 
 def exact_candidates(
