@@ -26,9 +26,12 @@ from reranker.types import RerankError
 @dataclass
 class PipelineResult:
     scores: list[float | CandidateError]
-    total_tokens: int = 0
     pair_tokens: list[int] = field(default_factory=list)  # text + visual tokens per pair (0: failed)
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.pair_tokens)
 
 
 @dataclass
@@ -146,7 +149,6 @@ class Pipeline:
             raise RerankError(f"reranker failed while reading scores: {post_errors[0]!r}") from post_errors[0]
         return PipelineResult(
             scores=scores,
-            total_tokens=sum(pair_tokens),
             pair_tokens=pair_tokens,
             timings_ms={"total": (time.perf_counter() - start) * 1000, "model": model_ms},
         )
