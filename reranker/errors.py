@@ -8,6 +8,10 @@ class CandidateError(Exception):
     blocked or unreachable URL. The other candidates of the call are still scored."""
 
 
+class ImageTooLarge(CandidateError):
+    """An image over a byte or pixel limit (servers answer 413 rather than 400)."""
+
+
 class ModelLoadError(RuntimeError):
     """The checkpoint is missing, incomplete or does not match the m0 architecture."""
 

@@ -1,5 +1,6 @@
-"""Turn an image candidate or query (path, bytes, PIL image, base64, data URL, http(s) URL) into a
-PIL image, with size and pixel limits. Every failure is a CandidateError naming the cause."""
+"""Turn an image candidate or query (path, bytes, PIL image, base64, data URL, http(s) URL, or a
+WireImage from a request) into a PIL image, with size and pixel limits. Every failure is a
+CandidateError naming the cause (ImageTooLarge for a byte or pixel limit)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
-from reranker.errors import CandidateError
+from reranker.errors import CandidateError, ImageTooLarge
+from reranker.types import WireImage
 from reranker.url_fetch import fetch_url
 
 
@@ -44,7 +46,7 @@ def read_image(source: Any, limits: ImageLimits) -> tuple[str, bytes | Image.Ima
         digest = hashlib.blake2b(source.tobytes(), digest_size=16)
         digest.update(f"{source.mode}{source.size}".encode())
         return digest.hexdigest(), source
-    data = _read_bytes(source, limits)
+    data = read_bytes(source, limits)
     return hashlib.blake2b(data, digest_size=16).hexdigest(), data
 
 
@@ -56,18 +58,24 @@ def load_image(source: Any, limits: ImageLimits) -> LoadedImage:
 
 
 def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
+    """Decode fully, after checking the pixel count from the header (a decompression bomb is
+    refused before it is decoded)."""
     if not data:
         raise CandidateError("image is empty (0 bytes)")
     try:
         image = Image.open(io.BytesIO(data))  # lazy: reads the header only
     except UnidentifiedImageError:
         raise CandidateError("not a readable image (unknown or corrupt format)") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"image too large: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise CandidateError(f"corrupt image: {exc}") from None
     _check_pixels(image.size, limits)
     try:
         image.load()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"image too large: {exc}") from None
+    except (OSError, ValueError, SyntaxError) as exc:
         raise CandidateError(f"corrupt image: {exc}") from None
     return image
 
@@ -77,39 +85,48 @@ def _check_pixels(size: tuple[int, int], limits: ImageLimits) -> None:
     if width <= 0 or height <= 0:
         raise CandidateError(f"image has no pixels ({width}x{height})")
     if width * height > limits.max_pixels:
-        raise CandidateError(
-            f"image too large: {width}x{height} = {width * height / 1e6:.1f} MP "
+        raise ImageTooLarge(
+            f"image too large: {width}x{height} pixels = {width * height / 1e6:.1f} MP "
             f"exceeds the limit of {limits.max_pixels / 1e6:.1f} MP"
         )
 
 
-def _read_bytes(source: Any, limits: ImageLimits) -> bytes:
+def read_bytes(source: Any, limits: ImageLimits) -> bytes:
+    """The encoded bytes of any image input but a PIL image, within the byte limit."""
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
     elif isinstance(source, Path):
         data = _read_file(source, limits)
     elif isinstance(source, str):
-        text = source.strip()
-        if text.startswith(("http://", "https://")):
-            return fetch_url(text, limits)
-        if text.startswith("data:"):
-            data = _decode_data_url(text)
-        elif len(text) < 4096 and os.path.isfile(text):
-            data = _read_file(Path(text), limits)
-        else:
-            data = _decode_base64(text)
+        data = _string_bytes(source, limits, files=True)
+    elif isinstance(source, WireImage):
+        data = _string_bytes(source.text, limits, files=False)
     else:
         raise CandidateError(f"unsupported image input of type {type(source).__name__}")
     if len(data) > limits.max_bytes:
-        raise CandidateError(f"image is {len(data)} bytes, over the limit of {limits.max_bytes}")
+        raise ImageTooLarge(f"image is {len(data)} bytes, over the limit of {limits.max_bytes}")
     return data
+
+
+def _string_bytes(text: str, limits: ImageLimits, files: bool) -> bytes:
+    """The bytes an image string stands for: an http(s) URL (fetched when `limits` allow), a data
+    URL, base64, or, only when `files`, the path of a local file."""
+    text = text.strip()
+    if text.startswith(("http://", "https://")):
+        return fetch_url(text, limits)
+    if text.startswith("data:"):
+        return _decode_data_url(text)
+    if files and len(text) < 4096 and os.path.isfile(text):
+        return _read_file(Path(text), limits)
+    what = "an existing file, an http(s) URL" if files else "an http(s) URL"
+    return _decode_base64(text, f"image string is neither {what}, a data URL nor valid base64")
 
 
 def _read_file(path: Path, limits: ImageLimits) -> bytes:
     try:
         size = path.stat().st_size
         if size > limits.max_bytes:
-            raise CandidateError(f"image file {path} is {size} bytes, over the limit of {limits.max_bytes}")
+            raise ImageTooLarge(f"image file {path} is {size} bytes, over the limit of {limits.max_bytes}")
         return path.read_bytes()
     except OSError as exc:
         raise CandidateError(f"cannot read image file {path}: {exc.strerror or exc}") from None
@@ -119,15 +136,13 @@ def _decode_data_url(text: str) -> bytes:
     header, sep, payload = text.partition(",")
     if not sep or ";base64" not in header:
         raise CandidateError("data URL must be base64-encoded (data:image/...;base64,...)")
-    return _decode_base64(payload)
+    return _decode_base64(payload, "data URL payload is not valid base64")
 
 
-def _decode_base64(text: str) -> bytes:
+def _decode_base64(text: str, invalid: str) -> bytes:
     if not text:
         raise CandidateError("image input is an empty string")
     try:
         return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise CandidateError(
-            "image string is neither an existing file, an http(s) URL, a data URL nor valid base64"
-        ) from None
+        raise CandidateError(invalid) from None

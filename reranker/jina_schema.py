@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from reranker.types import Candidate, ImageInput, Query, RerankOutput, RerankResult, TextInput
+from reranker.types import Candidate, ImageInput, Query, RerankOutput, RerankResult, TextInput, WireImage
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -70,7 +70,7 @@ def to_candidate(item: WireItem) -> Candidate:
         return item
     if isinstance(item, TextDoc):
         return TextInput(item.text)
-    return ImageInput(item.image)
+    return ImageInput(WireImage(item.image))
 
 
 def to_query(item: WireItem) -> Query:
@@ -87,6 +87,8 @@ def image_to_wire(image: Any) -> str:
         return base64.b64encode(image.read_bytes()).decode("ascii")
     if isinstance(image, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(image)).decode("ascii")
+    if isinstance(image, WireImage):
+        return image.text
     if isinstance(image, str):
         if image.startswith(("http://", "https://", "data:")):
             return image

@@ -13,8 +13,18 @@ class TextInput:
 
 
 @dataclass(frozen=True)
+class WireImage:
+    """An image string received over the network: an http(s) URL, a data URL or base64, as the Jina
+    contract has it. Unlike a plain string it never names a file, so a client cannot make a server
+    read its local files."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class ImageInput:
-    """An image as a path, raw bytes, a PIL image, a base64 string / data URL, or an http(s) URL."""
+    """An image as a path, raw bytes, a PIL image, a base64 string / data URL, an http(s) URL, or a
+    WireImage."""
 
     image: Any
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from reranker.errors import CandidateError
+from reranker.errors import CandidateError, ImageTooLarge
 
 if TYPE_CHECKING:
     from reranker.images import ImageLimits
@@ -40,7 +41,9 @@ def checked_address(host: str, port: int, limits: ImageLimits, resolve: Resolver
     if not limits.allow_private_urls:
         for address in addresses:
             if not address.is_global or address.is_multicast:
-                raise CandidateError(f"image URL blocked: {host} resolves to a non-public address ({address})")
+                raise CandidateError(
+                    f"image URL blocked: {host} resolves to a non-public address ({address})"
+                )
     return str(addresses[0])
 
 
@@ -60,13 +63,17 @@ def _pinned(url: str, limits: ImageLimits, resolve: Resolver) -> tuple[str, dict
 
 
 def fetch_url(url: str, limits: ImageLimits, resolve: Resolver = system_resolver) -> bytes:
-    """GET an image URL with a timeout and a byte cap, checking the host again on every redirect."""
+    """GET an image URL with a byte cap, checking the host again on every redirect. `url_timeout_s`
+    bounds the whole fetch, redirects and a slowly trickling body included."""
     if not limits.allow_urls:
-        raise CandidateError("image URLs are not allowed here (URL fetching is off); send the image bytes")
+        raise CandidateError("image URLs are disabled here (URL fetching is off); send the image itself")
     import httpx
 
+    deadline = time.monotonic() + limits.url_timeout_s
     with httpx.Client(timeout=limits.url_timeout_s, follow_redirects=False, trust_env=False) as client:
         for _ in range(limits.max_redirects + 1):
+            if time.monotonic() > deadline:  # redirect hops share the one time limit
+                raise CandidateError(f"image URL took longer than {limits.url_timeout_s:g} s: {url}")
             pinned, headers, extensions = _pinned(url, limits, resolve)
             try:
                 with client.stream("GET", pinned, headers=headers, extensions=extensions) as response:
@@ -79,7 +86,13 @@ def fetch_url(url: str, limits: ImageLimits, resolve: Resolver = system_resolver
                     for chunk in response.iter_bytes():
                         total += len(chunk)
                         if total > limits.max_bytes:
-                            raise CandidateError(f"image at {url} is over the limit of {limits.max_bytes} bytes")
+                            raise ImageTooLarge(
+                                f"image at {url} is over the limit of {limits.max_bytes} bytes"
+                            )
+                        if time.monotonic() > deadline:
+                            raise CandidateError(
+                                f"image URL took longer than {limits.url_timeout_s:g} s to download: {url}"
+                            )
                         chunks.append(chunk)
                     return b"".join(chunks)
             except httpx.HTTPError as exc:

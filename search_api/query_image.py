@@ -1,59 +1,50 @@
-"""Query images: decode base64 / data URLs, refuse corrupt or oversized images, and read their
-text with OCR so the text first stage can run on an image query."""
+"""Images in API requests (query images, /v1/rerank documents): read and decode them with the
+reranker's image reader, turning its errors into 400 or 413, and read a query image's text with
+OCR so the text first stage can run on it."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException
 from PIL import Image
+
+from reranker.errors import CandidateError, ImageTooLarge
+from reranker.images import ImageLimits, decode_image, read_bytes
+from reranker.types import WireImage
+
+if TYPE_CHECKING:
+    from search_api.settings import Settings
 
 log = logging.getLogger(__name__)
 _OCR_LOCK = threading.Lock()  # Tesseract through PyMuPDF is not re-entrant
 _OCR_MAX_SIDE = 2000  # OCR cost grows with pixels; text stays legible at this size
 
 
-def decode_base64_image(data: str) -> bytes:
-    """Raw bytes of a base64 string or a `data:image/...;base64,` URL (400 when malformed)."""
-    payload = data.strip()
-    if payload.startswith("data:"):
-        header, sep, payload = payload.partition(",")
-        if not sep or ";base64" not in header:
-            raise HTTPException(status_code=400, detail="image data URL must be base64-encoded")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise HTTPException(status_code=400, detail="image is not valid base64") from None
+def image_limits(settings: Settings) -> ImageLimits:
+    """What a request's image may be: the server's byte and pixel caps, and URLs only when allowed."""
+    return ImageLimits(
+        max_bytes=settings.max_query_image_mb << 20,
+        max_pixels=settings.max_query_image_pixels,
+        allow_urls=settings.allow_image_urls,
+        url_timeout_s=settings.image_url_timeout_s,
+    )
 
 
-def check_image(raw: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
-    """Open and fully decode an image, or raise 400/413 with a message saying what is wrong."""
-    if not raw:
-        raise HTTPException(status_code=400, detail="image is empty")
-    if len(raw) > max_bytes:
-        raise HTTPException(status_code=413, detail=f"image is larger than {max_bytes // (1 << 20)} MiB")
+def load_request_image(source: str | bytes, limits: ImageLimits) -> tuple[bytes, Image.Image]:
+    """The bytes and the decoded image of an uploaded image or of a request's image string (base64,
+    a data URL, or an http(s) URL where the server allows them; never a path on this server).
+    Raises 400 saying what is wrong, or 413 for a byte or pixel limit."""
     try:
-        img = Image.open(io.BytesIO(raw))  # reads the header only
-        width, height = img.size
-        if width * height > max_pixels:  # refuse before decoding a decompression bomb
-            raise HTTPException(
-                status_code=413,
-                detail=f"image has {width}x{height} pixels; the limit is {max_pixels} pixels",
-            )
-        img.load()
-    except HTTPException:
-        raise
-    except Image.DecompressionBombError:
-        raise HTTPException(status_code=413, detail="image has too many pixels") from None
-    except Exception as exc:  # PIL raises many types for corrupt data
-        raise HTTPException(status_code=400, detail=f"image could not be decoded: {exc}") from None
-    if width < 1 or height < 1:
-        raise HTTPException(status_code=400, detail="image has no pixels")
-    return img
+        raw = read_bytes(source if isinstance(source, bytes) else WireImage(source), limits)
+        return raw, decode_image(raw, limits)
+    except ImageTooLarge as exc:
+        raise HTTPException(status_code=413, detail=str(exc)) from None
+    except CandidateError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
 
 
 def ocr_text(img: Image.Image) -> str | None:

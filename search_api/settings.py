@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=100, ge=1)
     max_query_image_mb: int = Field(default=20, ge=1)
     max_query_image_pixels: int = Field(default=40_000_000, ge=1)
-    allow_image_urls: bool = False  # /v1/rerank may fetch http(s) image URLs (never private hosts)
+    allow_image_urls: bool = False  # request images may be http(s) URLs, fetched (never from private hosts)
     image_url_timeout_s: float = Field(default=5.0, gt=0)
     keys_file: Path | None = None  # default: keys.db beside a SQLite store, else .folio/keys.db
     upload_dir: Path = Path(".folio/uploads")

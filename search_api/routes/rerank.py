@@ -15,10 +15,9 @@ from reranker.jina_schema import (
 from reranker.types import Candidate, ImageInput, TextInput
 from search_api.auth import Caller, get_caller
 from search_api.models import ErrorResponse
-from search_api.query_image import check_image, decode_base64_image
+from search_api.query_image import image_limits, load_request_image
 from search_api.rerank_runner import RerankSkipped
 from search_api.routes.deps import services
-from search_api.url_images import fetch_image_url
 
 router = APIRouter(tags=["rerank"])
 
@@ -26,23 +25,13 @@ MAX_DOCUMENTS = 1000
 
 
 def _to_candidate(request: Request, item: WireItem, where: str) -> Candidate:
-    """Text passes through; images are decoded and checked here so a bad one is a clear 4xx."""
+    """Text passes through; images are read and decoded here so a bad one is a clear 4xx."""
     if isinstance(item, str):
         return item
     if not isinstance(item, ImageDoc):
         return TextInput(item.text)
-    settings = services(request).settings
-    max_bytes = settings.max_query_image_mb << 20
     try:
-        if item.image.startswith(("http://", "https://")):
-            if not settings.allow_image_urls:
-                raise HTTPException(
-                    status_code=400, detail="image URLs are disabled on this server; send base64"
-                )
-            raw = fetch_image_url(item.image, max_bytes, settings.image_url_timeout_s)
-        else:
-            raw = decode_base64_image(item.image)
-        check_image(raw, max_bytes, settings.max_query_image_pixels)
+        raw, _ = load_request_image(item.image, image_limits(services(request).settings))
     except HTTPException as exc:
         raise HTTPException(status_code=exc.status_code, detail=f"{where}: {exc.detail}") from None
     return ImageInput(raw)

@@ -6,7 +6,7 @@ from fastapi.concurrency import run_in_threadpool
 from docstore.schema import Filters, SearchMode
 from search_api.auth import Caller, get_caller
 from search_api.models import ErrorResponse, SearchBody, SearchResponse
-from search_api.query_image import check_image, decode_base64_image, ocr_text
+from search_api.query_image import image_limits, load_request_image, ocr_text
 from search_api.routes.deps import services
 from search_api.search_service import SearchInput
 
@@ -17,13 +17,14 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _prepare(request: Request, body: SearchBody, image_bytes: bytes | None, caller: Caller) -> SearchInput:
-    """Validate the query and turn a query image into first-stage text (OCR) plus the image."""
-    settings = services(request).settings
+def _prepare(request: Request, body: SearchBody, image: str | bytes | None, caller: Caller) -> SearchInput:
+    """Validate the query and turn a query image (uploaded bytes, or the body's image string) into
+    first-stage text (OCR) plus the image. Runs in the threadpool: an image URL may be fetched."""
     text = (body.query or "").strip()
     note = None
-    if image_bytes is not None:
-        img = check_image(image_bytes, settings.max_query_image_mb << 20, settings.max_query_image_pixels)
+    image_bytes = None
+    if image is not None:
+        image_bytes, img = load_request_image(image, image_limits(services(request).settings))
         if not text:
             ocr = ocr_text(img)
             if ocr is None:
@@ -51,7 +52,7 @@ def _prepare(request: Request, body: SearchBody, image_bytes: bytes | None, call
     )
 
 
-async def _run(request: Request, body: SearchBody, image_bytes: bytes | None, caller: Caller) -> Response:
+async def _run(request: Request, body: SearchBody, image: str | bytes | None, caller: Caller) -> Response:
     """The search and its JSON encoding run in the threadpool, keeping the event loop free. The
     response model is serialised once, here: returning a Response skips FastAPI's second
     validation pass over the model (the route's response_model still documents the shape)."""
@@ -59,7 +60,7 @@ async def _run(request: Request, body: SearchBody, image_bytes: bytes | None, ca
     with svc.search_limit.slot():  # sheds with 503 when every search slot is taken
 
         def _work() -> bytes:
-            return svc.search.search(_prepare(request, body, image_bytes, caller)).model_dump_json().encode()
+            return svc.search.search(_prepare(request, body, image, caller)).model_dump_json().encode()
 
         return Response(content=await run_in_threadpool(_work), media_type="application/json")
 
@@ -71,8 +72,7 @@ async def _run(request: Request, body: SearchBody, image_bytes: bytes | None, ca
     summary="Search pages: first stage, then the reranker",
 )
 async def search(request: Request, body: SearchBody, caller: Caller = Depends(get_caller)) -> Response:
-    image_bytes = decode_base64_image(body.image) if body.image else None
-    return await _run(request, body, image_bytes, caller)
+    return await _run(request, body, body.image or None, caller)
 
 
 @router.post(

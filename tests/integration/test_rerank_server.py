@@ -126,6 +126,21 @@ def test_bad_requests_get_4xx_with_a_message(server, body, needle) -> None:
     assert needle in r.json()["detail"]
 
 
+def test_image_strings_never_read_the_servers_files(server, model, tmp_path: Path) -> None:
+    """A request's image is base64, a data URL or a URL: a string naming a file on the server is
+    refused like any other non-base64 text, whether the file exists (and is an image) or not."""
+    url, _ = server
+    (tmp_path / "private.png").write_bytes(RED)
+    for path in (str(tmp_path / "private.png"), "/etc/hostname", str(tmp_path / "missing.png")):
+        r = _post(url, {"query": "q", "documents": [{"image": path}]})
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["detail"] == (
+            "documents[0]: image string is neither an http(s) URL, a data URL nor valid base64"
+        )
+    # the Python API still takes a path: the check is on what arrives over the wire
+    assert isinstance(model.score_pairs([("q", ImageInput(str(tmp_path / "private.png")))])[0], float)
+
+
 def test_malformed_json_is_a_4xx(server) -> None:
     url, _ = server
     r = httpx.post(f"{url}/v1/rerank", content=b"{not json", headers={"content-type": "application/json"})

@@ -20,7 +20,7 @@ from reranker.jina_schema import (
     response_from_scores,
     to_candidate,
 )
-from reranker.types import ImageInput, TextInput
+from reranker.types import ImageInput, TextInput, WireImage
 
 
 def _png() -> bytes:
@@ -39,8 +39,8 @@ def test_request_accepts_strings_objects_and_image_query() -> None:
             "return_documents": False,
         }
     )
-    assert [to_candidate(d) for d in req.documents] == ["plain", TextInput("boxed"), ImageInput("aGVsbG8=")]
-    assert to_candidate(req.query) == ImageInput("https://example.org/q.png")
+    assert [to_candidate(d) for d in req.documents] == ["plain", TextInput("boxed"), ImageInput(WireImage("aGVsbG8="))]
+    assert to_candidate(req.query) == ImageInput(WireImage("https://example.org/q.png"))
     assert req.top_n == 2 and req.return_documents is False
 
 
@@ -106,6 +106,7 @@ def test_payload_encodes_local_images_as_base64(tmp_path) -> None:
     assert payload["model"] == "jina-reranker-m0" and payload["top_n"] == 3
     pil = Image.open(io.BytesIO(png))
     assert Image.open(io.BytesIO(base64.b64decode(image_to_wire(pil)))).size == (4, 4)
+    assert image_to_wire(WireImage("aGVsbG8=")) == "aGVsbG8="  # a received image is passed on as it came
     with pytest.raises(TypeError):
         image_to_wire(12)
 

@@ -9,12 +9,13 @@ import contextlib
 import http.server
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from reranker.errors import CandidateError
+from reranker.errors import CandidateError, ImageTooLarge
 from reranker.images import ImageLimits
 from reranker.url_fetch import fetch_url
 
@@ -33,6 +34,18 @@ class _Server:
                     self.send_response(302)
                     self.send_header("Location", "/page.png")
                     self.end_headers()
+                    return
+                if self.path == "/trickle":  # a byte every 0.1 s: each read is quick, the whole is not
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100")
+                    self.end_headers()
+                    for _ in range(100):
+                        try:
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                        except OSError:
+                            return  # the client gave up
+                        time.sleep(0.1)
                     return
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(BODY)))
@@ -112,6 +125,20 @@ def test_connects_to_the_checked_address_with_the_urls_host(server: _Server) -> 
 
 
 def test_fetching_is_off_unless_asked_for(server: _Server) -> None:
-    with pytest.raises(CandidateError, match="not allowed"):
+    with pytest.raises(CandidateError, match="disabled"):
         fetch_url(f"http://127.0.0.1:{server.port}/page.png", ImageLimits())
     assert server.hosts == []
+
+
+def test_the_time_limit_covers_the_whole_download(server: _Server) -> None:
+    limits = ImageLimits(allow_urls=True, allow_private_urls=True, url_timeout_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(CandidateError, match="longer than 0.5 s"):
+        fetch_url(f"http://127.0.0.1:{server.port}/trickle", limits)
+    assert time.monotonic() - started < 5  # the body would take 10 s
+
+
+def test_a_body_over_the_byte_limit_is_too_large(server: _Server) -> None:
+    limits = ImageLimits(allow_urls=True, allow_private_urls=True, url_timeout_s=2, max_bytes=10)
+    with pytest.raises(ImageTooLarge, match="over the limit of 10 bytes"):
+        fetch_url(f"http://127.0.0.1:{server.port}/page.png", limits)

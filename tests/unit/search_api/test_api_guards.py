@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import pytest
 from fastapi import HTTPException
 from PIL import Image
 
 from docstore.schema import Page
+from reranker.images import ImageLimits
 from search_api.candidates import choose_candidate
-from search_api.query_image import check_image, decode_base64_image
+from search_api.query_image import image_limits, load_request_image
 from search_api.settings import Settings
-from search_api.url_images import fetch_image_url
 
 
 def _page(**fields: object) -> Page:
@@ -39,16 +40,35 @@ def _png(size: tuple[int, int]) -> bytes:
     return buf.getvalue()
 
 
-def test_query_image_checks() -> None:
+def _limits(max_bytes: int = 1 << 20, max_pixels: int = 1000, urls: bool = False) -> ImageLimits:
+    return image_limits(Settings(max_query_image_pixels=max_pixels, allow_image_urls=urls)).model_copy(
+        update={"max_bytes": max_bytes}
+    )
+
+
+def test_query_image_checks(tmp_path: Path) -> None:
     raw = _png((10, 10))
-    assert decode_base64_image("data:image/png;base64," + base64.b64encode(raw).decode()) == raw
-    assert check_image(raw, 1 << 20, 1000).size == (10, 10)
-    for bad, status in [(lambda: decode_base64_image("@@"), 400), (lambda: check_image(b"", 10, 10), 400),
-                        (lambda: check_image(b"junk" * 10, 1 << 20, 100), 400),
-                        (lambda: check_image(raw, 10, 10**6), 413), (lambda: check_image(_png((200, 200)), 1 << 20, 1000), 413)]:  # fmt: skip
+    data_url = "data:image/png;base64," + base64.b64encode(raw).decode()
+    loaded, img = load_request_image(data_url, _limits())
+    assert loaded == raw and img.size == (10, 10)
+    assert load_request_image(raw, _limits())[0] == raw
+    (tmp_path / "local.png").write_bytes(raw)
+    cases: list[tuple[str | bytes, ImageLimits, int, str]] = [
+        ("@@", _limits(), 400, "base64"),
+        (b"", _limits(), 400, "empty"),
+        (b"junk" * 10, _limits(), 400, "not a readable image"),
+        (raw, _limits(max_bytes=10), 413, "over the limit"),
+        (_png((200, 200)), _limits(), 413, "too large"),
+        (str(tmp_path / "local.png"), _limits(), 400, "base64"),  # a path on the server is never read
+        ("https://example.com/a.png", _limits(), 400, "disabled"),
+    ]
+    for source, limits, status, words in cases:
         with pytest.raises(HTTPException) as info:
-            bad()
-        assert info.value.status_code == status and info.value.detail
+            load_request_image(source, limits)
+        assert info.value.status_code == status and words in str(info.value.detail), (
+            source,
+            info.value.detail,
+        )
 
 
 @pytest.mark.parametrize(
@@ -58,8 +78,8 @@ def test_query_image_checks() -> None:
 )  # fmt: skip
 def test_image_urls_to_private_or_odd_targets_are_refused(url: str) -> None:
     with pytest.raises(HTTPException) as info:
-        fetch_image_url(url, 1 << 20, 1.0)
-    assert info.value.status_code == 400
+        load_request_image(url, _limits(urls=True))
+    assert info.value.status_code == 400 and info.value.detail
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -68,7 +68,7 @@ def test_bad_candidates_fail_alone(m0) -> None:
     assert "corrupt" in str(errors["corrupt"]) or "not a readable image" in str(errors["corrupt"])
     assert "empty" in str(errors["empty"])
     assert "50.0 MP exceeds the limit" in str(errors["huge"])
-    assert "not allowed" in str(errors["url-off"])
+    assert "disabled" in str(errors["url-off"])
     assert "neither an existing file" in str(errors["nonsense"])
 
 
