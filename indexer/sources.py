@@ -3,8 +3,10 @@ and text files (.txt, .md) as one text page each."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +31,15 @@ class NoSuchPath(FileNotFoundError):
 
 def discover(paths: list[str | Path]) -> Iterator[SourceFile]:
     """PDF and text files under `paths` (files or folders, walked recursively in sorted order,
-    hidden entries skipped). A path that does not exist raises NoSuchPath before anything runs."""
+    hidden entries skipped; links to folders are not followed). A path that does not exist raises
+    NoSuchPath before anything runs."""
     resolved = [Path(p).expanduser().resolve() for p in paths]
     missing = [str(p) for p in resolved if not p.exists()]
     if missing:
         raise NoSuchPath(f"no such file or folder: {', '.join(missing)}")
     seen: set[Path] = set()
     for root in resolved:
-        for path in [root] if root.is_file() else _walk(root):
+        for path in _walk(root) if root.is_dir() else [root]:
             kind = _kind(path)
             if kind and path not in seen:
                 seen.add(path)
@@ -61,8 +64,13 @@ def _kind(path: Path) -> Literal["pdf", "text"] | None:
 
 
 def content_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
+    """sha256 of the file's content. Only a regular file is read: a FIFO or a device named like a
+    PDF would block the run forever, so it fails here (an OSError) like an unreadable file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # opening a FIFO must not wait either
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        h = hashlib.sha256()
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

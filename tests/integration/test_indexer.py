@@ -4,6 +4,7 @@ reason, page counts right, re-index writes nothing), changed files, interrupted 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -220,3 +221,21 @@ def test_text_files_acl_and_collection(fresh: Store) -> None:
     assert again.files_indexed == 1
     page = fresh.get_page(f"{doc_id}:1", groups=["other"])
     assert page is not None and page.acl == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_special_files_are_skipped_not_waited_on(fresh: Store, shared_pdfs: Path, tmp_path: Path) -> None:
+    """A FIFO named like a PDF would block a read forever: it is skipped with its reason, and the
+    real file beside it is indexed (a link to a missing file is skipped as unreadable)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.pdf")
+    (folder / "gone.pdf").symlink_to(tmp_path / "missing.pdf")
+    shutil.copy(shared_pdfs / "multilang.pdf", folder / "real.pdf")
+    summary = Indexer(fresh, OPTIONS).run([folder])
+    assert summary.files_indexed == 1 and summary.pages_indexed > 0
+    reasons = {Path(s.source).name: s.reason for s in summary.skipped}
+    assert reasons == {
+        "pipe.pdf": "unreadable (not a regular file)",
+        "gone.pdf": "unreadable (No such file or directory)",
+    }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
 
-from indexer.sources import NoSuchPath, discover, make_doc_id, page_id, read_text_document
+from indexer.sources import NoSuchPath, content_hash, discover, make_doc_id, page_id, read_text_document
 
 
 def test_discover_walks_folders_in_order(tmp_path: Path) -> None:
@@ -23,6 +25,19 @@ def test_discover_walks_folders_in_order(tmp_path: Path) -> None:
 def test_missing_path_fails_before_anything_runs(tmp_path: Path) -> None:
     with pytest.raises(NoSuchPath, match="no such file or folder"):
         list(discover([tmp_path, tmp_path / "missing"]))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    """A FIFO named like a PDF is found, and hashing it fails at once instead of waiting for a
+    writer that never comes (the indexer then skips it with the reason)."""
+    os.mkfifo(tmp_path / "pipe.pdf")
+    (tmp_path / "real.pdf").write_bytes(b"%PDF-1.4")
+    assert [f.path.name for f in discover([tmp_path])] == ["pipe.pdf", "real.pdf"]
+    assert [f.path.name for f in discover([tmp_path / "pipe.pdf"])] == ["pipe.pdf"]
+    with pytest.raises(OSError, match="not a regular file"):
+        content_hash(tmp_path / "pipe.pdf")
+    assert content_hash(tmp_path / "real.pdf") == hashlib.sha256(b"%PDF-1.4").hexdigest()
 
 
 def test_ids_are_stable_per_collection_and_path(tmp_path: Path) -> None:
