@@ -20,7 +20,15 @@ from docstore.store import Store
 from indexer.embedding import embed_in_workers, record_embedder, resolve_embedder
 from indexer.ocr import find_ocr
 from indexer.progress import Progress
-from indexer.sources import SourceFile, content_hash, discover, make_doc_id, page_id, read_text_document
+from indexer.sources import (
+    MAX_TEXT_CHARS,
+    SourceFile,
+    content_hash,
+    discover,
+    make_doc_id,
+    page_id,
+    read_text_document,
+)
 from indexer.summary import FailedPage, IndexOptions, IndexSummary, SkippedFile
 from indexer.workers import PageContent, PdfProbe, Task, TaskResult, WorkerPool, WorkerSettings
 
@@ -132,6 +140,10 @@ class Indexer:
             self._skip(source, f"unreadable ({exc.strerror or exc})")
             return
         info.title = text_doc.title
+        if text_doc.truncated:
+            note = f"{source.path}: only its first {MAX_TEXT_CHARS:,} characters are indexed"
+            self.summary.notes.append(note)
+            self.progress.note(f"folio index: {note}")
         self._begin(info, replace, "text", pages=1)
         self._buffer.append(self._page(info, 1, kind="text", text=text_doc.text, language=text_doc.language))
 

@@ -16,7 +16,7 @@ from indexer.text import clean_text, detect_language, first_line_title
 
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
-MAX_TEXT_CHARS = 2_000_000  # a text file is one page; beyond this it is cut (and says so)
+MAX_TEXT_CHARS = 2_000_000  # a text file is one page; beyond this it is cut (and the run says so)
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,29 @@ class TextDocument:
     text: str
     title: str
     language: str
+    truncated: bool = False  # the file held more than MAX_TEXT_CHARS characters
 
 
 def read_text_document(path: Path) -> TextDocument:
-    """Decode as UTF-8 (BOM tolerated), falling back to Latin-1 for legacy files."""
-    raw = path.read_bytes()
+    """Decode as UTF-8 (BOM tolerated), falling back to Latin-1 for legacy files. Only the bytes that
+    can hold MAX_TEXT_CHARS characters are read, so a huge file costs no more memory than that."""
+    limit = MAX_TEXT_CHARS * 4  # UTF-8 needs at most 4 bytes a character
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    cut = len(raw) > limit
+    raw = raw[:limit]
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    except UnicodeDecodeError as exc:
+        if cut and exc.start >= len(raw) - 3:  # the read ended inside a character
+            text = raw[: exc.start].decode("utf-8-sig")
+        else:
+            text = raw.decode("latin-1")
+    cut = cut or len(text) > MAX_TEXT_CHARS
     text = clean_text(text[:MAX_TEXT_CHARS])
     return TextDocument(
-        text=text, title=first_line_title(text) or path.stem, language=detect_language(text[:20000])
+        text=text,
+        title=first_line_title(text) or path.stem,
+        language=detect_language(text[:20000]),
+        truncated=cut,
     )

@@ -239,3 +239,14 @@ def test_special_files_are_skipped_not_waited_on(fresh: Store, shared_pdfs: Path
         "pipe.pdf": "unreadable (not a regular file)",
         "gone.pdf": "unreadable (No such file or directory)",
     }
+
+
+def test_a_cut_text_file_is_reported(fresh: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("indexer.sources.MAX_TEXT_CHARS", 100)
+    log = tmp_path / "big.txt"
+    log.write_text("line of a long log\n" * 50, encoding="utf-8")
+    summary = Indexer(fresh, OPTIONS).run([log])
+    assert summary.files_indexed == 1
+    assert any(note.startswith(f"{log}: only its first") for note in summary.notes), summary.notes
+    page = fresh.get_page(f"{make_doc_id('default', log.resolve())}:1")
+    assert page is not None and 0 < len(page.text) <= 100

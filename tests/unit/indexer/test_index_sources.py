@@ -62,3 +62,22 @@ def test_text_documents(tmp_path: Path) -> None:
     )
     doc = read_text_document(legacy)
     assert "Größe" in doc.text and doc.language == "de"
+
+
+def test_huge_text_files_are_cut_without_reading_them_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("indexer.sources.MAX_TEXT_CHARS", 10)
+    small = tmp_path / "small.txt"
+    small.write_text("short note", encoding="utf-8")
+    assert read_text_document(small).truncated is False
+    ascii_file = tmp_path / "log.txt"
+    ascii_file.write_text("word " * 1000, encoding="utf-8")
+    doc = read_text_document(ascii_file)
+    assert doc.truncated and doc.text == "word word"  # 10 characters, trailing space stripped
+    # 40 bytes are read; they end inside the 14th three-byte character, which is dropped, not
+    # mistaken for Latin-1
+    euro = tmp_path / "euro.txt"
+    euro.write_text("€" * 30, encoding="utf-8")
+    doc = read_text_document(euro)
+    assert doc.truncated and doc.text == "€" * 10
