@@ -19,6 +19,11 @@ class Caller(BaseModel):
         get [] so only public pages (empty ACL) match."""
         return None if self.admin else list(self.groups)
 
+    def may_change(self, acl: list[str]) -> bool:
+        """Whether this caller may delete or replace a document with this ACL: admins any, a key
+        only one restricted entirely to its own groups (never a public one)."""
+        return self.admin or (bool(acl) and set(acl) <= set(self.groups))
+
 
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docstore.store import Store
+from indexer.sources import make_doc_id
+from search_api.auth import Caller
 from search_api.models import JobFile
 
 if TYPE_CHECKING:
@@ -24,9 +26,12 @@ def safe_name(name: str) -> str:
 
 
 class UploadIndexer:
-    """Moves an uploaded file into `upload_dir/<collection>/<name>` (re-uploading a file of the
-    same name replaces it, and unchanged content is not re-indexed) and indexes it there, so the
-    original stays available at /v1/documents/{doc_id}/file."""
+    """Moves an uploaded file into `upload_dir/<collection>/<name>` and indexes it there, so the
+    original stays available at /v1/documents/{doc_id}/file. Re-uploading a name replaces that
+    document (unchanged content is not re-indexed) when the uploader may change it, as for a
+    delete; otherwise the upload is stored as `<stem> (2)<suffix>` (or the next free number), so
+    nobody's document is replaced by a caller who could not delete it. Jobs run one at a time,
+    so no two uploads pick the same free name."""
 
     def __init__(self, store: Store, upload_dir: Path, embedder: str | None, workers: int) -> None:
         self.store = store
@@ -35,14 +40,15 @@ class UploadIndexer:
         self.workers = workers
         self._loaded: Embedder | None = None  # kept across uploads: a load costs ~0.4 s of CPU
 
-    def __call__(self, incoming: Path, collection: str, acl: list[str]) -> JobFile:
+    def __call__(self, incoming: Path, collection: str, acl: list[str], caller: Caller) -> JobFile:
         from indexer.embedding import resolve_embedder
         from indexer.pipeline import Indexer
         from indexer.summary import IndexOptions
 
-        name = incoming.name.split("__", 1)[-1]
-        target = self.upload_dir / safe_name(collection) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = self.upload_dir / safe_name(collection)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = self._target(folder, incoming.name.split("__", 1)[-1], collection, caller)
+        name = target.name
         os.replace(incoming, target)
         options = IndexOptions(
             collection=collection, groups=acl, workers=self.workers, embedder=self.embedder, quiet=True
@@ -69,3 +75,14 @@ class UploadIndexer:
                 name=name, state="failed", pages=summary.pages_indexed, error=error or "not indexed"
             )
         return JobFile(name=name, state="indexed", pages=summary.pages_indexed, error=error)
+
+    def _target(self, folder: Path, name: str, collection: str, caller: Caller) -> Path:
+        """Where the upload goes: its own name unless that names a document the caller may not change."""
+        stem, suffix = Path(name).stem, Path(name).suffix
+        path, number = folder / name, 1
+        while (
+            existing := self.store.get_document(make_doc_id(collection, path.resolve()))
+        ) is not None and not caller.may_change(existing.acl):
+            number += 1
+            path = folder / f"{stem} ({number}){suffix}"
+        return path

@@ -11,13 +11,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from search_api.auth import Caller
 from search_api.metrics import Metrics
 from search_api.models import JobFile, JobStatus
 
 log = logging.getLogger(__name__)
 
-# (path, collection, acl groups) -> the file's outcome (state indexed/skipped/failed, pages, error)
-IndexFn = Callable[[Path, str, list[str]], JobFile]
+# (path, collection, acl groups, uploader) -> the file's outcome (the name it is stored under,
+# state indexed/skipped/failed, pages, error)
+IndexFn = Callable[[Path, str, list[str], Caller], JobFile]
 
 _KEEP_FINISHED = 1000  # finished jobs remembered for status queries
 
@@ -50,7 +52,9 @@ class JobManager:
             self._pending -= 1
             self._metrics.jobs_queued.set(self._pending)
 
-    def submit(self, files: list[tuple[str, Path]], collection: str, acl: list[str]) -> JobStatus:
+    def submit(
+        self, files: list[tuple[str, Path]], collection: str, acl: list[str], caller: Caller
+    ) -> JobStatus:
         """Queue a job over already-saved files; the caller has reserved a slot."""
         job = JobStatus(job_id=uuid.uuid4().hex, files=[JobFile(name=name) for name, _ in files])
         with self._lock:
@@ -60,7 +64,7 @@ class JobManager:
                 if self._jobs[oldest].state in ("queued", "running"):
                     break
                 del self._jobs[oldest]
-        self._pool.submit(self._run, job, [p for _, p in files], collection, acl)
+        self._pool.submit(self._run, job, [p for _, p in files], collection, acl, caller)
         return job.model_copy(deep=True)
 
     def get(self, job_id: str) -> JobStatus | None:
@@ -68,7 +72,9 @@ class JobManager:
             job = self._jobs.get(job_id)
             return job.model_copy(deep=True) if job is not None else None
 
-    def _run(self, job: JobStatus, paths: list[Path], collection: str, acl: list[str]) -> None:
+    def _run(
+        self, job: JobStatus, paths: list[Path], collection: str, acl: list[str], caller: Caller
+    ) -> None:
         try:
             with self._lock:
                 job.state = "running"
@@ -76,12 +82,13 @@ class JobManager:
                 with self._lock:
                     entry.state = "running"
                 try:
-                    result = self._index_fn(path, collection, acl)
+                    result = self._index_fn(path, collection, acl, caller)
                 except Exception as exc:  # one bad file must not stop the others
                     log.exception("indexing %s failed", path)
                     result = JobFile(name=entry.name, state="failed", error=f"{type(exc).__name__}: {exc}")
                 with self._lock:
-                    entry.state, entry.pages, entry.error = result.state, result.pages, result.error
+                    entry.name, entry.state = result.name, result.state
+                    entry.pages, entry.error = result.pages, result.error
             with self._lock:
                 failed = all(f.state == "failed" for f in job.files)
                 job.state = "failed" if failed else "done"

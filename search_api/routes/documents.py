@@ -84,8 +84,7 @@ def document_file(request: Request, doc_id: str, caller: Caller = Depends(get_ca
 @router.delete("/v1/documents/{doc_id}", response_model=DeleteResponse, responses=_errors(401, 403, 404))
 def delete_document(request: Request, doc_id: str, caller: Caller = Depends(get_caller)) -> DeleteResponse:
     info = _visible_document(request, doc_id, caller)
-    # Admins delete anything; a key deletes only documents restricted entirely to its own groups.
-    if not caller.admin and not (info.acl and set(info.acl) <= set(caller.groups)):
+    if not caller.may_change(info.acl):
         raise HTTPException(
             status_code=403, detail="only an admin key, or a key in all of its groups, may delete it"
         )
@@ -155,7 +154,7 @@ async def upload_documents(
         except BaseException:
             svc.jobs.release()
             raise
-        job = svc.jobs.submit(saved, collection.strip() or "default", acl)
+        job = svc.jobs.submit(saved, collection.strip() or "default", acl, caller)
     return JobAccepted(job_id=job.job_id, status_url=f"/v1/jobs/{job.job_id}")
 
 
