@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from indexer.render import MAX_PIXELS, ImageFormat
 
 
 class IndexOptions(BaseModel):
-    collection: str = "default"
+    collection: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = (
+        "default"
+    )
     groups: list[str] = Field(default_factory=list)  # ACL on every page; empty = public
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     embedder: str | None = None  # None: the store's recorded embedder, else the default

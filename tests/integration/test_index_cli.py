@@ -129,7 +129,7 @@ def test_killed_run_is_completed_by_the_next_one(shared_pdfs: Path, tmp_path: Pa
     store.close()
 
 
-@pytest.mark.parametrize("bad", ["--workers=0", "--page-timeout=-1"])
+@pytest.mark.parametrize("bad", ["--workers=0", "--page-timeout=-1", "--collection=  "])
 def test_bad_options(tmp_path: Path, bad: str) -> None:
     proc = folio("index", str(SAMPLES), bad, "--store", f"sqlite:///{tmp_path}/o.db")
     assert proc.returncode == 2 and "bad option" in proc.stderr
