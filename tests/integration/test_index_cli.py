@@ -133,3 +133,16 @@ def test_killed_run_is_completed_by_the_next_one(shared_pdfs: Path, tmp_path: Pa
 def test_bad_options(tmp_path: Path, bad: str) -> None:
     proc = folio("index", str(SAMPLES), bad, "--store", f"sqlite:///{tmp_path}/o.db")
     assert proc.returncode == 2 and "bad option" in proc.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`folio search … | head -1`: the pipe is closed under folio's output; it stops quietly."""
+    store = f"sqlite:///{tmp_path}/p.db"
+    folio("index", str(SAMPLES), "--store", store, "--quiet", check=True)
+    cmd = [sys.executable, "-m", "search_api.main", "search", "the", "--json", "--store", store]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=REPO)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before folio (still starting) writes a byte
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
