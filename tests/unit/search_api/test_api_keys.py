@@ -43,3 +43,16 @@ def test_cli_create_list_revoke(tmp_path: Path, capsys) -> None:  # type: ignore
     assert main(["keys", "--keys-file", keys_file, "revoke", created["key_id"]]) == 0
     assert main(["keys", "--keys-file", keys_file, "revoke", created["key_id"]]) == 1
     assert main(["keys", "--keys-file", keys_file, "create"]) == 2  # neither groups nor admin
+
+
+def test_cli_location_options_go_before_or_after_the_action(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    store = f"sqlite:///{tmp_path}/folio.db"  # the keys file is keys.db beside it
+    assert main(["keys", "create", "--groups", "x", "--store", store, "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert KeyStore(str(tmp_path / "keys.db")).verify(created["key"]) is not None
+    for argv in (["keys", "--store", store, "list", "--json"], ["keys", "list", "--json", "--store", store]):
+        assert main(argv) == 0
+        assert [k["key_id"] for k in json.loads(capsys.readouterr().out)] == [created["key_id"]]
+    other = str(tmp_path / "other.db")
+    assert main(["keys", "--keys-file", other, "list", "--json"]) == 0  # given before, kept
+    assert json.loads(capsys.readouterr().out) == []
