@@ -6,18 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from reranker.types import Candidate, ImageInput, Query, RerankOutput
-
-MODEL_HINT = (
-    "point --model at a local copy of jina-reranker-m0, e.g. "
-    "huggingface-cli download jinaai/jina-reranker-m0 --local-dir ./models/jina-reranker-m0"
-)
-_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class CliError(Exception):
@@ -31,7 +24,9 @@ def register(subparsers: Any) -> None:
     q.add_argument("--query", help="query text")
     q.add_argument("--query-image", type=Path, help="query image file")
     p.add_argument("--doc", action="append", default=[], help="a text candidate (repeatable)")
-    p.add_argument("--doc-image", action="append", default=[], type=Path, help="an image candidate (repeatable)")
+    p.add_argument(
+        "--doc-image", action="append", default=[], type=Path, help="an image candidate (repeatable)"
+    )
     p.add_argument("--top-n", type=int, help="show only the best N")
     p.add_argument("--json", action="store_true", help="print the Jina-shaped response object")
     _model_options(p)
@@ -44,8 +39,11 @@ def register(subparsers: Any) -> None:
     s.add_argument("--max-queue", type=int, default=64, help="waiting requests before answering 503")
     s.add_argument("--max-batch-pairs", type=int, default=64, help="pairs scored together at most")
     s.add_argument("--batch-window-ms", type=float, default=5.0, help="how long to gather a batch")
-    s.add_argument("--api-key", default=os.environ.get("FOLIO_RERANK_API_KEY"),
-                   help="require this bearer key (default: $FOLIO_RERANK_API_KEY)")
+    s.add_argument(
+        "--api-key",
+        default=os.environ.get("FOLIO_RERANK_API_KEY"),
+        help="require this bearer key (default: $FOLIO_RERANK_API_KEY)",
+    )
     s.add_argument("--allow-urls", action="store_true", help="let clients send image URLs to fetch")
     _model_options(s)
     s.set_defaults(func=run_server)
@@ -56,29 +54,22 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16")
 
 
-def check_model_dir(model: str) -> None:
-    path = Path(model).expanduser()
-    if not path.exists():
-        if _MODEL_ID.match(model) and not model.startswith("."):
-            return  # a model id: the loader resolves it (needs network or the HF cache)
-        raise CliError(f"model folder {model} not found: {MODEL_HINT}")
-    if not path.is_dir():
-        raise CliError(f"{model} is not a folder: {MODEL_HINT}")
-    missing = [n for n in ("config.json",) if not (path / n).is_file()]
-    if not any(path.glob("*.safetensors")):
-        missing.append("*.safetensors")
-    if missing:
-        raise CliError(f"model folder {model} is incomplete (missing {', '.join(missing)}): {MODEL_HINT}")
-
-
 def load_model(args: argparse.Namespace, **extra: Any) -> Any:
-    check_model_dir(args.model)
+    from reranker.checkpoint import resolve_checkpoint
+    from reranker.errors import ModelLoadError
+
+    try:
+        resolve_checkpoint(args.model)  # before torch: a missing model is the first thing to say
+    except ModelLoadError as exc:
+        raise CliError(str(exc)) from None
     try:
         import torch  # noqa: F401
 
         from reranker.local import M0Reranker
     except ImportError as exc:
-        raise CliError(f"the local reranker needs torch and transformers: install folio-search[rerank] ({exc})") from exc
+        raise CliError(
+            f"the local reranker needs torch and transformers: install folio-search[rerank] ({exc})"
+        ) from exc
     try:
         return M0Reranker.from_pretrained(args.model, device=args.device, dtype=args.dtype, **extra)
     except ImportError as exc:
@@ -121,10 +112,18 @@ def format_table(out: RerankOutput, docs: list[Candidate]) -> str:
     for rank, r in enumerate(out.results, 1):
         kind, what = _describe(docs[r.index])
         score = f"{r.relevance_score:.4f}" if r.error is None else "error"
-        rows.append((str(rank), str(r.index), score, kind, what if r.error is None else f"{what} ({r.error})"))
+        rows.append(
+            (str(rank), str(r.index), score, kind, what if r.error is None else f"{what} ({r.error})")
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(c.rjust(w) if i < 3 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False)))
-             + "  " + row[4] for row in rows]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i < 3 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        )
+        + "  "
+        + row[4]
+        for row in rows
+    ]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -181,8 +180,10 @@ def run_server(args: argparse.Namespace) -> int:
         return 2
     try:
         app = create_rerank_app(settings, scorer=model)
-        print(f"folio rerank-server: serving {model.model_name} on http://{args.host}:{args.port}/v1/rerank",
-              file=sys.stderr)
+        print(
+            f"folio rerank-server: serving {model.model_name} on http://{args.host}:{args.port}/v1/rerank",
+            file=sys.stderr,
+        )
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     finally:
         model.close()

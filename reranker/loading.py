@@ -18,33 +18,12 @@ from reranker.model import M0RankingModel
 IGNORED_KEYS = ("lm_head.weight",)  # the ranking model has no LM head; a generic save may carry one
 
 
-def resolve_checkpoint(path_or_id: str) -> Path:
-    """A local folder as is; otherwise a model id fetched once with huggingface_hub."""
-    path = Path(path_or_id).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").exists():
-            raise ModelLoadError(f"{path} has no config.json; point Folio at an m0 checkpoint folder")
-        return path
-    hint = (
-        f"Model {path_or_id!r} is not a local folder. Download the model once where network access is "
-        "available (e.g. `hf download jinaai/jina-reranker-m0 --local-dir ./jina-reranker-m0`) and pass "
-        "that folder as the model (--model DIR)."
-    )
-    if path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") != 1:
-        raise ModelLoadError(hint)
-    try:
-        from huggingface_hub import snapshot_download
-
-        patterns = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
-        return Path(snapshot_download(path_or_id, allow_patterns=patterns))
-    except Exception as exc:  # any hub failure (offline, not found, gated) gets the same advice
-        raise ModelLoadError(f"{hint} ({type(exc).__name__}: {exc})") from None
-
-
 def load_config(folder: Path) -> Qwen2VLConfig:
     raw = json.loads((folder / "config.json").read_text())
     if raw.get("model_type") != "qwen2_vl":
-        raise ModelLoadError(f"{folder}/config.json: model_type is {raw.get('model_type')!r}, expected 'qwen2_vl'")
+        raise ModelLoadError(
+            f"{folder}/config.json: model_type is {raw.get('model_type')!r}, expected 'qwen2_vl'"
+        )
     for key in ("architectures", "auto_map", "transformers_version", "torch_dtype", "dtype", "model_type"):
         raw.pop(key, None)
     return Qwen2VLConfig(**raw)
@@ -92,8 +71,14 @@ def resolve_device(device: str) -> torch.device:
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    names = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16,
-             "float16": torch.float16, "fp32": torch.float32, "float32": torch.float32}
+    names = {
+        "bf16": torch.bfloat16,
+        "bfloat16": torch.bfloat16,
+        "fp16": torch.float16,
+        "float16": torch.float16,
+        "fp32": torch.float32,
+        "float32": torch.float32,
+    }
     if dtype not in names:
         raise ValueError(f"dtype must be auto, bf16, fp16 or fp32, not {dtype!r}")
     return names[dtype]
@@ -130,7 +115,9 @@ def load_weights_into(model: M0RankingModel, weights: dict[str, torch.Tensor], s
         if missing:
             parts.append(f"missing keys: {', '.join(missing[:8])}" + (" ..." if len(missing) > 8 else ""))
         if unexpected:
-            parts.append(f"unexpected keys: {', '.join(unexpected[:8])}" + (" ..." if len(unexpected) > 8 else ""))
+            parts.append(
+                f"unexpected keys: {', '.join(unexpected[:8])}" + (" ..." if len(unexpected) > 8 else "")
+            )
         raise ModelLoadError(f"{source} does not match the m0 architecture: " + "; ".join(parts))
     model.load_state_dict(weights, strict=True)
 

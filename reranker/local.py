@@ -16,8 +16,9 @@ require_torch()
 
 import torch  # noqa: E402
 
+from reranker.checkpoint import resolve_checkpoint  # noqa: E402
 from reranker.images import ImageLimits  # noqa: E402
-from reranker.loading import load_model, load_tokenizer, resolve_checkpoint  # noqa: E402
+from reranker.loading import load_model, load_tokenizer  # noqa: E402
 from reranker.model import M0RankingModel  # noqa: E402
 from reranker.pipeline import Pipeline, PipelineResult  # noqa: E402
 from reranker.prefix import PrefixCache  # noqa: E402
@@ -62,7 +63,12 @@ class M0Reranker:
         self.prefix_cache = PrefixCache(opts.prefix_cache_mb * 1024 * 1024)
         preprocessor = ImagePreprocessor(folder, opts.min_pixels, opts.max_pixels)
         self.preparer = Preparer(
-            tokenizer, preprocessor, self.vision_cache, opts.image_limits, opts.max_length, model.image_token_id,
+            tokenizer,
+            preprocessor,
+            self.vision_cache,
+            opts.image_limits,
+            opts.max_length,
+            model.image_token_id,
             self.prefix_cache,
         )
         budget = opts.token_budget or (32768 if device.type == "cuda" else 8192)
@@ -70,7 +76,9 @@ class M0Reranker:
         # On the CPU, preparation and the model take turns, each on all cores (see reranker/gate.py).
         cpu = device.type == "cpu"
         workers = min(opts.workers, os.cpu_count() or 1) if cpu else opts.workers
-        self.pipeline = Pipeline(self.preparer, self.runner, workers, budget, opts.max_batch_pairs, take_turns=cpu)
+        self.pipeline = Pipeline(
+            self.preparer, self.runner, workers, budget, opts.max_batch_pairs, take_turns=cpu
+        )
         self.counter = TokenCounter(self.preparer)
         self._closed = False
 

@@ -63,12 +63,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from reranker.errors import ModelLoadError
     from search_api.app import create_app
 
     settings = settings_from_args(args)
     try:
         app = create_app(settings)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, ImportError, ModelLoadError) as exc:  # a bad store, model or extra
         print(f"folio serve: {exc}", file=sys.stderr)
         return 2
     print(

@@ -63,6 +63,10 @@ def test_missing_model_folder_says_how_to_get_one(tmp_path: Path) -> None:
     (tmp_path / "partial" / "config.json").write_text("{}")
     r = folio("rerank-server", "--model", str(tmp_path / "partial"))
     assert r.returncode == 2 and "incomplete (missing *.safetensors)" in r.stderr
+    # the search API says the same, without a traceback
+    r = folio("serve", "--store", f"sqlite:///{tmp_path}/s.db", "--reranker", f"local:{tmp_path / 'nope'}")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "not found" in r.stderr and "huggingface-cli download jinaai/jina-reranker-m0" in r.stderr
 
 
 def test_no_torch_says_which_extra_to_install(tmp_path: Path) -> None:
