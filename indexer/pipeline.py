@@ -54,6 +54,7 @@ class Indexer:
         self._tasks: deque[Task] = deque()
         self._next_id = 0
         self._ocr_note = False
+        self._warm_up = False  # set per run: the embedder is still to be loaded in this process
 
     def run(self, paths: list[str | Path]) -> IndexSummary:
         start = time.monotonic()
@@ -77,8 +78,7 @@ class Indexer:
             ThreadPoolExecutor(1, thread_name_prefix="folio-embed") as embed_pool,
         ):
             self._embed_pool = embed_pool
-            if not in_workers:  # embedders load lazily: load it while the first worker starts
-                embed_pool.submit(self.embedder.encode, ["warm up"])
+            self._warm_up = not in_workers
             try:
                 self._loop(files, pool)
                 self._flush(wait=True)
@@ -128,12 +128,23 @@ class Indexer:
             self._docs[doc_id] = _Doc(info=info, kind="pdf", remaining=-1)
             self._queue(Task(0, "probe", str(source.path)))
 
+    def _load_embedder(self) -> None:
+        """Embedders load lazily: start loading this one (~0.4 CPU-s for the default) with the run's
+        first new or changed file, while this thread waits for the first worker to start (the
+        load holds the GIL: later, it would stall the dispatching of pages). A run whose files
+        are all unchanged never loads it."""
+        if self._warm_up:
+            self._warm_up = False
+            self._embed_pool.submit(self.embedder.encode, ["warm up"])
+
     def _queue(self, task: Task) -> None:
+        self._load_embedder()
         self._next_id += 1
         task.task_id = self._next_id
         self._tasks.append(task)
 
     def _start_text(self, source: SourceFile, info: DocumentInfo, replace: bool) -> None:
+        self._load_embedder()
         try:
             text_doc = read_text_document(source.path)
         except OSError as exc:

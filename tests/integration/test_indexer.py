@@ -9,6 +9,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pymupdf
 import pytest
@@ -250,3 +251,27 @@ def test_a_cut_text_file_is_reported(fresh: Store, tmp_path: Path, monkeypatch: 
     assert any(note.startswith(f"{log}: only its first") for note in summary.notes), summary.notes
     page = fresh.get_page(f"{make_doc_id('default', log.resolve())}:1")
     assert page is not None and 0 < len(page.text) <= 100
+
+
+class _CountingEmbedder:
+    """The hash embedder, counting its calls (the pipeline's warm-up included)."""
+
+    def __init__(self) -> None:
+        from docstore.embedders import get_embedder
+
+        self.inner = get_embedder("hash")
+        self.name, self.dim, self.calls = self.inner.name, self.inner.dim, 0
+
+    def encode(self, texts: list[str]) -> Any:
+        self.calls += 1
+        return self.inner.encode(texts)
+
+
+def test_a_run_over_unchanged_files_never_loads_the_embedder(fresh: Store, shared_pdfs: Path) -> None:
+    files = [REPO / "samples" / "indexing-notes.md", shared_pdfs / "multilang.pdf"]
+    first = _CountingEmbedder()
+    assert Indexer(fresh, OPTIONS, embedder=first).run(files).files_indexed == 2
+    assert first.calls > 0
+    again = _CountingEmbedder()
+    assert Indexer(fresh, OPTIONS, embedder=again).run(files).files_unchanged == 2
+    assert again.calls == 0
