@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
@@ -139,12 +140,18 @@ def _limit_memory(mb: int) -> None:
         pass  # not on this platform
 
 
+# Tasks in flight per worker: the next one already waits in the worker's pipe when it finishes a
+# page, so it never idles while this process is busy (an embedding batch, a bulk write). With one
+# task each, workers sat idle ~10 % of the time between pages.
+DEPTH = 2
+
+
 @dataclass
 class _Worker:
     proc: Any  # multiprocessing process
     conn: Connection
-    task: Task | None = None
-    started: float = field(default=0.0)
+    tasks: deque[Task] = field(default_factory=deque)  # sent, not answered; the first is running
+    started: float = 0.0  # when the running task began, as far as this process can tell
 
 
 def _start_context(settings: WorkerSettings) -> Any:
@@ -184,23 +191,30 @@ class WorkerPool:
 
     @property
     def busy(self) -> int:
-        return sum(w.task is not None for w in self._workers)
+        """Tasks in flight."""
+        return sum(len(w.tasks) for w in self._workers)
 
     @property
     def idle(self) -> int:
-        return self.size - self.busy
+        """Tasks that can be submitted now."""
+        return self.size * DEPTH - self.busy
 
     def submit(self, task: Task) -> None:
-        worker = next((w for w in self._workers if w.task is None), None)
-        if worker is None:
-            worker = self._start()
+        open_ = [w for w in self._workers if len(w.tasks) < DEPTH]
+        worker = min(open_, key=lambda w: len(w.tasks), default=None)
+        if worker is None or (worker.tasks and len(self._workers) < self.size):
+            if len(self._workers) >= self.size:
+                raise RuntimeError("every worker has its fill of tasks: poll first")
+            worker = self._start()  # a fresh worker before a second task for a busy one
             self._workers.append(worker)
-        worker.task, worker.started = task, time.monotonic()
+        if not worker.tasks:
+            worker.started = time.monotonic()
+        worker.tasks.append(task)
         worker.conn.send(task)
 
     def poll(self, timeout: float) -> list[TaskResult]:
         """Results that arrived within `timeout` s, plus failures for tasks past their deadline."""
-        busy = [w for w in self._workers if w.task is not None]
+        busy = [w for w in self._workers if w.tasks]
         if not busy:
             return []
         results: list[TaskResult] = []
@@ -209,25 +223,29 @@ class WorkerPool:
             if w.conn in ready:
                 try:
                     result: TaskResult = w.conn.recv()
-                    w.task = None
-                    results.append(result)
                 except (EOFError, OSError):  # died mid-task: a crash inside MuPDF or Tesseract
-                    code = w.proc.exitcode
-                    results.append(self._replace(w, f"worker crashed (exit code {code})"))
+                    results.append(self._replace(w, f"worker crashed (exit code {w.proc.exitcode})"))
+                    continue
+                w.tasks.popleft()
+                w.started = time.monotonic()  # the next one, if any, starts now
+                results.append(result)
             elif time.monotonic() - w.started > self.task_timeout:
                 results.append(self._replace(w, f"timed out after {self.task_timeout:g} s"))
         return results
 
     def _replace(self, w: _Worker, reason: str) -> TaskResult:
-        assert w.task is not None
-        task = w.task
+        """Kill the worker, fail its running task, and hand the tasks queued behind it to a fresh one."""
+        failed = w.tasks.popleft()
         w.proc.kill()
         w.proc.join(5)
         w.conn.close()
         fresh = self._start()
-        w.proc, w.conn, w.task = fresh.proc, fresh.conn, None
+        w.proc, w.conn = fresh.proc, fresh.conn
+        for task in w.tasks:
+            w.conn.send(task)
+        w.started = time.monotonic()
         self.restarts += 1
-        return TaskResult(task, error=reason)
+        return TaskResult(failed, error=reason)
 
     def close(self) -> None:
         for w in self._workers:

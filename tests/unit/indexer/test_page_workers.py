@@ -53,6 +53,30 @@ def test_results_errors_and_timeouts(shared_pdfs: Path) -> None:
         assert isinstance(ok.value, PageContent) and ok.value.page_number == 1
 
 
+def test_a_task_queued_behind_a_stuck_one_moves_to_the_fresh_worker(shared_pdfs: Path) -> None:
+    """Each worker holds two tasks (the next waits in its pipe). When the running one hangs, only
+    it fails: the one behind it is handed to the replacement and answered there."""
+    with WorkerPool(1, WorkerSettings(), task_timeout=0.5) as pool:
+        pool.submit(Task(1, "probe", str(shared_pdfs / "pdflatex-4-pages.pdf")))
+        [pid] = pool.pids
+        os.kill(pid, signal.SIGSTOP)
+        pool.submit(Task(2, "page", str(shared_pdfs / "pdflatex-4-pages.pdf"), 0))
+        assert pool.busy == 2 and pool.idle == 0 and pool.pids == [pid]  # queued, no second worker
+        results = {r.task.task_id: r for r in _drain(pool)}
+        assert results[1].error is not None and results[1].error.startswith("timed out")
+        assert results[2].error is None and isinstance(results[2].value, PageContent)
+        assert pool.restarts == 1 and pool.pids != [pid]
+
+
+def test_a_second_task_starts_a_second_worker_before_queueing(shared_pdfs: Path) -> None:
+    with WorkerPool(2, WorkerSettings()) as pool:
+        for n in range(4):
+            pool.submit(Task(n, "page", str(shared_pdfs / "pdflatex-4-pages.pdf"), n))
+        assert len(pool.pids) == 2 and pool.idle == 0
+        pages = sorted(r.value.page_number for r in _drain(pool) if isinstance(r.value, PageContent))
+        assert pages == [1, 2, 3, 4]
+
+
 def test_the_indexing_process_leaves_pymupdf_and_pil_to_the_workers() -> None:
     # The parent only dispatches pages and unpickles results; importing PyMuPDF there would add
     # ~0.3 CPU-s to every run (the workers fork from a server that has it loaded already).
