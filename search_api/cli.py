@@ -64,12 +64,13 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from reranker.errors import ModelLoadError
+    from reranker.types import RerankError
     from search_api.app import create_app
 
     settings = settings_from_args(args)
     try:
         app = create_app(settings)
-    except (ValueError, OSError, ImportError, ModelLoadError) as exc:  # a bad store, model or extra
+    except (ValueError, OSError, ImportError, ModelLoadError, RerankError) as exc:  # store, model, backend
         print(f"folio serve: {exc}", file=sys.stderr)
         return 2
     print(

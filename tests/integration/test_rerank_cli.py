@@ -67,6 +67,9 @@ def test_missing_model_folder_says_how_to_get_one(tmp_path: Path) -> None:
     r = folio("serve", "--store", f"sqlite:///{tmp_path}/s.db", "--reranker", f"local:{tmp_path / 'nope'}")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "not found" in r.stderr and "huggingface-cli download jinaai/jina-reranker-m0" in r.stderr
+    env = {k: v for k, v in os.environ.items() if k != "JINA_API_KEY"}
+    r = folio("serve", "--store", f"sqlite:///{tmp_path}/s.db", "--reranker", "jina", env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "JINA_API_KEY" in r.stderr
 
 
 def test_no_torch_says_which_extra_to_install(tmp_path: Path) -> None:
