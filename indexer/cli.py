@@ -63,6 +63,7 @@ def _fail(message: str) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from docstore.embedders import EmbedderUnavailable
     from indexer.embedding import EmbedderMismatch
     from indexer.pipeline import Indexer
     from indexer.report import print_summary
@@ -93,7 +94,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             summary = Indexer(store, options).run(args.paths)
         finally:
             store.close()
-    except (StoreUnavailable, EmbedderMismatch, NoSuchPath, ValueError) as exc:
+    except (StoreUnavailable, EmbedderMismatch, EmbedderUnavailable, NoSuchPath, ValueError) as exc:
         return _fail(str(exc))
     if args.json:
         print(summary.model_dump_json())

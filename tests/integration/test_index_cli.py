@@ -146,3 +146,17 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_an_embedder_whose_package_is_missing_is_a_clear_error(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['sentence_transformers'] = None\n"  # as if not installed
+        "from search_api.main import main\n"
+        f"sys.exit(main(['index', {str(SAMPLES)!r}, '--store', 'sqlite:///{tmp_path}/m.db', "
+        "'--embedder', 'sentence-transformers:some/model', '--quiet']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=REPO, timeout=120
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "pip install sentence-transformers" in proc.stderr
