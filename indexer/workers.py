@@ -121,11 +121,10 @@ def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
 def _one_blas_thread() -> None:
     """The environment variables only bind a BLAS loaded after them; numpy is in already (the
     forkserver preloads it for a worker embedder), and a spinning OpenMP/OpenBLAS pool multiplies
-    the embedder's CPU time several fold on shared cores. threadpoolctl sets the loaded pools to one."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
+    the embedder's CPU time several fold on shared cores. threadpoolctl (a base dependency) sets the
+    loaded pools to one for the worker's lifetime."""
+    from threadpoolctl import threadpool_limits
+
     threadpool_limits(1)
 
 
