@@ -199,13 +199,13 @@ class WorkerPool:
         return self.size * DEPTH - self.busy
 
     def submit(self, task: Task) -> None:
-        open_ = [w for w in self._workers if len(w.tasks) < DEPTH]
-        worker = min(open_, key=lambda w: len(w.tasks), default=None)
-        if worker is None or (worker.tasks and len(self._workers) < self.size):
-            if len(self._workers) >= self.size:
-                raise RuntimeError("every worker has its fill of tasks: poll first")
+        if len(self._workers) < self.size and all(w.tasks for w in self._workers):
             worker = self._start()  # a fresh worker before a second task for a busy one
             self._workers.append(worker)
+        else:
+            worker = min(self._workers, key=lambda w: len(w.tasks))
+            if len(worker.tasks) >= DEPTH:
+                raise RuntimeError("every worker has its fill of tasks: poll first")
         if not worker.tasks:
             worker.started = time.monotonic()
         worker.tasks.append(task)
