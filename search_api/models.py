@@ -13,7 +13,10 @@ class SearchBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str | None = Field(default=None, max_length=4096, description="the text query")
-    image: str | None = Field(default=None, description="a query image as base64 or a data URL")
+    image: str | None = Field(
+        default=None,
+        description="a query image: base64, a data URL, or an http(s) URL where the server allows them",
+    )
     mode: SearchMode = SearchMode.hybrid
     top_k: int = Field(default=50, ge=1, le=200, description="first-stage candidates to rerank")
     top_n: int = Field(default=10, ge=1, le=100, description="hits returned")
