@@ -12,8 +12,9 @@ from typing import Any
 
 from docstore.embedders import EmbedderUnavailable
 from docstore.embedders.binding import store_embedder
+from docstore.protocol import Store, StoreUnavailable
 from docstore.schema import Filters, Hit, SearchMode, SearchRequest
-from docstore.store import DEFAULT_STORE_URL, Store, StoreUnavailable, open_store
+from docstore.store import DEFAULT_STORE_URL, open_store
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from docstore.embedders import DEFAULT_EMBEDDER
-from docstore.store import DEFAULT_STORE_URL, StoreUnavailable, open_store
+from docstore.protocol import StoreUnavailable
+from docstore.store import DEFAULT_STORE_URL, open_store
 
 
 def register(subparsers: Any) -> None:

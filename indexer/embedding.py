@@ -4,7 +4,7 @@ the same way), so the store's recorded choice wins unless another one is asked f
 from __future__ import annotations
 
 from docstore.embedders import Embedder, get_embedder
-from docstore.store import Store
+from docstore.protocol import Store
 
 # CPU embedders whose cost per page is a forward pass several times the render's, and that gain
 # little from big batches: they run in the workers, on every core. The others (use-static and hash

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from docstore.embedders import Embedder
+from docstore.protocol import Store
 from docstore.schema import DocumentInfo, Page
-from docstore.store import Store
 from indexer.embedding import embed_in_workers, record_embedder, resolve_embedder
 from indexer.ocr import find_ocr
 from indexer.progress import Progress

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from docstore.store import Store
+from docstore.protocol import Store
 from indexer.embedding import recorded_embedder
 from indexer.summary import IndexSummary
 

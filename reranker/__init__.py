@@ -7,7 +7,7 @@ from reranker.errors import CandidateError
 from reranker.types import ImageInput, RerankBackend, RerankOutput, RerankResult, TextInput
 
 if TYPE_CHECKING:
-    from reranker.local import M0Reranker
+    from reranker.m0.reranker import M0Reranker
 
 __all__ = [
     "CandidateError",
@@ -23,7 +23,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The local model pulls in torch; import it only when asked for.
     if name == "M0Reranker":
-        from reranker.local import M0Reranker
+        from reranker.m0.reranker import M0Reranker
 
         return M0Reranker
     raise AttributeError(f"module 'reranker' has no attribute {name!r}")

@@ -65,7 +65,7 @@ def load_model(args: argparse.Namespace, **extra: Any) -> Any:
     try:
         import torch  # noqa: F401
 
-        from reranker.local import M0Reranker
+        from reranker.m0.reranker import M0Reranker
     except ImportError as exc:
         raise CliError(
             f"the local reranker needs torch and transformers: install folio-search[rerank] ({exc})"
@@ -161,7 +161,7 @@ def run_server(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from reranker.server import RerankServerSettings, create_rerank_app
+        from reranker.serving.server import RerankServerSettings, create_rerank_app
 
         settings = RerankServerSettings(
             model_path=args.model,

@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from benchlib import append_section, machine  # noqa: E402
 
+from docstore.protocol import Store  # noqa: E402
 from docstore.schema import Page, SearchMode, SearchRequest  # noqa: E402
-from docstore.store import Store  # noqa: E402
 
 VOCAB = 30_000
 WORDS_PER_PAGE = 150
@@ -182,7 +182,7 @@ def main() -> int:
         for backend in backends:
             t0 = time.perf_counter()
             if backend == "sqlite":
-                from docstore.sqlite_store import SqliteStore
+                from docstore.sqlite.store import SqliteStore
 
                 path = workdir / f"bench-{n}-{args.dim}.db"
                 store: Store = SqliteStore(f"sqlite:///{path}")
@@ -195,7 +195,7 @@ def main() -> int:
                 if not args.opensearch:
                     print("opensearch: skipped (pass --opensearch URL)", file=sys.stderr)
                     continue
-                from docstore.opensearch_store import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
+                from docstore.opensearch.store import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
 
                 # bulk load with refresh off, then one refresh and a merge to one segment (what a
                 # batch-indexed production index looks like; HNSW search cost grows per segment)

@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchlib import append_section, machine  # noqa: E402
 
-from reranker.loading import build_empty, load_config  # noqa: E402
-from reranker.local import M0Options, M0Reranker  # noqa: E402
-from reranker.prepare import Preparer  # noqa: E402
-from reranker.prompts import left_pad  # noqa: E402
+from reranker.m0.loading import build_empty, load_config  # noqa: E402
+from reranker.m0.prepare import Preparer  # noqa: E402
+from reranker.m0.prompts import left_pad  # noqa: E402
+from reranker.m0.reranker import M0Options, M0Reranker  # noqa: E402
+from reranker.m0.vision import ImagePreprocessor, VisionCache  # noqa: E402
 from reranker.types import ImageInput  # noqa: E402
-from reranker.vision import ImagePreprocessor, VisionCache  # noqa: E402
 from tests.fixtures.tiny_m0 import build_tiny_m0, tiny_config  # noqa: E402
 
 SMALL = {"hidden": 128, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate": 512,
@@ -157,7 +157,7 @@ def load(args: argparse.Namespace, folder: Path) -> M0Reranker:
     opts = dict(max_length=2048, workers=args.workers)
     if not args.full_size:
         return M0Reranker.from_pretrained(str(folder), device=args.device, dtype=args.dtype, **opts)
-    from reranker.loading import load_tokenizer, resolve_attn, resolve_device, resolve_dtype
+    from reranker.m0.loading import load_tokenizer, resolve_attn, resolve_device, resolve_dtype
 
     dev = resolve_device(args.device)
     model = build_empty(load_config(folder), dev, resolve_dtype(args.dtype, dev), resolve_attn("auto", dev))

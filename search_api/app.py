@@ -15,7 +15,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from docstore.store import Store, open_store
+from docstore.protocol import Store
+from docstore.store import open_store
 from reranker.types import RerankBackend
 from search_api.embedding import QueryEmbedder
 from search_api.errors import install_error_handlers

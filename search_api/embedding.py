@@ -8,7 +8,7 @@ import threading
 
 from fastapi import HTTPException
 
-from docstore.store import Store
+from docstore.protocol import Store
 
 
 class QueryEmbedder:

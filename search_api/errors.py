@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from docstore.store import StoreUnavailable
+from docstore.protocol import StoreUnavailable
 
 log = logging.getLogger("search_api")
 

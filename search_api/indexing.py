@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docstore.store import Store
+from docstore.protocol import Store
 from indexer.sources import make_doc_id
 from search_api.auth import Caller
 from search_api.models import JobFile

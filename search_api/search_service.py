@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException
 
+from docstore.protocol import Store, StoreUnavailable
 from docstore.schema import Filters, Hit, SearchMode, SearchRequest
 from docstore.snippets import make_snippet
-from docstore.store import Store, StoreUnavailable
 from reranker.types import Candidate, ImageInput, Query, TextInput
 from search_api.candidates import choose_candidate
 from search_api.metrics import Metrics

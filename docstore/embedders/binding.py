@@ -4,7 +4,7 @@ embedded exactly as the pages were (meta keys `embedder` and `dim`)."""
 from __future__ import annotations
 
 from docstore.embedders import Embedder, get_embedder
-from docstore.store import Store
+from docstore.protocol import Store
 
 EMBEDDER_KEY = "embedder"
 

@@ -30,7 +30,7 @@ def make_backend(spec: str, **opts: Any) -> RerankBackend | None:
         if not arg:
             raise ValueError("local: needs a model folder or id, e.g. local:/models/jina-reranker-m0")
         try:
-            from reranker.local import M0Reranker
+            from reranker.m0.reranker import M0Reranker
         except ImportError as exc:
             raise ValueError(f"the local reranker needs torch: install folio-search[rerank] ({exc})") from exc
         model = M0Reranker.from_pretrained(arg, **_pick(opts, _LOCAL_MODEL_OPTS))

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from docstore.protocol import Store
 from docstore.schema import DocumentInfo, Page, SearchMode, SearchRequest
-from docstore.store import Store
 
 DIM = 8
 MODES = [SearchMode.bm25, SearchMode.knn, SearchMode.hybrid]

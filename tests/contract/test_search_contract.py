@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from docstore.protocol import Store
 from docstore.schema import Filters, SearchMode, SearchRequest
-from docstore.store import Store
 from tests.contract.helpers import MODES, add, ids, page, unit
 
 

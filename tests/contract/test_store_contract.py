@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from docstore.protocol import Store
 from docstore.schema import Filters
-from docstore.store import Store
 from tests.contract.helpers import DIM, add, doc_info, page
 
 

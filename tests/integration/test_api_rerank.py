@@ -23,7 +23,7 @@ def _png_b64(color: str) -> str:
 
 @pytest.mark.slow
 def test_jina_contract_with_tiny_m0(api_server: StartServer, tmp_path: Path, tiny_m0_dir: Path) -> None:
-    local = pytest.importorskip("reranker.local")
+    local = pytest.importorskip("reranker.m0.reranker")
     server = api_server(f"sqlite:///{tmp_path}/r.db", reranker=f"local:{tiny_m0_dir}")
     key = server.create_key(["g"])
     red, blue = _png_b64("red"), _png_b64("blue")

@@ -25,7 +25,7 @@ def _corpus(shared_pdfs: Path, tmp_path: Path) -> list[Path]:
 
 
 def _direct_scores(tiny_m0_dir: Path, store_url: str, query: object, hits: list[dict]) -> list[float]:
-    local = pytest.importorskip("reranker.local")
+    local = pytest.importorskip("reranker.m0.reranker")
     store = open_store(store_url)
     try:
         candidates = []

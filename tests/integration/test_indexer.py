@@ -15,8 +15,8 @@ import pymupdf
 import pytest
 from PIL import Image
 
+from docstore.protocol import Store
 from docstore.schema import DocumentInfo, Page, SearchMode, SearchRequest
-from docstore.store import Store
 from indexer.ocr import find_ocr
 from indexer.pipeline import Indexer
 from indexer.render import MAX_PIXELS
@@ -36,12 +36,12 @@ EXPECTED_SKIPS = {
 
 def _open_backend(backend: str, request: pytest.FixtureRequest, folder: Path) -> tuple[Store, str]:
     if backend == "sqlite":
-        from docstore.sqlite_store import SqliteStore
+        from docstore.sqlite.store import SqliteStore
 
         return SqliteStore(f"sqlite:///{folder}/folio.db"), ""
     url: str = request.getfixturevalue("opensearch_url")
     try:
-        from docstore.opensearch_store import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
+        from docstore.opensearch.store import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
         pytest.skip(f"OpenSearch store not available: {exc}")
     prefix = f"folio-test-{uuid.uuid4().hex[:10]}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from docstore import opensearch_queries as q
+from docstore.opensearch import queries as q
 from docstore.schema import Filters
 
 pytestmark = pytest.mark.opensearch

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from docstore import opensearch_queries as q
-from docstore.opensearch_store import OpenSearchStore
+from docstore.opensearch import queries as q
+from docstore.opensearch.store import OpenSearchStore
 from docstore.schema import Page, SearchMode, SearchRequest
 
 pytestmark = pytest.mark.opensearch

@@ -48,7 +48,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def model(tiny_m0_dir: Path) -> Any:
-    from reranker.local import M0Reranker
+    from reranker.m0.reranker import M0Reranker
 
     m = M0Reranker.from_pretrained(str(tiny_m0_dir), device="cpu", dtype="float32")
     yield m

@@ -18,7 +18,7 @@ from PIL import Image
 
 from reranker.backends import make_backend
 from reranker.backends.remote import RemoteBackend
-from reranker.server import RerankServerSettings, create_rerank_app
+from reranker.serving.server import RerankServerSettings, create_rerank_app
 from reranker.types import ImageInput, RerankError, TextInput
 from tests.integration.rerank_http import flaky_server, serve_app
 
@@ -38,7 +38,7 @@ BLUE_URL = "data:image/png;base64," + base64.b64encode(BLUE).decode()
 
 @pytest.fixture(scope="module")
 def model(tiny_m0_dir: Path) -> Iterator[Any]:
-    from reranker.local import M0Reranker
+    from reranker.m0.reranker import M0Reranker
 
     m = M0Reranker.from_pretrained(str(tiny_m0_dir), device="cpu", dtype="float32")
     yield m

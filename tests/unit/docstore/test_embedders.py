@@ -9,7 +9,7 @@ import pytest
 
 from docstore.embedders import DEFAULT_EMBEDDER, Embedder, EmbedderUnavailable, get_embedder
 from docstore.embedders.binding import bind_embedder, store_embedder
-from docstore.sqlite_store import SqliteStore
+from docstore.sqlite.store import SqliteStore
 
 
 def test_default_embedder_runs_offline_and_is_multilingual(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,11 +6,11 @@ import base64
 
 import pytest
 
-from docstore import opensearch_queries as q
-from docstore import opensearch_search as s
 from docstore.fusion import fusion_depth
-from docstore.opensearch_records import hits_from, images_from_source, page_actions, page_from_source
-from docstore.opensearch_url import parse_opensearch_url
+from docstore.opensearch import queries as q
+from docstore.opensearch import search as s
+from docstore.opensearch.records import hits_from, images_from_source, page_actions, page_from_source
+from docstore.opensearch.url import parse_opensearch_url
 from docstore.schema import Filters, Page, SearchMode, SearchRequest
 
 
@@ -213,8 +213,9 @@ def test_hits_are_ranked_from_the_offset_with_marked_snippets() -> None:
 
 
 def test_store_is_lazy_and_an_unreachable_node_raises_store_unavailable() -> None:
-    from docstore.opensearch_store import OpenSearchStore
-    from docstore.store import Store, StoreUnavailable, open_store
+    from docstore.opensearch.store import OpenSearchStore
+    from docstore.protocol import Store, StoreUnavailable
+    from docstore.store import open_store
 
     store = open_store("opensearch://127.0.0.1:1?prefix=nowhere")  # nothing listens on port 1
     assert isinstance(store, OpenSearchStore) and isinstance(store, Store)  # built without I/O

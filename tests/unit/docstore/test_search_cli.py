@@ -9,7 +9,7 @@ import pytest
 
 from docstore.embedders.binding import bind_embedder
 from docstore.schema import Page
-from docstore.sqlite_store import SqliteStore
+from docstore.sqlite.store import SqliteStore
 from search_api.main import main
 
 TEXTS = {

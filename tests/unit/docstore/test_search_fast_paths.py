@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from docstore import sqlite_vectors
 from docstore.fusion import rrf_fuse
 from docstore.schema import Filters, Page, SearchMode, SearchRequest
-from docstore.sqlite_store import SqliteStore
-from docstore.sqlite_vectors import VectorIndex
+from docstore.sqlite import vectors as sqlite_vectors
+from docstore.sqlite.store import SqliteStore
+from docstore.sqlite.vectors import VectorIndex
 from search_api.search_service import EmbeddingCache
 
 DIM = 8

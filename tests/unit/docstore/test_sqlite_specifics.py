@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from docstore.schema import Page, SearchMode, SearchRequest
-from docstore.sqlite_fts import fts_query, fts_text
-from docstore.sqlite_store import SqliteStore
+from docstore.sqlite.fts import fts_query, fts_text
+from docstore.sqlite.store import SqliteStore
 from docstore.store import open_store
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from docstore.schema import Filters
-from docstore.sqlite_store import SqliteStore
+from docstore.sqlite.store import SqliteStore
 from indexer.embedding import EmbedderMismatch
 from search_api.auth import Caller
 from search_api.indexing import UploadIndexer

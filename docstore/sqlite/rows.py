@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from docstore.schema import DocumentInfo, Filters, Hit, Page
-from docstore.sqlite_fts import fts_text
+from docstore.sqlite.fts import fts_text
 
 
 def visibility_clause(groups: list[str] | None, alias: str = "p") -> tuple[str, list[Any]]:

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from docstore.schema import Filters
-from docstore.sqlite_int8 import Int8Matrix, exact_candidates
+from docstore.sqlite.int8 import Int8Matrix, exact_candidates
 
 # below this many rows to score, the float32 matvec is already a few ms and the int8 pass (a
 # Python loop over row blocks plus the rescoring) would not pay for itself.

@@ -16,7 +16,7 @@ from PIL import Image
 
 from reranker.errors import CandidateError
 from reranker.types import ImageInput
-from tests.unit.reranker.local.conftest import png_bytes
+from tests.unit.reranker.m0.conftest import png_bytes
 
 PAGE = png_bytes(112, 140, seed=30)
 
@@ -90,7 +90,7 @@ def test_every_image_form_scores_the_same(m0, tmp_path: Path) -> None:
 
 
 def _reranker(tiny_m0_dir: Path, **kw):
-    from reranker.local import M0Reranker
+    from reranker.m0.reranker import M0Reranker
 
     return M0Reranker.from_pretrained(str(tiny_m0_dir), device="cpu", max_length=2048, allow_urls=True, **kw)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reranker.types import ImageInput, TextInput
-from tests.unit.reranker.local.conftest import png_bytes
+from tests.unit.reranker.m0.conftest import png_bytes
 
 TOL = 1e-5
 
@@ -63,7 +63,7 @@ def test_order_does_not_matter(m0, alone) -> None:
 
 
 def test_batch_shape_does_not_matter(tiny_m0_dir: Path, alone) -> None:
-    from reranker.local import M0Reranker
+    from reranker.m0.reranker import M0Reranker
 
     # A tiny budget forces many small batches with different padding; no vision cache at all.
     small = M0Reranker.from_pretrained(

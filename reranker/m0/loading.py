@@ -13,7 +13,7 @@ from transformers import Qwen2VLConfig
 from transformers.initialization import no_init_weights
 
 from reranker.errors import ModelLoadError
-from reranker.model import M0RankingModel
+from reranker.m0.model import M0RankingModel
 
 IGNORED_KEYS = ("lm_head.weight",)  # the ranking model has no LM head; a generic save may carry one
 

@@ -4,7 +4,7 @@
   (the node runs them in parallel) and each hit carries the page fields in ``_source``, so the
   fused window needs no second request for the pages.
 - ``_source`` comes back unfiltered: the stored source holds no JSON vector (see
-  docstore.opensearch_queries) and image bytes live in the images index; ``filter_path`` drops
+  docstore.opensearch.queries) and image bytes live in the images index; ``filter_path`` drops
   the per-hit bookkeeping (_index, shard info, totals) the client would otherwise parse.
 - ``request_cache`` keeps repeated searches (the same query re-run, a page re-opened) in the
   shard request cache, which OpenSearch invalidates on refresh, so it never serves stale hits.
@@ -12,7 +12,7 @@
   cached entry is found again, and BM25 scores (which differ slightly between copies until
   merges catch up) stay the same from one results page to the next.
 - Filters stay inside the queries (bool filter for BM25, the kNN clause's filter for vectors):
-  see docstore.opensearch_queries.
+  see docstore.opensearch.queries.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from docstore import opensearch_queries as q
 from docstore.fusion import fusion_depth
+from docstore.opensearch import queries as q
 from docstore.schema import Filters, SearchRequest
 
 HIT_FIELDS = ("_id", "_score", "_source")

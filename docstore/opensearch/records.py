@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from docstore.opensearch_queries import VECTOR_COPY
+from docstore.opensearch.queries import VECTOR_COPY
 from docstore.schema import Hit, Page, SearchRequest
 from docstore.snippets import make_snippet
 

@@ -1,12 +1,12 @@
 """The production store: OpenSearch 2.x with the k-NN plugin (Lucene HNSW engine).
 
-URL: ``opensearch://[user:password@]host:port[?prefix=NAME]`` (see docstore.opensearch_url).
+URL: ``opensearch://[user:password@]host:port[?prefix=NAME]`` (see docstore.opensearch.url).
 Indices: ``{prefix}-pages`` (text, metadata and the embedding; no image bytes, so searches stay
 light), ``{prefix}-images`` (page image and thumbnail by page_id, with the page's acl copied so
 access is checked in the query) and ``{prefix}-docs`` (DocumentInfo records); each is created
 on first write. Store-wide settings (get_meta/set_meta) live in the pages index's mapping
-``_meta``. Analysis and query shapes: see docstore.opensearch_queries; how a search is sent
-(one round trip, hits carrying their pages): docstore.opensearch_search."""
+``_meta``. Analysis and query shapes: see docstore.opensearch.queries; how a search is sent
+(one round trip, hits carrying their pages): docstore.opensearch.search."""
 
 from __future__ import annotations
 
@@ -14,19 +14,19 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
-from docstore import opensearch_queries as q
-from docstore import opensearch_search as s
 from docstore.fusion import rrf_fuse
-from docstore.opensearch_records import (
+from docstore.opensearch import queries as q
+from docstore.opensearch import search as s
+from docstore.opensearch.records import (
     IMAGE_FIELDS,
     hits_from,
     images_from_source,
     page_actions,
     page_from_source,
 )
-from docstore.opensearch_url import parse_opensearch_url
+from docstore.opensearch.url import parse_opensearch_url
+from docstore.protocol import StoreUnavailable
 from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
-from docstore.store import StoreUnavailable
 
 
 class OpenSearchStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reranker.batching import padded_tokens, plan_batches, take_batch
+from reranker.m0.token_budget import padded_tokens, plan_batches, take_batch
 
 
 def test_every_pair_once_within_budget_and_sorted() -> None:
@@ -27,7 +27,7 @@ def test_a_pair_longer_than_the_budget_still_runs_alone() -> None:
 
 def test_vision_cache_is_bounded_by_bytes() -> None:
     torch = pytest.importorskip("torch")
-    from reranker.vision import VisionCache
+    from reranker.m0.vision import VisionCache
 
     cache = VisionCache(max_bytes=3 * 400)
     for key in "abcd":

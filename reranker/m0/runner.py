@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reranker.decoder import run_layers
-from reranker.model import M0RankingModel
-from reranker.prefix import PrefixCache, PrefixKV
-from reranker.prepare import PreparedPair
-from reranker.prompts import left_pad
-from reranker.vision import PreparedImage, VisionCache
+from reranker.m0.decoder import run_layers
+from reranker.m0.model import M0RankingModel
+from reranker.m0.prefix import PrefixCache, PrefixKV
+from reranker.m0.prepare import PreparedPair
+from reranker.m0.prompts import left_pad
+from reranker.m0.vision import PreparedImage, VisionCache
 
 
 @dataclass

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from reranker.batcher import DynamicBatcher
-from reranker.server import RerankServerSettings, create_rerank_app
+from reranker.serving.server import RerankServerSettings, create_rerank_app
 from reranker.types import ImageInput
-from tests.unit.reranker.local.conftest import png_bytes
+from tests.unit.reranker.m0.conftest import png_bytes
 
 PAGE = png_bytes(120, 90, seed=5)
 

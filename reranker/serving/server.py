@@ -173,7 +173,7 @@ def _metrics_text(batcher: DynamicBatcher | None) -> str:
 
 
 def _load_scorer(settings: RerankServerSettings) -> PairScorer:
-    from reranker.local import M0Reranker  # torch is imported only here
+    from reranker.m0.reranker import M0Reranker  # torch is imported only here
 
     assert settings.model_path
     return M0Reranker.from_pretrained(

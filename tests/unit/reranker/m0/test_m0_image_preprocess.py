@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reranker.vision import ImagePreprocessor
+from reranker.m0.vision import ImagePreprocessor
 
 
 def _images() -> dict[str, Image.Image]:

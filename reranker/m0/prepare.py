@@ -14,8 +14,8 @@ from PIL import Image
 
 from reranker.errors import CandidateError
 from reranker.images import ImageLimits, decode_image, read_image
-from reranker.prefix import PrefixCache, PrefixKV, common_length, prefix_key
-from reranker.prompts import (
+from reranker.m0.prefix import PrefixCache, PrefixKV, common_length, prefix_key
+from reranker.m0.prompts import (
     DOC_PREFIX,
     IMAGE_SLOT,
     MAX_QUERY_TOKENS,
@@ -27,8 +27,8 @@ from reranker.prompts import (
     max_doc_tokens,
     truncate_text,
 )
+from reranker.m0.vision import ImagePreprocessor, PreparedImage, VisionCache
 from reranker.types import ImageInput, TextInput
-from reranker.vision import ImagePreprocessor, PreparedImage, VisionCache
 
 
 class _Memo:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from reranker.prompts import SCORE_TOKEN_ID, encode_pair, format_prompt, left_pad
+from reranker.m0.prompts import SCORE_TOKEN_ID, encode_pair, format_prompt, left_pad
 from reranker.types import ImageInput
-from tests.unit.reranker.local.conftest import png_bytes
+from tests.unit.reranker.m0.conftest import png_bytes
 
 QUERY = "slm markdown"
 DOC = "SLM markdown converts HTML into clean markdown with a small language model."
@@ -19,7 +19,7 @@ DOC = "SLM markdown converts HTML into clean markdown with a small language mode
 
 @pytest.fixture(scope="module")
 def reference(tiny_m0_dir: Path):
-    from tests.unit.reranker.local.reference import ReferenceM0
+    from tests.unit.reranker.m0.reference import ReferenceM0
 
     return ReferenceM0(tiny_m0_dir, max_length=2048)
 

@@ -18,14 +18,14 @@ import torch  # noqa: E402
 
 from reranker.checkpoint import resolve_checkpoint  # noqa: E402
 from reranker.images import ImageLimits  # noqa: E402
-from reranker.loading import load_model, load_tokenizer  # noqa: E402
-from reranker.model import M0RankingModel  # noqa: E402
-from reranker.pipeline import Pipeline, PipelineResult  # noqa: E402
-from reranker.prefix import PrefixCache  # noqa: E402
-from reranker.prepare import Preparer  # noqa: E402
-from reranker.runner import ModelRunner  # noqa: E402
-from reranker.tokens import TokenCounter  # noqa: E402
-from reranker.vision import MAX_PIXELS, MIN_PIXELS, ImagePreprocessor, VisionCache  # noqa: E402
+from reranker.m0.loading import load_model, load_tokenizer  # noqa: E402
+from reranker.m0.model import M0RankingModel  # noqa: E402
+from reranker.m0.pipeline import Pipeline, PipelineResult  # noqa: E402
+from reranker.m0.prefix import PrefixCache  # noqa: E402
+from reranker.m0.prepare import Preparer  # noqa: E402
+from reranker.m0.runner import ModelRunner  # noqa: E402
+from reranker.m0.tokens import TokenCounter  # noqa: E402
+from reranker.m0.vision import MAX_PIXELS, MIN_PIXELS, ImagePreprocessor, VisionCache  # noqa: E402
 
 __all__ = ["CandidateError", "M0Options", "M0Reranker"]
 
@@ -73,7 +73,7 @@ class M0Reranker:
         )
         budget = opts.token_budget or (32768 if device.type == "cuda" else 8192)
         self.runner = ModelRunner(model, self.vision_cache, int(tokenizer.pad_token_id), self.prefix_cache)
-        # On the CPU, preparation and the model take turns, each on all cores (see reranker/gate.py).
+        # On the CPU, preparation and the model take turns, each on all cores (see reranker/m0/gate.py).
         cpu = device.type == "cpu"
         workers = min(opts.workers, os.cpu_count() or 1) if cpu else opts.workers
         self.pipeline = Pipeline(

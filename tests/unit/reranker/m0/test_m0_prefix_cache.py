@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from reranker.prompts import DOC_PREFIX
+from reranker.m0.prompts import DOC_PREFIX
 from reranker.types import ImageInput
-from tests.unit.reranker.local.conftest import png_bytes
+from tests.unit.reranker.m0.conftest import png_bytes
 
 TOL = 1e-5
 DOC_PNGS = [png_bytes(150, 210, seed=31), png_bytes(84, 140, seed=32), png_bytes(220, 70, seed=33)]
@@ -33,14 +33,14 @@ def _plain(value: object) -> object:
 
 @pytest.fixture(scope="module")
 def reference(tiny_m0_dir: Path):
-    from tests.unit.reranker.local.reference import ReferenceM0
+    from tests.unit.reranker.m0.reference import ReferenceM0
 
     return ReferenceM0(tiny_m0_dir, max_length=2048)
 
 
 @pytest.fixture(scope="module")
 def uncached(tiny_m0_dir: Path):
-    from reranker.local import M0Reranker
+    from reranker.m0.reranker import M0Reranker
 
     r = M0Reranker.from_pretrained(str(tiny_m0_dir), device="cpu", max_length=2048, prefix_cache_mb=0,
                                    vision_cache_mb=0, workers=1)
@@ -84,7 +84,7 @@ def test_batch_mixing_cached_and_new_prefixes(m0, uncached) -> None:
 
 
 def test_eviction_keeps_scores_and_bound(tiny_m0_dir: Path, uncached) -> None:
-    from reranker.local import M0Reranker
+    from reranker.m0.reranker import M0Reranker
 
     r = M0Reranker.from_pretrained(str(tiny_m0_dir), device="cpu", max_length=2048, workers=1)
     try:

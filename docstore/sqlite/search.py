@@ -6,8 +6,8 @@ import sqlite3
 
 from docstore.schema import Filters, Hit, SearchRequest
 from docstore.snippets import make_snippet
-from docstore.sqlite_fts import fts_query
-from docstore.sqlite_rows import HIT_COLUMNS, filter_clause, page_from_tuple, placeholders, trusted
+from docstore.sqlite.fts import fts_query
+from docstore.sqlite.rows import HIT_COLUMNS, filter_clause, page_from_tuple, placeholders, trusted
 
 TITLE_WEIGHT, TEXT_WEIGHT = 2.0, 1.0  # bm25() column weights: a title match counts double
 _BM25 = f"bm25(pages_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"

@@ -23,7 +23,7 @@ def png_bytes(width: int, height: int, seed: int) -> bytes:
 
 @pytest.fixture(scope="session")
 def m0(tiny_m0_dir: Path) -> Iterator[object]:
-    from reranker.local import M0Reranker
+    from reranker.m0.reranker import M0Reranker
 
     model = M0Reranker.from_pretrained(str(tiny_m0_dir), device="cpu", dtype="fp32", max_length=2048)
     yield model

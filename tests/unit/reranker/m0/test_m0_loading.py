@@ -15,13 +15,13 @@ from safetensors.torch import load_file, save_file
 from reranker.errors import ModelLoadError
 from reranker.types import ImageInput
 from tests.fixtures.tiny_m0 import build_tiny_m0
-from tests.unit.reranker.local.conftest import png_bytes
+from tests.unit.reranker.m0.conftest import png_bytes
 
 PAIRS = [("slm markdown", "markdown converter"), ("slm markdown", ImageInput(png_bytes(100, 80, seed=5)))]
 
 
 def _load(folder: Path):
-    from reranker.local import M0Reranker
+    from reranker.m0.reranker import M0Reranker
 
     return M0Reranker.from_pretrained(str(folder), device="cpu", max_length=2048)
 

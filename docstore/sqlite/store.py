@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from docstore.fusion import fusion_depth, rrf_fuse
+from docstore.protocol import StoreUnavailable
 from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
-from docstore.sqlite_rows import (
+from docstore.sqlite.rows import (
     document_from_row,
     filter_clause,
     fts_values,
@@ -25,10 +26,9 @@ from docstore.sqlite_rows import (
     placeholders,
     visibility_clause,
 )
-from docstore.sqlite_schema import PAGE_COLUMNS, connect, path_from_url
-from docstore.sqlite_search import bm25_rank, build_hits
-from docstore.sqlite_vectors import VectorIndex
-from docstore.store import StoreUnavailable
+from docstore.sqlite.schema import PAGE_COLUMNS, connect, path_from_url
+from docstore.sqlite.search import bm25_rank, build_hits
+from docstore.sqlite.vectors import VectorIndex
 
 _KNN_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="folio-knn")
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 
-from reranker.batching import take_batch
 from reranker.errors import CandidateError
-from reranker.gate import TurnGate
-from reranker.model import logits_to_scores
-from reranker.prepare import PreparedPair, Preparer, Side
-from reranker.runner import ModelRunner
+from reranker.m0.gate import TurnGate
+from reranker.m0.model import logits_to_scores
+from reranker.m0.prepare import PreparedPair, Preparer, Side
+from reranker.m0.runner import ModelRunner
+from reranker.m0.token_budget import take_batch
 from reranker.types import RerankError
 
 

@@ -11,9 +11,9 @@ from PIL import Image
 
 from reranker.errors import CandidateError
 from reranker.images import read_image
-from reranker.prepare import Preparer, Side, as_input
+from reranker.m0.prepare import Preparer, Side, as_input
+from reranker.m0.vision import PreparedImage
 from reranker.types import ImageInput
-from reranker.vision import PreparedImage
 
 
 class TokenCounter:

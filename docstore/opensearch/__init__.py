@@ -1,0 +1,1 @@
+"""The OpenSearch store: pure request builders (`queries`), the search shell, records and the store."""

@@ -1,0 +1,60 @@
+"""The one `Store` protocol both backends implement, and the error they raise when unreachable.
+Backends import this module; `docstore.store.open_store` imports the backends (no circle)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchRequest
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached (OpenSearch down, SQLite file unreadable)."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Constructors never touch the network or disk; the first call connects (lazy)."""
+
+    url: str
+
+    def ensure(self, dim: int) -> None:
+        """Create indices / tables for embeddings of size `dim` if missing."""
+
+    def ping(self) -> bool: ...
+
+    def upsert_pages(self, pages: Sequence[Page]) -> None:
+        """Write pages by page_id (a re-write replaces, never duplicates)."""
+
+    def begin_document(self, info: DocumentInfo) -> None:
+        """Record a document as being indexed (complete=False) before its pages are written."""
+
+    def finish_document(self, doc_id: str) -> None:
+        """Mark a document complete once all its pages are written."""
+
+    def get_document(self, doc_id: str) -> DocumentInfo | None: ...
+
+    def list_documents(self, filters: Filters | None = None) -> list[DocumentInfo]: ...
+
+    def delete_document(self, doc_id: str) -> int:
+        """Delete a document and its pages; returns the number of pages removed."""
+
+    def get_page(self, page_id: str, groups: list[str] | None = None) -> Page | None:
+        """The page with image/thumbnail, or None if missing or not visible to `groups`."""
+
+    def get_image(
+        self, page_id: str, kind: Literal["image", "thumbnail"] = "image", groups: list[str] | None = None
+    ) -> bytes | None: ...
+
+    def search(self, request: SearchRequest) -> list[Hit]: ...
+
+    def count(self, filters: Filters | None = None) -> int: ...
+
+    def get_meta(self, key: str) -> str | None:
+        """A store-wide setting (e.g. `embedder`, `dim`: search must embed queries the way the
+        pages were embedded); None when unset or the store does not exist yet."""
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def close(self) -> None: ...
