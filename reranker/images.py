@@ -14,23 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from pydantic import BaseModel, Field
 
 from reranker.errors import CandidateError, ImageTooLarge
+from reranker.image_limits import ImageLimits
 from reranker.types import WireImage
 from reranker.url_fetch import fetch_url
 
-
-class ImageLimits(BaseModel):
-    """What an image input may be. URL fetching is off unless asked for; private and loopback
-    addresses stay blocked even then unless `allow_private_urls` (tests, trusted networks)."""
-
-    max_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
-    max_pixels: int = Field(default=40_000_000, gt=0)  # an A4 page at 600 dpi is ~35 MP
-    allow_urls: bool = False
-    allow_private_urls: bool = False
-    url_timeout_s: float = Field(default=10.0, gt=0)
-    max_redirects: int = Field(default=3, ge=0)
+# ImageLimits is re-exported: callers import it from here, beside the functions that take it.
+__all__ = [
+    "ImageLimits",
+    "LoadedImage",
+    "decode_image",
+    "load_image",
+    "read_bytes",
+    "read_image",
+]
 
 
 @dataclass

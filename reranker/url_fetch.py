@@ -10,13 +10,11 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from reranker.errors import CandidateError, ImageTooLarge
-
-if TYPE_CHECKING:
-    from reranker.images import ImageLimits
+from reranker.image_limits import ImageLimits
 
 # (host, port) -> getaddrinfo-shaped answers; tests pass their own instead of asking real DNS.
 Resolver = Callable[[str, int], list[Any]]
