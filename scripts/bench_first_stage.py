@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """First-stage latency: p50/p95 of BM25, kNN and hybrid search on synthetic pages, beside raw
 baselines measured in the same run (an FTS5 BM25 top-50 query; exact numpy kNN over the same
-vectors). Prints a table and appends it to BENCHMARKS.md.
+vectors). Prints a table, makes it the first stage's current table in BENCHMARKS.md and appends it
+to docs/benchmarks-history.md.
 
     .venv/bin/python scripts/bench_first_stage.py --sizes 10000 100000
     .venv/bin/python scripts/bench_first_stage.py --sizes 10000 --opensearch http://127.0.0.1:9250
@@ -10,7 +11,6 @@ vectors). Prints a table and appends it to BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sqlite3
 import statistics
@@ -24,7 +24,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchlib import append_section, machine  # noqa: E402
+from benchlib import record  # noqa: E402
 
 from docstore.protocol import Store  # noqa: E402
 from docstore.schema import Page, SearchMode, SearchRequest  # noqa: E402
@@ -161,8 +161,14 @@ def main() -> int:
     ap.add_argument(
         "--reuse", action="store_true", help="keep a SQLite file of the right size from an earlier run"
     )
-    ap.add_argument("--label", default="", help="what changed, written into the BENCHMARKS.md heading")
-    ap.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    ap.add_argument("--label", default="", help="what changed, recorded with the run")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="BENCHMARKS.md to update (default: the repository's or $FOLIO_BENCHMARKS)",
+    )
+    ap.add_argument("--no-record", action="store_true", help="do not update BENCHMARKS.md or its history")
     args = ap.parse_args()
     backends = list(dict.fromkeys(args.backends + (["opensearch"] if args.opensearch else [])))
 
@@ -176,7 +182,7 @@ def main() -> int:
     qvecs = rng.standard_normal((args.queries, args.dim)).astype(np.float32)
     qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
 
-    rows: list[tuple[str, int, str, float, float, float, str]] = []
+    rows: list[tuple[str, int, str, float, float, float, str, str]] = []
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="folio-bench-"))
     for n in args.sizes:
         for backend in backends:
@@ -221,41 +227,45 @@ def main() -> int:
             memory = knn_memory(store) if backend == "sqlite" else ""
             for mode, (p50, p95, p50_snippets) in measured.items():
                 ref = base.get(mode)
-                note = (
-                    f"raw {'FTS5 top-50' if mode == 'bm25' else 'numpy kNN'} p50 {ref[0]:.2f} ms"
-                    if ref
-                    else ""
-                )
+                raw = ref[0] if ref else 0.0
+                name = "FTS5 top-50" if mode == "bm25" else "numpy kNN"
+                note = f"raw {name} p50 {raw:.2f} ms" if ref else ""
                 if mode == "hybrid" and base:
-                    note = f"raw FTS5 + numpy p50 {base['bm25'][0] + base['knn'][0]:.2f} ms"
+                    raw = base["bm25"][0] + base["knn"][0]
+                    note = f"raw FTS5 + numpy p50 {raw:.2f} ms"
                 if mode == "knn" and memory:
                     note = f"{note}; {memory}"
-                rows.append((backend, n, mode, p50, p95, p50_snippets, note))
+                ratio = f"{p50 / raw:.2f}" if raw else ""
+                rows.append((backend, n, mode, p50, p95, p50_snippets, ratio, note))
             store.close()
 
     header = (
-        "| backend | pages | mode | p50 ms | p95 ms | p50 ms with snippets | baseline (same run) |\n"
-        "|---|---|---|---|---|---|---|"
+        "| backend | pages | mode | p50 ms | p95 ms | p50 ms with snippets | p50 ÷ raw p50 | baseline (same run) |\n"
+        "|---|---|---|---|---|---|---|---|"
     )
     table = "\n".join(
         [header]
         + [
-            f"| {b} | {n:,} | {m} | {p50:.2f} | {p95:.2f} | {p50s:.2f} | {note} |"
-            for b, n, m, p50, p95, p50s, note in rows
+            f"| {b} | {n:,} | {m} | {p50:.2f} | {p95:.2f} | {p50s:.2f} | {ratio} | {note} |"
+            for b, n, m, p50, p95, p50s, ratio, note in rows
         ]
     )
     print(table)
-    append_section(
-        (
-            f"## First stage — {dt.date.today()} — {machine()}{' — ' + args.label if args.label else ''}\n\n"
-            f"`scripts/bench_first_stage.py`: {args.queries} queries per mode, top_k={args.top_k}, "
-            f"dim={args.dim}, 1-min load average {os.getloadavg()[0]:.1f} at the end (other work on the machine "
-            f"inflates every number, baselines included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted. "
-            "p50/p95: the search the API's first stage makes (hits without snippets; the API makes them only for the hits it returns); "
-            "the snippets column: the same search with a snippet per hit, as `folio search` asks.\n\n" + table
-        ),
-        args.out,
-    )
+    if not args.no_record:
+        record(
+            "first-stage",
+            "First stage",
+            f"{args.queries} queries per mode, top_k={args.top_k}, dim={args.dim}, 1-min load average "
+            f"{os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every number, baselines "
+            f"included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted. "
+            "p50/p95: the search the API's first stage makes (hits without snippets; the API makes them only "
+            "for the hits it returns); the snippets column: the same search with a snippet per hit, as "
+            "`folio search` asks. p50 ÷ raw p50: against the raw SQLite baseline of the same run (FTS5 BM25 "
+            "top-50; exact numpy kNN; their sum for hybrid); OpenSearch has no raw baseline.",
+            table,
+            label=args.label,
+            benchmarks=args.out,
+        )
     return 0
 
 

@@ -3,8 +3,8 @@
 117-page GeoTopo PDF, each beside the raw PyMuPDF loop (render within m0's pixel budget + plain
 text extraction, one core, no OCR, no encoding) measured in the same run. Reports pages/s, the
 ratio per core (indexing pages/s / cores ÷ raw pages/s), the same ratio per CPU-second with and
-without start-up, and peak RSS of the whole process tree (the CLI and its workers). Prints a table
-and appends it to BENCHMARKS.md.
+without start-up, and peak RSS of the whole process tree (the CLI and its workers). Prints a table,
+makes it the indexing current table in BENCHMARKS.md and appends it to docs/benchmarks-history.md.
 
     .venv/bin/python scripts/bench_index.py [CORPUS] [--embedder NAME] [--workers N] [--rounds N] [--no-record]
 """
@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date
 from pathlib import Path
 
 import psutil
@@ -31,7 +30,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "pdfs"
 sys.path.insert(0, str(REPO))
-from benchlib import append_section, machine  # noqa: E402
+from benchlib import record  # noqa: E402
 
 from indexer.mupdf import pymupdf  # noqa: E402
 from indexer.render import MAX_PIXELS  # noqa: E402
@@ -153,7 +152,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--embed-in", default="auto", choices=["auto", "workers", "parent"])
     ap.add_argument("--rounds", type=int, default=3, help="rounds of (raw pass, start-up run, index run)")
-    ap.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
+    ap.add_argument("--no-record", action="store_true", help="do not update BENCHMARKS.md or its history")
     args = ap.parse_args()
     cores = args.workers or os.cpu_count() or 1
     if not adopt_orphans():
@@ -174,7 +173,7 @@ def main() -> None:
             continue
         pdfs = sorted(target.rglob("*.pdf")) if target.is_dir() else [target]
         raw_rate(pdfs)  # untimed: warms the file cache for both sides
-        # The cores' speed drifts by ~30 % over a minute here, so each round times the raw loop,
+        # The cores' speed drifts within a minute on a shared machine, so each round times the raw loop,
         # the start-up run and the index run back to back, ratios are taken within a round, and
         # each column reports the median over the rounds.
         rounds = []
@@ -212,9 +211,8 @@ def main() -> None:
     print(table)
     print(f"{args.rounds} rounds; load average at the end: {load:.1f}")
     if not args.no_record:
-        note = (
-            f"\n## Indexing — {date.today()} — {machine()}\n\n"
-            "`scripts/bench_index.py`: `folio index` into a fresh SQLite store (render, text, OCR of scans, "
+        notes = (
+            "`folio index` into a fresh SQLite store (render, text, OCR of scans, "
             "JPEG + thumbnail, embeddings, bulk writes) beside the raw PyMuPDF render+text loop on one core. "
             f"{args.rounds} rounds, each timing the raw loop, a run on a four-page file and the index run back to "
             "back; ratios are taken within a round and every column is the median over the rounds. "
@@ -222,9 +220,9 @@ def main() -> None:
             "CPU-second of the whole process tree (start-up and model loads included) by the raw loop's; the "
             "steady CPU ratio uses the per-page CPU once start-up is taken out (the two runs of a round give "
             "start-up and per-page cost), i.e. what a long run approaches. Targets: ≥ 60 %, peak ≤ 2 GB on "
-            f"GeoTopo. Load average at the end of the run: {load:.1f} (the cores were shared when it is > cores).\n\n"
+            f"GeoTopo. Load average at the end of the run: {load:.1f} (the cores were shared when it is > cores)."
         )
-        append_section(note + table)
+        record("indexing", "Indexing", notes, table)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 all page images; mixed), against a naive baseline in the same run (fixed batches of 8 in the given
 order, padded, prepared on the calling thread with Qwen2-VL's stock image processor, no cache). The pipeline runs cold (no cache), with the
 pages' vision features cached (warm-vision) and with the candidates' document key/value prefixes
-cached (warm-prefix: a second query over the same candidates). Prints a table and appends it to
-BENCHMARKS.md.
+cached (warm-prefix: a second query over the same candidates). Prints a table, makes it the
+reranker's current table in BENCHMARKS.md and appends it to docs/benchmarks-history.md.
 
   .venv/bin/python scripts/bench_reranker.py                 # CPU, small random model
   .venv/bin/python scripts/bench_reranker.py --full-size     # real Qwen2-VL-2B shape (random), for a GPU
@@ -13,7 +13,6 @@ BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import io
 import os
 import statistics
@@ -27,7 +26,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchlib import append_section, machine  # noqa: E402
+from benchlib import machine, record  # noqa: E402
 
 from reranker.m0.loading import build_empty, load_config  # noqa: E402
 from reranker.m0.prepare import Preparer  # noqa: E402
@@ -46,8 +45,8 @@ WORDS = ("markdown table parser layout model page figure caption section revenue
 
 
 def page_images(n: int, seed: int) -> list[bytes]:
-    """A4 pages at ~100 dpi (the pixel cap then makes each one 768 visual tokens): rendered from the
-    shared PDFs when available, else drawn text-like noise."""
+    """A4 pages at ~100 dpi (above the pixel cap, so the cap sets each one's visual tokens): rendered
+    from the shared PDFs when available, else drawn text-like noise."""
     pages: list[bytes] = []
     pdfs = sorted(Path("/work/shared/data/pdfs").glob("*.pdf"))
     try:
@@ -201,7 +200,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--workloads", default="mixed,text,images")
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
+    ap.add_argument("--no-record", action="store_true", help="do not update BENCHMARKS.md or its history")
     args = ap.parse_args()
 
     dims = args.dims or ("full" if args.full_size else "small")
@@ -250,21 +249,20 @@ def main() -> int:
 
     size = ("full-size (Qwen2-VL-2B shape, random)" if dims == "full"
             else "small random ({hidden}h x {layers}L, vision {vision_embed} x {vision_depth})".format(**shape))
-    head = (f"## Reranker — {dt.date.today()} — {device_name()}\n\n`scripts/bench_reranker.py"
-            f"{' --full-size' if args.full_size else ''}`: {size}, {r.device.type} "
-            f"{str(next(r.model.parameters()).dtype).removeprefix('torch.')}, top-{args.top} per call, "
-            f"{args.queries} timed queries per workload (median). cold: no cache; warm-vision: the pages' "
-            "vision features cached (same pages, new query); warm-prefix: the candidates' document key/value "
-            "prefixes cached (a second query over the same candidates: only the query's tokens run). "
-            "naive: batches of 8 in the given order, padded, stock image processor, no cache. TFLOP/s = cost floor of the work that method must do (no padding) / time; CPU s = process CPU "
-            "time per call (all threads). × naive against the naive baseline of the same run. "
-            f"Load average at the end: {os.getloadavg()[0]:.1f} (shared machine: noisy when above the core count).\n")
+    notes = (f"{size}, {r.device.type} "
+             f"{str(next(r.model.parameters()).dtype).removeprefix('torch.')}, top-{args.top} per call, "
+             f"{args.queries} timed queries per workload (median). cold: no cache; warm-vision: the pages' "
+             "vision features cached (same pages, new query); warm-prefix: the candidates' document key/value "
+             "prefixes cached (a second query over the same candidates: only the query's tokens run). "
+             "naive: batches of 8 in the given order, padded, stock image processor, no cache. TFLOP/s = cost floor of the work that method must do (no padding) / time; CPU s = process CPU "
+             "time per call (all threads). × naive against the naive baseline of the same run. "
+             f"Load average at the end: {os.getloadavg()[0]:.1f} (shared machine: noisy when above the core count).")
     table = ["| workload | method | pairs/s | p50 ms | CPU s | TFLOP/s | × naive |", "|---|---|---|---|---|---|---|"]
     table += [f"| {w} | {m} | {ps:.1f} | {ms:.0f} | {c:.2f} | {tf:.4f} | {sp:.2f} |" for w, m, ps, ms, c, tf, sp in rows]
-    print(head)
+    print(notes)
     print("\n".join(table))
     if not args.no_record:
-        append_section(head + "\n" + "\n".join(table))
+        record("reranker", "Reranker", notes, "\n".join(table), where=device_name())
     return 0
 
 

@@ -7,11 +7,13 @@ taken from a random position in those characters (fixed seed). Top-1 accuracy an
 kNN over all pages. Cross-lingual: the hand-written English sentences of eval_embedder_parallel.tsv,
 each looked up among its 24 translations in one language plus 300 ten-word snippets of the corpus
 pages as distractors, averaged over German, French, Spanish, Chinese, Japanese and Russian.
-Encode cost: CPU ms per page (one thread, model load excluded, best of three passes).
+Encode cost: CPU ms per page (one thread, model load excluded, best of three passes). Prints a
+table, makes it the embedder evaluation's current table in BENCHMARKS.md and appends it to
+docs/benchmarks-history.md.
 
     .venv/bin/python scripts/eval_embedder.py [CORPUS] [--embedders a,b,...] [--variants] [--no-record]
 
---variants also builds use-static's table in memory (~45 s) and scores weighting/projection variants.
+--variants also builds use-static's table in memory (slow) and scores weighting/projection variants.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # cost per page on one core, like an index worker
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchlib import append_section, machine  # noqa: E402
+from benchlib import record  # noqa: E402
 
 from docstore.embedders import get_embedder  # noqa: E402
 from indexer.mupdf import pymupdf  # noqa: E402
@@ -125,7 +126,7 @@ def main() -> None:
         "--chars", type=int, default=IndexOptions().embed_chars, help="text per page embedded"
     )
     parser.add_argument("--variants", action="store_true", help="also score use-static table variants")
-    parser.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
+    parser.add_argument("--no-record", action="store_true", help="do not update BENCHMARKS.md or its history")
     args = parser.parse_args()
 
     rng = random.Random(0)
@@ -147,14 +148,19 @@ def main() -> None:
     table = "\n".join(lines)
     print("\n" + table)
     if not args.no_record:
-        append_section(
-            f"\n## Embedder quality — {date.today()} — {machine()}\n\n"
-            f"`scripts/eval_embedder.py`: {len(docs)} pages of `{args.corpus.name}` with ≥ 40 words, each "
+        baseline = (
+            " `hash` (feature hashing, no model) is the same run's baseline." if "hash" in candidates else ""
+        )
+        record(
+            "embedder",
+            "Embedder quality",
+            f"{len(docs)} pages of `{args.corpus.name}` with ≥ 40 words, each "
             f"embedded from its first {args.chars} characters and looked up by a 12-word query from a random "
             "position in them (seed 0); exact kNN, top-1 and MRR@10. Cross-lingual: 24 English sentences, each "
             "looked up among its 24 translations in one language plus 300 ten-word corpus snippets, averaged over "
             "de/fr/es/zh/ja/ru. Encode cost: CPU ms per page on one thread, model load excluded, best of three "
-            f"passes; load average at the end {os.getloadavg()[0]:.1f}.\n\n" + table
+            f"passes; load average at the end {os.getloadavg()[0]:.1f}.{baseline}",
+            table,
         )
 
 

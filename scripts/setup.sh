@@ -30,7 +30,7 @@ if [[ -n "${VIRTUAL_ENV:-}" || ! -f "$stamp" ]]; then
   fi
   [[ -z "${VIRTUAL_ENV:-}" ]] && { rm -f .venv/.folio-installed-*; touch "$stamp"; }
 fi
-"$py" -m docstore.embedders.static_use --build  # the default embedder's table: built once (~45 s), then reused
+"$py" -m docstore.embedders.static_use --build  # the default embedder's table: slow to build, so built once and then reused
 
 # System packages: Tesseract for OCR of scanned pages; Chromium for the browser tests.
 want=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu)
