@@ -1,10 +1,11 @@
-"""Folio's reranker: jina-reranker-m0 scoring of mixed text and image candidates, batching,
-caches and backends (local model, Jina's hosted API, any Jina-compatible server)."""
+"""Folio's reranker: jina-reranker-m0 scoring of mixed text and image candidates (`m0/`), the engine
+and server that serve it (`serving/`), and backends (local model, Jina's API, any Jina-compatible
+server)."""
 
 from typing import TYPE_CHECKING, Any
 
 from reranker.errors import CandidateError
-from reranker.types import ImageInput, RerankBackend, RerankOutput, RerankResult, TextInput
+from reranker.types import ImageInput, RerankOutput, RerankResult, RerankScores, Scorer, TextInput
 
 if TYPE_CHECKING:
     from reranker.m0.reranker import M0Reranker
@@ -13,9 +14,10 @@ __all__ = [
     "CandidateError",
     "ImageInput",
     "M0Reranker",
-    "RerankBackend",
     "RerankOutput",
     "RerankResult",
+    "RerankScores",
+    "Scorer",
     "TextInput",
 ]
 

@@ -1,4 +1,8 @@
-"""Errors of the local reranker (no torch here, so the package imports without it)."""
+"""The reranker's errors (no torch here, so the package imports without it).
+
+Per candidate: `CandidateError` (that pair gets no score; the others of the call still do).
+Per call: `RerankError` and its kinds, raised by the engine and the backends; `reason` is a stable
+label for metrics and for the search API's `rerank_reason`."""
 
 from __future__ import annotations
 
@@ -14,6 +18,36 @@ class ImageTooLarge(CandidateError):
 
 class ModelLoadError(RuntimeError):
     """The checkpoint is missing, incomplete or does not match the m0 architecture."""
+
+
+class RerankError(RuntimeError):
+    """A rerank call failed as a whole."""
+
+    reason = "error"
+
+
+class Overloaded(RerankError):
+    """Too many calls are waiting; refused at once so the caller can back off or degrade."""
+
+    reason = "busy"
+
+
+class DeadlineExceeded(RerankError):
+    """The call did not finish within its deadline."""
+
+    reason = "budget"
+
+
+class BackendFailed(RerankError):
+    """The model or the rerank service failed (unreachable, rejected the call, crashed, closed)."""
+
+    reason = "error"
+
+
+class OutOfMemory(BackendFailed):
+    """The device (or the host) ran out of memory on this batch."""
+
+    reason = "memory"
 
 
 def require_torch() -> None:

@@ -17,9 +17,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from reranker.types import Candidate, ImageInput, Query, RerankOutput, RerankResult, TextInput, WireImage
+from reranker.errors import CandidateError
+from reranker.types import Candidate, ImageInput, Query, RerankScores, TextInput, WireImage, rank_results
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+# Documents per call, the same for every entry point (`folio serve`, `folio rerank-server`).
+MAX_DOCUMENTS = 1024
 
 
 class TextDoc(BaseModel):
@@ -40,7 +44,7 @@ class RerankRequest(BaseModel):
 
     model: str | None = None
     query: WireItem
-    documents: list[WireItem] = Field(min_length=1)
+    documents: list[WireItem] = Field(min_length=1, max_length=MAX_DOCUMENTS)
     top_n: int | None = Field(default=None, ge=1)
     # Jina's API returns the documents unless told not to.
     return_documents: bool = True
@@ -65,16 +69,13 @@ class RerankResponse(BaseModel):
 # --- wire -> Folio ---------------------------------------------------------------------------
 
 
-def to_candidate(item: WireItem) -> Candidate:
+def to_item(item: WireItem) -> Candidate:
+    """A query or document as received: text, or an image that is never a path on this machine."""
     if isinstance(item, str):
         return item
     if isinstance(item, TextDoc):
         return TextInput(item.text)
     return ImageInput(WireImage(item.image))
-
-
-def to_query(item: WireItem) -> Query:
-    return to_candidate(item)
 
 
 # --- Folio -> wire ---------------------------------------------------------------------------
@@ -139,39 +140,34 @@ def build_request_payload(
     return payload
 
 
-def output_from_response(
-    response: RerankResponse, documents: Sequence[Candidate], return_documents: bool
-) -> RerankOutput:
-    """A RerankOutput whose documents are the caller's own objects (not the wire copies)."""
-    results = []
+def scores_from_response(response: RerankResponse, n_documents: int) -> RerankScores:
+    """The scores of a Jina-shaped response in the order the documents were sent (a document the
+    server left out, e.g. under its own top_n, gets a CandidateError)."""
+    scores: list[float | CandidateError] = [
+        CandidateError("the rerank server returned no score")
+    ] * n_documents
     for item in response.results:
-        if not 0 <= item.index < len(documents):
-            raise ValueError(f"result index {item.index} is out of range for {len(documents)} documents")
-        doc = documents[item.index] if return_documents else None
-        results.append(RerankResult(index=item.index, relevance_score=item.relevance_score, document=doc))
-    results.sort(key=lambda r: r.relevance_score, reverse=True)
-    return RerankOutput(model=response.model, results=results, total_tokens=response.usage.total_tokens)
+        if not 0 <= item.index < n_documents:
+            raise ValueError(f"result index {item.index} is out of range for {n_documents} documents")
+        scores[item.index] = float(item.relevance_score)
+    return RerankScores(model=response.model, scores=scores, total_tokens=response.usage.total_tokens)
 
 
 def response_from_scores(
     model: str,
     documents: Sequence[WireItem],
-    scores: Sequence[float],
+    scored: RerankScores,
     *,
     top_n: int | None,
     return_documents: bool,
-    total_tokens: int,
 ) -> RerankResponse:
-    """Rank scored documents (ties keep the given order) and cut to top_n."""
-    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-    if top_n is not None:
-        order = order[:top_n]
+    """The Jina answer: ranked (ties keep the given order), cut to top_n, documents echoed if asked."""
     results = [
         ResultItem(
-            index=i,
-            relevance_score=float(scores[i]),
-            document=echo_document(documents[i]) if return_documents else None,
+            index=r.index,
+            relevance_score=r.relevance_score,
+            document=echo_document(documents[r.index]) if return_documents else None,
         )
-        for i in order
+        for r in rank_results(scored.scores, top_n)
     ]
-    return RerankResponse(model=model, usage=Usage(total_tokens=total_tokens), results=results)
+    return RerankResponse(model=model, usage=Usage(total_tokens=scored.total_tokens), results=results)

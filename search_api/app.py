@@ -7,7 +7,6 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,82 +14,24 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from docstore.protocol import Store
-from docstore.store import open_store
-from reranker.types import RerankBackend
-from search_api.embedding import QueryEmbedder
+from reranker.serving.router import build_rerank_router
+from reranker.types import Scorer
+from search_api.auth import get_caller
 from search_api.errors import install_error_handlers
-from search_api.indexing import UploadIndexer
-from search_api.jobs import JobManager
-from search_api.keys import KeyStore
-from search_api.limits import ConcurrencyLimit
-from search_api.metrics import Metrics
 from search_api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from search_api.rerank_runner import RerankRunner
-from search_api.routes import documents, health, me, pages, rerank, search
-from search_api.search_service import SearchService
+from search_api.query_image import image_limits, read_image_input
+from search_api.routes import documents, health, me, pages, search
+from search_api.services import build_services
 from search_api.settings import Settings
 
 log = logging.getLogger("search_api")
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-@dataclass
-class Services:
-    settings: Settings
-    metrics: Metrics
-    store: Store
-    keys: KeyStore
-    runner: RerankRunner
-    search: SearchService
-    query_embedder: QueryEmbedder
-    jobs: JobManager
-    search_limit: ConcurrencyLimit
-    rerank_limit: ConcurrencyLimit
-    upload_limit: ConcurrencyLimit
-
-    def close(self) -> None:
-        self.jobs.close()
-        self.runner.close()
-        self.keys.close()
-        self.store.close()
-
-
-def make_backend_from_settings(settings: Settings) -> RerankBackend | None:
-    from reranker.backends.factory import make_backend
-
-    return make_backend(settings.reranker)
-
-
-def build_services(settings: Settings, backend: RerankBackend | None = None) -> Services:
-    metrics = Metrics()
-    store = open_store(settings.store)
-    if backend is None:
-        backend = make_backend_from_settings(settings)
-    runner = RerankRunner(backend, settings.max_concurrent_reranks, metrics)
-    embedder = None if settings.embedder == "default" else settings.embedder
-    query_embedder = QueryEmbedder(store, embedder)
-    service = SearchService(store, runner, query_embedder, settings, metrics)
-    indexer = UploadIndexer(store, settings.upload_dir, embedder, settings.index_workers)
-    return Services(
-        settings=settings,
-        metrics=metrics,
-        store=store,
-        keys=KeyStore(settings.resolved_keys_file()),
-        runner=runner,
-        search=service,
-        query_embedder=query_embedder,
-        jobs=JobManager(indexer, 1, settings.max_pending_jobs, metrics),
-        search_limit=ConcurrencyLimit("search", settings.max_concurrent_searches, metrics),
-        rerank_limit=ConcurrencyLimit("rerank", settings.max_concurrent_reranks, metrics),
-        upload_limit=ConcurrencyLimit("upload", settings.max_concurrent_uploads, metrics),
-    )
-
-
-def create_app(settings: Settings | None = None, backend: RerankBackend | None = None) -> FastAPI:
-    """`backend` overrides the reranker built from `settings.reranker` (an already loaded model)."""
+def create_app(settings: Settings | None = None, scorer: Scorer | None = None) -> FastAPI:
+    """`scorer` overrides the reranker built from `settings.reranker` (an already loaded model)."""
     settings = settings or Settings()
-    svc = build_services(settings, backend)
+    svc = build_services(settings, scorer)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -110,8 +51,12 @@ def create_app(settings: Settings | None = None, backend: RerankBackend | None =
     app.state.keys = svc.keys
     app.state.metrics = svc.metrics
     install_error_handlers(app)
-    for module in (search, rerank, documents, pages, me, health):
+    for module in (search, documents, pages, me, health):
         app.include_router(module.router)
+    limits = image_limits(settings)
+    app.include_router(
+        build_rerank_router(lambda: svc.engine, get_caller, lambda image: read_image_input(image, limits))
+    )
 
     upload_limit = settings.max_upload_mb << 20
     query_limit = (settings.max_query_image_mb << 20) * 4 // 3 + (1 << 20)  # base64 grows by a third

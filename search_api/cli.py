@@ -63,8 +63,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from reranker.errors import ModelLoadError
-    from reranker.types import RerankError
+    from reranker.errors import ModelLoadError, RerankError
     from search_api.app import create_app
 
     settings = settings_from_args(args)

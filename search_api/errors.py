@@ -1,5 +1,7 @@
-"""Every error leaves the API as JSON `{"detail": "<message>"}`: validation problems as 422 with a
-readable message, an unreachable store as 503, anything unexpected as a logged, clean 500."""
+"""Every error leaves the API as JSON `{"detail": "<message>"}`. The one place where domain errors
+become status codes: validation problems 422, invalid requests 400, an unreachable store or an
+unavailable dependency 503, anything unexpected a logged, clean 500. (The rerank route maps the
+reranker's errors with `reranker.serving.http_errors`, shared with the rerank server.)"""
 
 from __future__ import annotations
 
@@ -10,22 +12,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from docstore.protocol import StoreUnavailable
+from reranker.serving.http_errors import format_validation
+from search_api.service_errors import InvalidRequest, ServiceUnavailable
 
 log = logging.getLogger("search_api")
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "request"
-        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+        return JSONResponse({"detail": format_validation(exc)}, status_code=422)
+
+    @app.exception_handler(InvalidRequest)
+    async def _bad_request(_request: Request, exc: InvalidRequest) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(_request: Request, exc: ServiceUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(_request: Request, exc: StoreUnavailable) -> JSONResponse:

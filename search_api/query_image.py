@@ -14,7 +14,7 @@ from PIL import Image
 
 from reranker.errors import CandidateError, ImageTooLarge
 from reranker.images import ImageLimits, decode_image, read_bytes
-from reranker.types import WireImage
+from reranker.types import ImageInput, WireImage
 
 if TYPE_CHECKING:
     from search_api.settings import Settings
@@ -32,6 +32,14 @@ def image_limits(settings: Settings) -> ImageLimits:
         allow_urls=settings.allow_image_urls,
         url_timeout_s=settings.image_url_timeout_s,
     )
+
+
+def read_image_input(image: ImageInput, limits: ImageLimits) -> ImageInput:
+    """A `/v1/rerank` image read and checked here with the API's limits, so the reranker gets bytes
+    (whatever backend it is) and a bad image is the caller's error. Raises CandidateError."""
+    raw = read_bytes(image.image, limits)
+    decode_image(raw, limits)
+    return ImageInput(raw)
 
 
 def load_request_image(source: str | bytes, limits: ImageLimits) -> tuple[bytes, Image.Image]:

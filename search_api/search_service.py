@@ -10,16 +10,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import HTTPException
-
-from docstore.protocol import Store, StoreUnavailable
+from docstore.protocol import Store
 from docstore.schema import Filters, Hit, SearchMode, SearchRequest
 from docstore.snippets import make_snippet
-from reranker.types import Candidate, ImageInput, Query, TextInput
+from reranker.errors import BackendFailed, RerankError
+from reranker.serving.engine import RerankEngine
+from reranker.types import Candidate, ImageInput, Query, TextInput, rank_results
 from search_api.candidates import choose_candidate
 from search_api.metrics import Metrics
 from search_api.models import SearchHit, SearchResponse, Timings
-from search_api.rerank_runner import RerankRunner, RerankSkipped
+from search_api.service_errors import InvalidRequest
 from search_api.settings import Settings
 
 
@@ -68,13 +68,13 @@ class SearchService:
     def __init__(
         self,
         store: Store,
-        runner: RerankRunner,
+        engine: RerankEngine | None,
         embed: Callable[[str], list[float]] | None,
         settings: Settings,
         metrics: Metrics,
     ) -> None:
         self.store = store
-        self.runner = runner
+        self.engine = engine
         self.embed = EmbeddingCache(embed) if embed is not None else None
         self.settings = settings
         self.metrics = metrics
@@ -87,13 +87,13 @@ class SearchService:
         modalities: dict[str, str] = {}
         reason: str | None = q.note
         reranked = False
-        if hits and q.rerank and self.runner.enabled:
+        if hits and q.rerank and self.engine is not None:
             try:
-                ordered, modalities = self._rerank(q, hits, timings)
+                ordered, modalities = self._rerank(self.engine, q, hits, timings)
                 reranked = True
-            except RerankSkipped as skip:
-                reason = str(skip)
-                self.metrics.rerank_fallbacks.labels(_reason_label(reason)).inc()
+            except RerankError as exc:  # degrade to first-stage order, and say why
+                reason = str(exc)
+                self.metrics.rerank_fallbacks.labels(exc.reason).inc()
         elif hits and not q.rerank:
             reason = "reranking was not requested"
         elif hits:
@@ -120,24 +120,19 @@ class SearchService:
         vector: list[float] | None = None
         if q.mode in (SearchMode.knn, SearchMode.hybrid):
             if self.embed is None:
-                raise HTTPException(
-                    status_code=400, detail=f"mode {q.mode.value!r} needs an embedder; use mode 'bm25'"
-                )
+                raise InvalidRequest(f"mode {q.mode.value!r} needs an embedder; use mode 'bm25'")
             vector = self.embed(q.text)
         # Snippets are made below for the returned page of hits only, not for every candidate.
         request = SearchRequest(
             query=q.text, vector=vector, mode=q.mode, top_k=q.top_k, offset=0, filters=q.filters,
             snippets=False,
         )  # fmt: skip
-        try:
-            hits = self.store.search(request)
-        except StoreUnavailable as exc:
-            raise HTTPException(status_code=503, detail=f"the document store is unavailable: {exc}") from None
+        hits = self.store.search(request)  # StoreUnavailable: 503, mapped in search_api.errors
         timings.first_stage = _ms(t)
         return hits
 
     def _rerank(
-        self, q: SearchInput, hits: list[Hit], timings: Timings
+        self, engine: RerankEngine, q: SearchInput, hits: list[Hit], timings: Timings
     ) -> tuple[list[tuple[Hit, float | None]], dict[str, str]]:
         """All candidates of the query in one reranker call, images and texts mixed."""
         t = time.perf_counter()
@@ -152,19 +147,16 @@ class SearchService:
         budget_s = max(0.001, self.settings.rerank_budget_ms / 1000 - timings.image_loading / 1000)
         t = time.perf_counter()
         try:
-            output = self.runner.rerank(query, candidates, budget_s)
+            scored = engine.rerank(query, candidates, deadline_s=budget_s)
         finally:
             timings.rerank = _ms(t)
-        scores: dict[int, float] = {}
-        for result in output.results:
-            if 0 <= result.index < len(hits):
-                # A candidate the model could not score sinks below every scored one.
-                scores[result.index] = float("-inf") if result.error else float(result.relevance_score)
-        if len(scores) != len(hits):
-            raise RerankSkipped(f"the reranker returned {len(scores)} scores for {len(hits)} candidates")
-        order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
+        if len(scored.scores) != len(hits):
+            raise BackendFailed(
+                f"the reranker returned {len(scored.scores)} scores for {len(hits)} candidates"
+            )
+        # A candidate the model could not score sinks below every scored one (rank_results puts it last).
         ranked: list[tuple[Hit, float | None]] = [
-            (hits[i], scores[i] if scores[i] != float("-inf") else 0.0) for i in order
+            (hits[r.index], r.relevance_score) for r in rank_results(scored.scores)
         ]
         return ranked, modalities
 
@@ -172,12 +164,7 @@ class SearchService:
         page = hit.page
         modality = choose_candidate(page, self.settings.candidate_modality)
         if modality == "image":
-            try:
-                image = self.store.get_image(page.page_id, "image", groups=None)
-            except StoreUnavailable as exc:
-                raise HTTPException(
-                    status_code=503, detail=f"the document store is unavailable: {exc}"
-                ) from None
+            image = self.store.get_image(page.page_id, "image", groups=None)
             if image:
                 return ImageInput(image), "image"
         return TextInput(page.text or page.title or page.source), "text"
@@ -208,10 +195,3 @@ class SearchService:
             document_url=f"/v1/documents/{page.doc_id}/file",
             kind=page.kind,
         )
-
-
-def _reason_label(reason: str) -> str:
-    for label in ("budget", "busy", "memory", "no reranker", "shutting down"):
-        if label in reason:
-            return label.replace(" ", "_")
-    return "error"

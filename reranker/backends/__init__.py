@@ -1,4 +1,4 @@
-"""Rerank backends behind one interface (`reranker.types.RerankBackend`): the local m0 model,
+"""Rerank backends, each a `reranker.types.Scorer` that a `RerankEngine` serves: the local m0 model,
 Jina's hosted API, and any server speaking the Jina rerank contract. See `make_backend`."""
 
 from reranker.backends.factory import make_backend

@@ -1,19 +1,21 @@
 """`make_backend(spec)`: one string picks the reranker.
 
-  none                      no reranking (returns None; callers keep the first-stage order)
-  local:/path/or/model-id   the m0 model in this process (needs the `rerank` extra: torch)
-  jina[:model]              Jina's hosted API (JINA_API_KEY; model defaults to jina-reranker-m0)
-  remote:http://host:port   any server speaking the Jina rerank contract (e.g. `folio rerank-server`)
+none                      no reranking (returns None; callers keep the first-stage order)
+local:/path/or/model-id   the m0 model in this process (needs the `rerank` extra: torch)
+jina[:model]              Jina's hosted API (JINA_API_KEY; model defaults to jina-reranker-m0)
+remote:http://host:port   any server speaking the Jina rerank contract (e.g. `folio rerank-server`)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from reranker.types import RerankBackend
+from reranker.types import Scorer
 
-_LOCAL_MODEL_OPTS = ("device", "dtype", "attn", "max_length", "allow_urls")
-_BATCH_OPTS = ("max_queue", "max_batch_pairs", "window_ms", "timeout")
+_LOCAL_MODEL_OPTS = (
+    "device", "dtype", "attn", "max_length", "allow_urls", "allow_private_urls", "max_image_pixels",
+    "max_image_bytes",
+)  # fmt: skip
 _HTTP_OPTS = ("timeout", "retries", "backoff")
 
 
@@ -21,7 +23,8 @@ def _pick(opts: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in opts.items() if k in names and v is not None}
 
 
-def make_backend(spec: str, **opts: Any) -> RerankBackend | None:
+def make_backend(spec: str, **opts: Any) -> Scorer | None:
+    """The scorer a spec names (None for `none`); a `RerankEngine` serves it."""
     kind, _, arg = spec.strip().partition(":")
     kind = kind.lower()
     if kind in ("", "none", "off"):
@@ -29,20 +32,15 @@ def make_backend(spec: str, **opts: Any) -> RerankBackend | None:
     if kind == "local":
         if not arg:
             raise ValueError("local: needs a model folder or id, e.g. local:/models/jina-reranker-m0")
-        try:
-            from reranker.m0.reranker import M0Reranker
-        except ImportError as exc:
-            raise ValueError(f"the local reranker needs torch: install folio-search[rerank] ({exc})") from exc
-        model = M0Reranker.from_pretrained(arg, **_pick(opts, _LOCAL_MODEL_OPTS))
-        if opts.get("batched", True) is False:
-            return model  # type: ignore[return-value]
-        from reranker.backends.local_batched import BatchedLocalBackend
+        from reranker.backends.local import load_local
 
-        return BatchedLocalBackend(model, **_pick(opts, _BATCH_OPTS))
+        return load_local(arg, **_pick(opts, _LOCAL_MODEL_OPTS))
     if kind == "jina":
         from reranker.backends.jina import JinaBackend
 
-        return JinaBackend(model=arg or opts.get("model"), api_key=opts.get("api_key"), **_pick(opts, _HTTP_OPTS))
+        return JinaBackend(
+            model=arg or opts.get("model"), api_key=opts.get("api_key"), **_pick(opts, _HTTP_OPTS)
+        )
     if kind == "remote":
         from reranker.backends.remote import RemoteBackend
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 import os
 
 from reranker.backends.remote import RemoteBackend
-from reranker.types import RerankError
+from reranker.errors import BackendFailed, RerankError
 
 JINA_API_URL = "https://api.jina.ai"
 DEFAULT_JINA_MODEL = "jina-reranker-m0"
 
 
 class JinaBackend(RemoteBackend):
-    name = "jina"
-
     def __init__(
         self,
         model: str | None = None,
@@ -27,7 +25,7 @@ class JinaBackend(RemoteBackend):
     ) -> None:
         key = api_key or os.environ.get("JINA_API_KEY")
         if not key:
-            raise RerankError("the jina backend needs an API key: set JINA_API_KEY (see https://jina.ai)")
+            raise BackendFailed("the jina backend needs an API key: set JINA_API_KEY (see https://jina.ai)")
         super().__init__(
             base_url,
             key,
@@ -41,7 +39,7 @@ class JinaBackend(RemoteBackend):
     def ping(self) -> bool:
         """A one-pair rerank (costs a few tokens): the API is reachable and the key is valid."""
         try:
-            self.rerank("ping", ["ping"])
+            self.score_pairs([("ping", "ping")])
         except RerankError:
             return False
         return True

@@ -11,16 +11,15 @@ from collections.abc import Sequence
 import httpx
 from pydantic import ValidationError
 
-from reranker.jina_schema import RerankResponse, build_request_payload, output_from_response
-from reranker.types import Candidate, Query, RerankError, RerankOutput
+from reranker.errors import BackendFailed, CandidateError
+from reranker.jina_schema import RerankResponse, build_request_payload, scores_from_response
+from reranker.types import Candidate, Query, RerankScores
 
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _MAX_RETRY_AFTER_S = 30.0
 
 
 class RemoteBackend:
-    name = "remote"
-
     def __init__(
         self,
         base_url: str,
@@ -58,30 +57,45 @@ class RemoteBackend:
             )
         return self._client
 
-    def rerank(
-        self,
-        query: Query,
-        documents: Sequence[Candidate],
-        top_n: int | None = None,
-        return_documents: bool = False,
-    ) -> RerankOutput:
-        if not documents:
-            return RerankOutput(model=self.model or "", results=[])
+    shares_batches = False  # each call is one HTTP request; several may be in flight
+
+    @property
+    def model_name(self) -> str:
+        return self.model or "jina-reranker-m0"
+
+    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> RerankScores:
+        """One request per distinct query (the contract has one query per call), in the order given."""
+        if not pairs:
+            return RerankScores(model=self.model_name, scores=[], pair_tokens=[])
+        groups: dict[int, list[int]] = {}  # first position of a query -> positions sharing it
+        first: dict[object, int] = {}
+        for i, (query, _) in enumerate(pairs):
+            key = _query_key(query)
+            groups.setdefault(first.setdefault(key, i), []).append(i)
+        scores: list[float | CandidateError] = [CandidateError("not scored")] * len(pairs)
+        total, model, start = 0, self.model_name, time.perf_counter()
+        for head, positions in groups.items():
+            part = self._score_one(pairs[head][0], [pairs[i][1] for i in positions])
+            for i, s in zip(positions, part.scores, strict=True):
+                scores[i] = s
+            total, model = total + part.total_tokens, part.model
+        timings = {"remote": (time.perf_counter() - start) * 1000}
+        return RerankScores(model=model, scores=scores, total_tokens=total, timings_ms=timings)
+
+    def _score_one(self, query: Query, documents: Sequence[Candidate]) -> RerankScores:
         try:
             payload = build_request_payload(
-                query, documents, model=self.model, top_n=top_n, return_documents=False
+                query, documents, model=self.model, top_n=None, return_documents=False
             )
         except (OSError, TypeError) as exc:
-            raise RerankError(f"cannot encode the rerank request: {exc}") from exc
-        start = time.perf_counter()
+            raise BackendFailed(f"cannot encode the rerank request: {exc}") from exc
         response = self._post(payload)
         try:
-            parsed = RerankResponse.model_validate(response.json())
-            out = output_from_response(parsed, documents, return_documents)
+            return scores_from_response(RerankResponse.model_validate(response.json()), len(documents))
         except (ValueError, ValidationError) as exc:
-            raise RerankError(f"{self.base_url} sent a response that is not a Jina rerank response: {exc}") from exc
-        out.timings_ms["remote"] = (time.perf_counter() - start) * 1000
-        return out
+            raise BackendFailed(
+                f"{self.base_url} sent a response that is not a Jina rerank response: {exc}"
+            ) from exc
 
     def _post(self, payload: dict[str, object]) -> httpx.Response:
         last = ""
@@ -96,11 +110,11 @@ class RemoteBackend:
                     return response
                 last = f"HTTP {response.status_code}: {_detail(response)}"
                 if response.status_code not in _RETRY_STATUS:
-                    raise RerankError(f"{self.base_url} rejected the rerank request ({last})")
+                    raise BackendFailed(f"{self.base_url} rejected the rerank request ({last})")
                 retry_after = _retry_after(response)
             if attempt < self.retries:
                 time.sleep(self._delay(attempt, retry_after))
-        raise RerankError(f"{self.base_url} failed after {self.retries + 1} attempts ({last})")
+        raise BackendFailed(f"{self.base_url} failed after {self.retries + 1} attempts ({last})")
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -138,3 +152,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def _query_key(query: Query) -> object:
+    """Equal queries share one request (ImageInput is frozen: equal when its image is)."""
+    try:
+        hash(query)
+    except TypeError:  # an image object that cannot be hashed (a numpy array, say)
+        return id(query)
+    return query

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi import Request
 
-if TYPE_CHECKING:
-    from search_api.app import Services
+from search_api.services import Services
 
 
 def services(request: Request) -> Services:

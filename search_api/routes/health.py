@@ -23,7 +23,7 @@ async def readyz(request: Request) -> JSONResponse:
             store_ok = bool(svc.store.ping())
         except Exception:
             store_ok = False
-        return {"store": store_ok, "reranker": svc.runner.ping()}
+        return {"store": store_ok, "reranker": svc.engine is None or svc.engine.ping()}
 
     checks = await run_in_threadpool(_check)
     ready = all(checks.values())

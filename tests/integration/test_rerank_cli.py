@@ -105,7 +105,7 @@ def test_json_output_indexes_docs_before_images(tiny_m0_dir: Path, images: dict[
     got = {x["index"]: x["relevance_score"] for x in body["results"]}
     # order given: the --doc texts first, then the --doc-image files, each in command-line order
     candidates = [docs[0], docs[1], ImageInput(images["red"]), ImageInput(images["blue"])]
-    expected = model.score_pairs([("red", c) for c in candidates])
+    expected = model.score_pairs([("red", c) for c in candidates]).scores
     assert got == pytest.approx(dict(enumerate(expected)), abs=1e-5)
     assert [x["relevance_score"] for x in body["results"]] == sorted(got.values(), reverse=True)
 
@@ -122,7 +122,7 @@ def test_table_output_with_image_query_and_top_n(tiny_m0_dir: Path, images: dict
     assert lines[0].split() == ["rank", "index", "score", "kind", "candidate"]
     assert len(lines) == 3  # header + top 2
     candidates = ["first text", "second text", ImageInput(images["blue"])]
-    expected = model.score_pairs([(ImageInput(images["red"]), c) for c in candidates])
+    expected = model.score_pairs([(ImageInput(images["red"]), c) for c in candidates]).scores
     best = sorted(range(3), key=lambda i: -expected[i])[:2]
     assert [int(line.split()[1]) for line in lines[1:]] == best
     assert [float(line.split()[2]) for line in lines[1:]] == pytest.approx([expected[i] for i in best], abs=1e-4)
@@ -148,7 +148,7 @@ def test_rerank_server_command_serves_the_contract(tiny_m0_dir: Path, model: Any
         r = httpx.post(f"{url}/v1/rerank", json=body, headers={"Authorization": "Bearer k1"}, timeout=60)
         assert r.status_code == 200, r.text
         got = {x["index"]: x["relevance_score"] for x in r.json()["results"]}
-        expected = model.score_pairs([("q", "alpha"), ("q", "beta")])
+        expected = model.score_pairs([("q", "alpha"), ("q", "beta")]).scores
         assert got == pytest.approx(dict(enumerate(expected)), abs=1e-5)
     finally:
         proc.terminate()

@@ -18,8 +18,9 @@ from PIL import Image
 
 from reranker.backends import make_backend
 from reranker.backends.remote import RemoteBackend
+from reranker.errors import RerankError
 from reranker.serving.server import RerankServerSettings, create_rerank_app
-from reranker.types import ImageInput, RerankError, TextInput
+from reranker.types import ImageInput, TextInput
 from tests.integration.rerank_http import flaky_server, serve_app
 
 DOCS = ["a note on photosynthesis in plants", "quarterly revenue table", "small language models"]
@@ -57,7 +58,7 @@ def _post(url: str, body: Any, **kw: Any) -> httpx.Response:
 
 
 def _direct(model: Any, query: Any, docs: list[Any]) -> list[float]:
-    scores = model.score_pairs([(query, d) for d in docs])
+    scores = model.score_pairs([(query, d) for d in docs]).scores
     assert all(isinstance(s, float) for s in scores)
     return scores
 
@@ -138,7 +139,7 @@ def test_image_strings_never_read_the_servers_files(server, model, tmp_path: Pat
             "documents[0]: image string is neither an http(s) URL, a data URL nor valid base64"
         )
     # the Python API still takes a path: the check is on what arrives over the wire
-    assert isinstance(model.score_pairs([("q", ImageInput(str(tmp_path / "private.png")))])[0], float)
+    assert isinstance(model.score_pairs([("q", ImageInput(str(tmp_path / "private.png")))]).scores[0], float)
 
 
 def test_malformed_json_is_a_4xx(server) -> None:
@@ -151,20 +152,20 @@ def test_concurrent_requests_share_a_batch_and_keep_their_scores(server, model) 
     url, app = server
     bodies = [{"query": f"query {i}", "documents": DOCS + [{"image": RED_B64}]} for i in range(6)]
     sequential = [_post(url, b).json()["results"] for b in bodies]
-    before = app.state.batcher.stats.batches
-    app.state.batcher.pause()  # hold the worker so all six are waiting together
+    before = app.state.engine.stats.batches
+    app.state.engine.pause()  # hold the worker so all six are waiting together
     try:
         with ThreadPoolExecutor(6) as pool:
             futures = [pool.submit(_post, url, b) for b in bodies]
             _wait_until(lambda: httpx.get(f"{url}/healthz").json()["queue_depth"] == 6)
-            app.state.batcher.resume()
+            app.state.engine.resume()
             responses = [f.result() for f in futures]
     finally:
-        app.state.batcher.resume()
+        app.state.engine.resume()
     assert all(r.status_code == 200 for r in responses)
     metrics = httpx.get(f"{url}/metrics").text
     assert "folio_rerank_max_batch_requests 6" in metrics
-    assert app.state.batcher.stats.batches == before + 1  # one model batch served all six
+    assert app.state.engine.stats.batches == before + 1  # one model batch served all six
     for seq, resp in zip(sequential, responses, strict=True):
         conc = resp.json()["results"]
         assert [x["index"] for x in conc] == [x["index"] for x in seq]
@@ -174,18 +175,18 @@ def test_concurrent_requests_share_a_batch_and_keep_their_scores(server, model) 
 def test_overload_answers_503_and_the_queue_drains(model) -> None:
     app = create_rerank_app(RerankServerSettings(max_queue=2, batch_window_ms=0), scorer=model)
     with serve_app(app) as url:
-        app.state.batcher.pause()
+        app.state.engine.pause()
         try:
             with ThreadPoolExecutor(2) as pool:
                 waiting = [pool.submit(_post, url, {"query": f"q{i}", "documents": DOCS}) for i in range(2)]
-                _wait_until(lambda: app.state.batcher.queue_depth == 2)
+                _wait_until(lambda: app.state.engine.queue_depth == 2)
                 r = _post(url, {"query": "one too many", "documents": DOCS})
                 assert r.status_code == 503
                 assert "queue is full" in r.json()["detail"] and r.headers["retry-after"]
-                app.state.batcher.resume()
+                app.state.engine.resume()
                 assert [w.result().status_code for w in waiting] == [200, 200]
         finally:
-            app.state.batcher.resume()
+            app.state.engine.resume()
         assert "folio_rerank_rejected_total 1" in httpx.get(f"{url}/metrics").text
 
 
@@ -206,11 +207,11 @@ def test_api_key_is_required_when_set(model) -> None:
         assert httpx.get(f"{url}/healthz").json()["status"] == "ok"  # health stays open
         backend = RemoteBackend(url, api_key="s3cret")
         try:
-            assert len(backend.rerank("q", DOCS).results) == 3
+            assert len(backend.score_pairs([("q", d) for d in DOCS]).scores) == 3
         finally:
             backend.close()
         with pytest.raises(RerankError, match="401"):
-            RemoteBackend(url, api_key="wrong").rerank("q", DOCS)
+            RemoteBackend(url, api_key="wrong").score_pairs([("q", d) for d in DOCS])
 
 
 def test_remote_backend_gets_the_same_scores_as_the_model(server, model, tmp_path) -> None:
@@ -221,7 +222,7 @@ def test_remote_backend_gets_the_same_scores_as_the_model(server, model, tmp_pat
     backend = make_backend(f"remote:{url}")
     assert isinstance(backend, RemoteBackend) and backend.ping()
     try:
-        remote = backend.rerank("blue page", docs, top_n=3, return_documents=True)
+        remote = backend.score_pairs([("blue page", d) for d in docs]).output(top_n=3, documents=docs)
     finally:
         backend.close()
     local = model.rerank("blue page", docs, top_n=3)
@@ -235,7 +236,7 @@ def test_remote_backend_gets_the_same_scores_as_the_model(server, model, tmp_pat
 def test_remote_backend_retries_5xx_then_succeeds() -> None:
     with flaky_server(failures=2, status=503) as (url, calls):
         backend = RemoteBackend(url, retries=3, backoff=0.01)
-        out = backend.rerank("q", ["a", "b"])
+        out = backend.score_pairs([("q", "a"), ("q", "b")]).output()
         backend.close()
     assert calls["n"] == 3  # two 503s, then the answer
     assert [r.index for r in out.results] == [1, 0]
@@ -244,15 +245,15 @@ def test_remote_backend_retries_5xx_then_succeeds() -> None:
 def test_remote_backend_gives_up_with_a_rerank_error() -> None:
     with flaky_server(failures=10, status=502) as (url, calls):
         with pytest.raises(RerankError, match="failed after 2 attempts.*502"):
-            RemoteBackend(url, retries=1, backoff=0.01).rerank("q", ["a"])
+            RemoteBackend(url, retries=1, backoff=0.01).score_pairs([("q", "a")])
     assert calls["n"] == 2
     with flaky_server(failures=10, status=400) as (url, calls):
         with pytest.raises(RerankError, match="rejected"):
-            RemoteBackend(url, retries=3, backoff=0.01).rerank("q", ["a"])
+            RemoteBackend(url, retries=3, backoff=0.01).score_pairs([("q", "a")])
     assert calls["n"] == 1  # a client error is not retried
     # nothing listening: connection errors are retried, then reported
     with pytest.raises(RerankError, match="ConnectError"):
-        RemoteBackend("http://127.0.0.1:9", retries=1, backoff=0.01, timeout=2).rerank("q", ["a"])
+        RemoteBackend("http://127.0.0.1:9", retries=1, backoff=0.01, timeout=2).score_pairs([("q", "a")])
 
 
 def test_haystack_jina_ranker_works_against_the_server(model, monkeypatch) -> None:
@@ -283,22 +284,26 @@ def test_jina_backend_sends_key_and_model(monkeypatch) -> None:
     assert make_backend("jina:jina-reranker-v2-base-multilingual").model == "jina-reranker-v2-base-multilingual"
     with flaky_server(failures=1, status=429) as (url, calls):
         backend = JinaBackend(base_url=url, backoff=0.01)
-        out = backend.rerank(ImageInput(RED), ["a", TextInput("b")], return_documents=True)
+        docs = ["a", TextInput("b")]
+        out = backend.score_pairs([(ImageInput(RED), d) for d in docs]).output(documents=docs)
         assert backend.ping()
     assert calls["last_auth"] == "Bearer jina_test"
     assert calls["last_body"]["model"] == "jina-reranker-m0"
     assert out.results[0].document == TextInput("b") and out.model == "flaky"
 
 
-def test_local_factory_backend_matches_the_model(tiny_m0_dir: Path, model) -> None:
-    backend = make_backend(f"local:{tiny_m0_dir}", device="cpu", dtype="float32", window_ms=0)
-    assert backend is not None and backend.name == "local" and backend.ping()
+def test_local_factory_scorer_under_the_engine_matches_the_model(tiny_m0_dir: Path, model) -> None:
+    from reranker.serving.engine import EngineLimits, RerankEngine
+
+    scorer = make_backend(f"local:{tiny_m0_dir}", device="cpu", dtype="float32")
+    assert scorer is not None and scorer.shares_batches and scorer.ping()
+    engine = RerankEngine(scorer, EngineLimits(window_ms=5))
     docs = [DOCS[0], ImageInput(RED), DOCS[1]]
     try:
-        with ThreadPoolExecutor(3) as pool:  # concurrent callers share the batcher
-            outs = list(pool.map(lambda q: backend.rerank(q, docs), ["red", "plants", "tax"]))
+        with ThreadPoolExecutor(3) as pool:  # concurrent callers share the engine's batches
+            outs = list(pool.map(lambda q: engine.rerank(q, docs).output(), ["red", "plants", "tax"]))
     finally:
-        backend.close()
+        engine.close()
     for q, out in zip(["red", "plants", "tax"], outs, strict=True):
         direct = model.rerank(q, docs)
         assert [r.index for r in out.results] == [r.index for r in direct.results]

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
+from reranker.errors import CandidateError
 from reranker.jina_schema import (
     ImageDoc,
     RerankRequest,
@@ -16,11 +17,11 @@ from reranker.jina_schema import (
     TextDoc,
     build_request_payload,
     image_to_wire,
-    output_from_response,
     response_from_scores,
-    to_candidate,
+    scores_from_response,
+    to_item,
 )
-from reranker.types import ImageInput, TextInput, WireImage
+from reranker.types import ImageInput, RerankScores, TextInput, WireImage
 
 
 def _png() -> bytes:
@@ -39,8 +40,8 @@ def test_request_accepts_strings_objects_and_image_query() -> None:
             "return_documents": False,
         }
     )
-    assert [to_candidate(d) for d in req.documents] == ["plain", TextInput("boxed"), ImageInput(WireImage("aGVsbG8="))]
-    assert to_candidate(req.query) == ImageInput(WireImage("https://example.org/q.png"))
+    assert [to_item(d) for d in req.documents] == ["plain", TextInput("boxed"), ImageInput(WireImage("aGVsbG8="))]
+    assert to_item(req.query) == ImageInput(WireImage("https://example.org/q.png"))
     assert req.top_n == 2 and req.return_documents is False
 
 
@@ -70,7 +71,7 @@ def test_request_rejects_bad_shapes(body: dict) -> None:
 
 def test_response_ranks_cuts_and_echoes_documents() -> None:
     docs = ["a", TextDoc(text="b"), ImageDoc(image="aW1n")]
-    resp = response_from_scores("m", docs, [0.2, 0.9, 0.5], top_n=2, return_documents=True, total_tokens=7)
+    resp = response_from_scores("m", docs, RerankScores("m", [0.2, 0.9, 0.5], total_tokens=7), top_n=2, return_documents=True)
     wire = resp.model_dump(exclude_none=True)
     assert wire == {
         "model": "m",
@@ -80,7 +81,7 @@ def test_response_ranks_cuts_and_echoes_documents() -> None:
             {"index": 2, "relevance_score": 0.5, "document": {"image": "aW1n"}},
         ],
     }
-    bare = response_from_scores("m", docs, [0.5, 0.5, 0.1], top_n=None, return_documents=False, total_tokens=0)
+    bare = response_from_scores("m", docs, RerankScores("m", [0.5, 0.5, 0.1]), top_n=None, return_documents=False)
     # ties keep the given order; no document key at all when not asked for
     assert [r["index"] for r in bare.model_dump(exclude_none=True)["results"]] == [0, 1, 2]
     assert "document" not in bare.model_dump(exclude_none=True)["results"][0]
@@ -111,15 +112,14 @@ def test_payload_encodes_local_images_as_base64(tmp_path) -> None:
         image_to_wire(12)
 
 
-def test_output_maps_results_back_to_the_callers_documents() -> None:
-    docs = ["a", ImageInput(b"raw")]
+def test_response_scores_come_back_in_the_order_sent() -> None:
     resp = RerankResponse.model_validate(
-        {"model": "m", "usage": {"total_tokens": 3}, "results": [{"index": 0, "relevance_score": 0.1},
-                                                                 {"index": 1, "relevance_score": 0.8}]}
-    )
-    out = output_from_response(resp, docs, return_documents=True)
-    assert [(r.index, r.document) for r in out.results] == [(1, ImageInput(b"raw")), (0, "a")]
-    assert out.total_tokens == 3
+        {"model": "m", "usage": {"total_tokens": 3}, "results": [{"index": 1, "relevance_score": 0.8},
+                                                                 {"index": 0, "relevance_score": 0.1}]}
+    )  # fmt: skip
+    scored = scores_from_response(resp, 3)
+    assert scored.scores[:2] == [0.1, 0.8] and scored.total_tokens == 3 and scored.model == "m"
+    assert isinstance(scored.scores[2], CandidateError)  # the server left it out
     bad = RerankResponse.model_validate({"model": "m", "results": [{"index": 5, "relevance_score": 0.1}]})
     with pytest.raises(ValueError, match="out of range"):
-        output_from_response(bad, docs, return_documents=False)
+        scores_from_response(bad, 2)

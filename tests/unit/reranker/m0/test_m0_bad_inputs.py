@@ -59,8 +59,8 @@ def test_bad_candidates_fail_alone(m0) -> None:
         "nonsense": ImageInput("not a path, url or base64 !!"),
     }
     docs = [good[0], *bad.values(), good[1]]
-    scores = m0.score_pairs([("query", d) for d in docs])
-    alone = m0.score_pairs([("query", d) for d in good])
+    scores = m0.score_pairs([("query", d) for d in docs]).scores
+    alone = m0.score_pairs([("query", d) for d in good]).scores
     assert scores[0] == pytest.approx(alone[0], abs=1e-5)
     assert scores[-1] == pytest.approx(alone[1], abs=1e-5)
     errors = dict(zip(bad, scores[1:-1], strict=True))
@@ -73,7 +73,7 @@ def test_bad_candidates_fail_alone(m0) -> None:
 
 
 def test_bad_query_fails_its_pairs_only(m0) -> None:
-    scores = m0.score_pairs([("", "doc"), ("fine query", "doc"), (ImageInput(b"junk"), "doc")])
+    scores = m0.score_pairs([("", "doc"), ("fine query", "doc"), (ImageInput(b"junk"), "doc")]).scores
     assert isinstance(scores[0], CandidateError) and "query" in str(scores[0])
     assert isinstance(scores[1], float)
     assert isinstance(scores[2], CandidateError) and "query" in str(scores[2])
@@ -84,7 +84,7 @@ def test_every_image_form_scores_the_same(m0, tmp_path: Path) -> None:
     path.write_bytes(PAGE)
     b64 = base64.b64encode(PAGE).decode()
     forms = [PAGE, path, str(path), b64, "data:image/png;base64," + b64, Image.open(path)]
-    scores = m0.score_pairs([("query", ImageInput(f)) for f in forms])
+    scores = m0.score_pairs([("query", ImageInput(f)) for f in forms]).scores
     assert all(isinstance(s, float) for s in scores)
     assert max(scores) - min(scores) <= 1e-5  # type: ignore[operator]
 
@@ -101,7 +101,7 @@ def test_urls_loopback_blocked_unreachable_and_served(tiny_m0_dir: Path, image_s
     try:
         loopback, unresolvable = public.score_pairs(
             [("q", ImageInput(f"{image_server}/page.png")), ("q", ImageInput("http://no-such-host.invalid/p.png"))]
-        )
+        ).scores
         assert isinstance(loopback, CandidateError) and "blocked" in str(loopback)
         assert isinstance(unresolvable, CandidateError) and "unreachable" in str(unresolvable)
         served, missing, refused = trusting.score_pairs(
@@ -110,8 +110,8 @@ def test_urls_loopback_blocked_unreachable_and_served(tiny_m0_dir: Path, image_s
                 ("q", ImageInput(f"{image_server}/absent.png")),
                 ("q", ImageInput("http://127.0.0.1:9/page.png")),
             ]
-        )
-        assert served == pytest.approx(m0.score_pairs([("q", ImageInput(PAGE))])[0], abs=1e-5)
+        ).scores
+        assert served == pytest.approx(m0.score_pairs([("q", ImageInput(PAGE))]).scores[0], abs=1e-5)
         assert isinstance(missing, CandidateError) and "HTTP 404" in str(missing)
         assert isinstance(refused, CandidateError) and "unreachable" in str(refused)
     finally:

@@ -10,6 +10,7 @@ import pytest
 
 from reranker.types import ImageInput, TextInput
 from tests.unit.reranker.m0.conftest import png_bytes
+from tests.unit.reranker.m0.token_count import count_tokens
 
 TOL = 1e-5
 
@@ -37,7 +38,7 @@ def alone(m0) -> list[float]:
     for pair in _mixed_pairs():  # each pair alone, nothing cached from the others
         m0.vision_cache.clear()
         m0.prefix_cache.clear()
-        scores.append(m0.score_pairs([pair])[0])
+        scores.append(m0.score_pairs([pair]).scores[0])
     return scores
 
 
@@ -51,14 +52,14 @@ def _close(a: list[object], b: list[object]) -> None:
 def test_one_mixed_call_equals_pairs_alone(m0, alone) -> None:
     m0.vision_cache.clear()
     m0.prefix_cache.clear()
-    _close(m0.score_pairs(_mixed_pairs()), alone)
+    _close(m0.score_pairs(_mixed_pairs()).scores, alone)
 
 
 def test_order_does_not_matter(m0, alone) -> None:
     pairs = _mixed_pairs()
     order = list(range(len(pairs)))
     random.Random(3).shuffle(order)
-    shuffled = m0.score_pairs([pairs[i] for i in order])
+    shuffled = m0.score_pairs([pairs[i] for i in order]).scores
     _close([shuffled[order.index(i)] for i in range(len(pairs))], alone)
 
 
@@ -71,7 +72,7 @@ def test_batch_shape_does_not_matter(tiny_m0_dir: Path, alone) -> None:
         prefix_cache_mb=0, workers=1,
     )
     try:
-        _close(small.score_pairs(_mixed_pairs()), alone)
+        _close(small.score_pairs(_mixed_pairs()).scores, alone)
     finally:
         small.close()
 
@@ -79,9 +80,9 @@ def test_batch_shape_does_not_matter(tiny_m0_dir: Path, alone) -> None:
 def test_vision_cache_reuses_pages_without_changing_scores(m0, alone) -> None:
     m0.vision_cache.clear()
     m0.prefix_cache.clear()
-    first = m0.score_pairs(_mixed_pairs())
+    first = m0.score_pairs(_mixed_pairs()).scores
     hits = m0.vision_cache.hits
-    second = m0.score_pairs(_mixed_pairs())
+    second = m0.score_pairs(_mixed_pairs()).scores
     assert m0.vision_cache.hits > hits  # second call served pages from the cache
     assert len(m0.vision_cache) == 4  # three candidate pages and the image query
     _close(first, alone)
@@ -96,4 +97,4 @@ def test_rerank_orders_and_reports_usage(m0) -> None:
     assert [r.relevance_score for r in ok] == sorted((r.relevance_score for r in ok), reverse=True)
     assert {r.index for r in out.results} <= {0, 2, 3}  # the failed empty text sorts last, cut by top_n
     assert all(r.document is docs[r.index] for r in out.results)
-    assert out.total_tokens == m0.count_tokens([("slm markdown", d) for d in docs]) > 0
+    assert out.total_tokens == count_tokens(m0, [("slm markdown", d) for d in docs]) > 0

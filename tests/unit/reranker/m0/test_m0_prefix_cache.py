@@ -65,11 +65,11 @@ def test_warm_prefixes_score_like_no_cache(m0, uncached, reference, query_kind: 
     m0.vision_cache.clear()  # the pages must now come from the prefix cache, not the vision tower
     query = "slm markdown" if query_kind == "text" else ImageInput(QUERY_PNG)
     hits = m0.prefix_cache.hits
-    warm = m0.score_pairs([(query, d) for d in _docs()])
+    warm = m0.score_pairs([(query, d) for d in _docs()]).scores
     assert m0.prefix_cache.hits - hits == len(_docs())
     # No page was decoded or encoded again: only the image query (if any) went through the vision tower.
     assert len(m0.vision_cache) == (1 if query_kind == "image" else 0)
-    _close(warm, uncached.score_pairs([(query, d) for d in _docs()]))
+    _close(warm, uncached.score_pairs([(query, d) for d in _docs()]).scores)
     plain_query = _plain(query)
     for doc, got in zip(_docs()[:3], warm[:3], strict=True):  # and against the independent computation
         assert abs(got - reference.score(plain_query, _plain(doc))) <= TOL
@@ -80,7 +80,7 @@ def test_batch_mixing_cached_and_new_prefixes(m0, uncached) -> None:
     docs = _docs()
     m0.score_pairs([("warm some", d) for d in docs[::2]])  # every other prefix cached
     pairs = [("slm markdown", d) for d in docs] + [(ImageInput(QUERY_PNG), d) for d in docs[1::2]]
-    _close(m0.score_pairs(pairs), uncached.score_pairs(pairs))
+    _close(m0.score_pairs(pairs).scores, uncached.score_pairs(pairs).scores)
 
 
 def test_eviction_keeps_scores_and_bound(tiny_m0_dir: Path, uncached) -> None:
@@ -91,7 +91,7 @@ def test_eviction_keeps_scores_and_bound(tiny_m0_dir: Path, uncached) -> None:
         r.prefix_cache.max_bytes = 60_000  # room for a few prefixes only
         pairs = [(q, d) for q in ("one query", "another query", ImageInput(QUERY_PNG)) for d in _docs()]
         for _ in range(2):
-            _close(r.score_pairs(pairs), uncached.score_pairs(pairs))
+            _close(r.score_pairs(pairs).scores, uncached.score_pairs(pairs).scores)
             assert 0 < r.prefix_cache.nbytes <= r.prefix_cache.max_bytes
             assert len(r.prefix_cache) < len(_docs())
     finally:
@@ -110,7 +110,7 @@ def test_page_prepared_from_cache_then_evicted_is_prepared_again(m0, uncached) -
     query = m0.preparer.prepare_side("slm markdown", "query")
     pair = m0.preparer.encode(0, query, side)
     assert pair.prefix is None and pair.images[0].pixel_values is not None
-    _close(m0.score_pairs([("slm markdown", page)]), uncached.score_pairs([("slm markdown", page)]))
+    _close(m0.score_pairs([("slm markdown", page)]).scores, uncached.score_pairs([("slm markdown", page)]).scores)
 
 
 def test_prefix_is_exactly_the_prompts_leading_ids(m0) -> None:

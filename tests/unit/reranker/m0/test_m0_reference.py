@@ -55,7 +55,7 @@ def test_matches_reference(m0, reference, combo: str) -> None:
     q_kind, d_kind = combo.split("-")
     query = QUERY if q_kind == "text" else ImageInput(query_png)
     doc = DOC if d_kind == "text" else ImageInput(doc_png)
-    got = m0.score_pairs([(query, doc)])[0]
+    got = m0.score_pairs([(query, doc)]).scores[0]
     want = reference.score(QUERY if q_kind == "text" else _pil(query_png), DOC if d_kind == "text" else _pil(doc_png))
     assert isinstance(got, float)
     assert abs(got - want) <= 1e-5, (got, want)
@@ -64,11 +64,11 @@ def test_matches_reference(m0, reference, combo: str) -> None:
 def test_long_texts_truncated_like_reference(m0, reference) -> None:
     long_doc = " ".join(f"paragraph {i} about markdown conversion" for i in range(600))  # > 1536 tokens
     long_query = " ".join(f"term{i}" for i in range(400))  # > 512 tokens
-    got = m0.score_pairs([(long_query, long_doc)])[0]
+    got = m0.score_pairs([(long_query, long_doc)]).scores[0]
     assert abs(got - reference.score(long_query, long_doc)) <= 1e-5
 
 
 def test_scores_follow_the_head_not_a_constant(m0) -> None:
-    scores = m0.score_pairs([(QUERY, DOC), (QUERY, "unrelated words entirely"), ("other query", DOC)])
+    scores = m0.score_pairs([(QUERY, DOC), (QUERY, "unrelated words entirely"), ("other query", DOC)]).scores
     assert len({round(s, 6) for s in scores}) == 3
     assert all(0.0 < s < 1.0 for s in scores)

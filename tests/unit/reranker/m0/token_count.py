@@ -1,5 +1,5 @@
-"""Token counts for usage reporting without running the model: text via the tokenizer, images from
-their header size (or the cached grid), using the same resize rule as the image processor."""
+"""An independent token count for usage tests, without running the model: text via the tokenizer,
+images from their header size (or the cached grid), with the image processor's resize rule."""
 
 from __future__ import annotations
 
@@ -62,3 +62,8 @@ class TokenCounter:
             except (CandidateError, OSError):
                 continue
         return total
+
+
+def count_tokens(m0: Any, pairs: Sequence[tuple[Any, Any]]) -> int:
+    """An independent count of what `pairs` should cost on `m0` (an `M0Reranker`), without scoring."""
+    return TokenCounter(m0.preparer).count(pairs)

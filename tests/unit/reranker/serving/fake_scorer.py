@@ -1,5 +1,6 @@
-"""A small deterministic pair scorer with the `score_pairs` shape of the m0 model, for testing the
-batching and serving logic on its own. It can be held (gate) to make batching deterministic."""
+"""A small deterministic `Scorer` (the protocol the m0 model and the HTTP backends implement), for
+testing the engine and the serving logic on their own. It can be held (gate) to make batching
+deterministic, and told to fail its next call."""
 
 from __future__ import annotations
 
@@ -13,15 +14,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from reranker.types import Candidate, ImageInput, Query, TextInput
-
-
-class FakeCandidateError:
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+from reranker.errors import CandidateError
+from reranker.types import Candidate, ImageInput, Query, RerankScores, TextInput
 
 
 def _image_bytes(image: object) -> bytes:
@@ -60,27 +54,38 @@ def _image_problem(item: Query | Candidate) -> str | None:
 
 class FakeScorer:
     model_name = "fake-m0"
+    TOKENS_PER_PAIR = 10
 
-    def __init__(self, hold: bool = False) -> None:
+    def __init__(self, hold: bool = False, shares_batches: bool = True) -> None:
+        self.shares_batches = shares_batches
         self.batch_sizes: list[int] = []
         self.gate = threading.Event()
         if not hold:
             self.gate.set()
-        self.entered = threading.Event()  # set once a batch is being scored
-        self.fail_next = False
+        self.entered = threading.Event()  # set once a call is being scored
+        self.fail_next: BaseException | None = None
+        self.closed = False
+        self._lock = threading.Lock()
 
-    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float | FakeCandidateError]:
+    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> RerankScores:
         self.entered.set()
         self.gate.wait(30)
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("device out of memory")
-        self.batch_sizes.append(len(pairs))
-        out: list[float | FakeCandidateError] = []
+        with self._lock:
+            failure, self.fail_next = self.fail_next, None
+            if failure is None:
+                self.batch_sizes.append(len(pairs))
+        if failure is not None:
+            raise failure
+        scores: list[float | CandidateError] = []
+        tokens: list[int] = []
         for q, c in pairs:
             problem = next((p for p in (_image_problem(q), _image_problem(c)) if p), None)
-            out.append(FakeCandidateError(problem) if problem else fake_score(q, c))
-        return out
+            scores.append(CandidateError(problem) if problem else fake_score(q, c))
+            tokens.append(0 if problem else self.TOKENS_PER_PAIR)
+        return RerankScores(model=self.model_name, scores=scores, pair_tokens=tokens)
 
-    def count_tokens(self, pairs: Sequence[tuple[Query, Candidate]]) -> int:
-        return 10 * len(pairs)
+    def ping(self) -> bool:
+        return not self.closed
+
+    def close(self) -> None:
+        self.closed = True

@@ -1,156 +1,235 @@
-"""Dynamic batching: concurrent requests share one scorer call, results go back to the right caller
-in order, the queue is bounded, and a failed batch fails only its own requests."""
+"""The rerank engine: concurrent calls share one scorer call (batching across requests) and get
+their own results, tokens and timings back in order; the queue is bounded (Overloaded); every call
+has a deadline (DeadlineExceeded, and a call still queued at its deadline never reaches the model);
+a failed batch fails only its own calls (BackendFailed / OutOfMemory); a scorer that does not share
+batches runs calls side by side up to max_in_flight."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from reranker.batcher import BatcherClosed, DynamicBatcher, QueueFull
+from reranker.errors import BackendFailed, CandidateError, DeadlineExceeded, OutOfMemory, Overloaded
+from reranker.serving.engine import EngineLimits, RerankEngine
 from reranker.types import ImageInput
-from tests.unit.reranker.fake_scorer import FakeScorer, fake_score
+from tests.unit.reranker.serving.fake_scorer import FakeScorer, fake_score
 
 
-def _pairs(query: str, n: int) -> list[tuple[str, str]]:
-    return [(query, f"{query} doc {i}") for i in range(n)]
+def _docs(query: str, n: int) -> list[str]:
+    return [f"{query} doc {i}" for i in range(n)]
 
 
-def _wait_queued(batcher: DynamicBatcher, n: int) -> None:
+def _wait(cond: object, what: str) -> None:
     for _ in range(3000):
-        if batcher.queue_depth >= n:
+        if cond():  # type: ignore[operator]
             return
-        threading.Event().wait(0.01)
-    raise AssertionError(f"queue never reached {n}")
+        time.sleep(0.005)
+    raise AssertionError(f"never true: {what}")
 
 
-def test_queued_requests_are_scored_in_one_batch_with_their_own_results() -> None:
+def _engine(scorer: FakeScorer, **limits: float) -> RerankEngine:
+    return RerankEngine(scorer, EngineLimits(**{"window_ms": 0, **limits}))  # type: ignore[arg-type]
+
+
+def test_queued_calls_are_scored_in_one_batch_with_their_own_results() -> None:
     scorer = FakeScorer()
-    batcher = DynamicBatcher(scorer, max_queue=16, max_batch_pairs=100, window_ms=0)
+    engine = _engine(scorer, max_batch_pairs=100)
     try:
-        batcher.pause()
-        futures = [batcher.submit(_pairs(f"q{i}", 3)) for i in range(5)]
-        batcher.resume()
+        engine.pause()
+        futures = [engine.submit(f"q{i}", _docs(f"q{i}", 3)) for i in range(5)]
+        engine.resume()
         results = [f.result(timeout=10) for f in futures]
     finally:
-        batcher.close()
+        engine.close()
     assert scorer.batch_sizes == [15]
-    assert batcher.stats.max_batch_requests_seen == 5
+    assert engine.stats.batches == 1 and engine.stats.max_batch_requests_seen == 5
     for i, res in enumerate(results):
-        assert res == [fake_score(q, c) for q, c in _pairs(f"q{i}", 3)]
+        assert res.scores == [fake_score(f"q{i}", d) for d in _docs(f"q{i}", 3)]
+        assert res.pair_tokens == [FakeScorer.TOKENS_PER_PAIR] * 3 and res.total_tokens == 30
+        assert res.model == "fake-m0" and res.timings_ms["queue"] >= 0
 
 
-def test_pair_budget_splits_batches_without_splitting_requests() -> None:
+def test_pair_budget_splits_batches_without_splitting_calls() -> None:
     scorer = FakeScorer()
-    batcher = DynamicBatcher(scorer, max_queue=16, max_batch_pairs=8, window_ms=0)
+    engine = _engine(scorer, max_batch_pairs=8)
     try:
-        batcher.pause()
-        futures = [batcher.submit(_pairs(f"q{i}", n)) for i, n in enumerate([3, 4, 5, 20, 1])]
-        batcher.resume()
+        engine.pause()
+        futures = [engine.submit(f"q{i}", _docs(f"q{i}", n)) for i, n in enumerate([3, 4, 5, 20, 1])]
+        engine.resume()
         for f in futures:
             f.result(timeout=10)
     finally:
-        batcher.close()
-    # 3+4 fit; 5 starts the next; an oversized request (20) goes alone; then 1
+        engine.close()
+    # 3+4 fit; 5 starts the next; an oversized call (20) goes alone; then 1
     assert scorer.batch_sizes == [7, 5, 20, 1]
 
 
 def test_concurrent_threads_get_the_same_scores_as_sequential_calls() -> None:
     scorer = FakeScorer()
-    batcher = DynamicBatcher(scorer, max_queue=64, max_batch_pairs=64, window_ms=20)
+    engine = _engine(scorer, window_ms=20)
     try:
-        sequential = [batcher.score(_pairs(f"q{i}", 4), timeout=10) for i in range(12)]
+        sequential = [engine.rerank(f"q{i}", _docs(f"q{i}", 4)).scores for i in range(12)]
         with ThreadPoolExecutor(12) as pool:
-            concurrent = list(pool.map(lambda i: batcher.score(_pairs(f"q{i}", 4), timeout=10), range(12)))
+            concurrent = list(pool.map(lambda i: engine.rerank(f"q{i}", _docs(f"q{i}", 4)).scores, range(12)))
     finally:
-        batcher.close()
+        engine.close()
     assert concurrent == sequential
-    assert batcher.stats.pairs == 2 * 12 * 4
+    assert engine.stats.pairs == 2 * 12 * 4
+    assert engine.stats.batches < 24  # the window gathered some of the concurrent calls
 
 
-def test_full_queue_rejects_at_once() -> None:
+def test_a_full_queue_refuses_at_once_with_overloaded() -> None:
     scorer = FakeScorer(hold=True)
-    batcher = DynamicBatcher(scorer, max_queue=2, max_batch_pairs=4, window_ms=0)
+    engine = _engine(scorer, max_queue=2, max_batch_pairs=4)
     try:
-        running = batcher.submit(_pairs("a", 4))  # taken by the worker, which then blocks
+        running = engine.submit("a", _docs("a", 4))  # taken by the worker, which then blocks
         assert scorer.entered.wait(10)
-        waiting = [batcher.submit(_pairs("b", 1)), batcher.submit(_pairs("c", 1))]
-        with pytest.raises(QueueFull, match="queue is full"):
-            batcher.submit(_pairs("d", 1))
-        assert batcher.stats.rejected == 1
+        waiting = [engine.submit("b", ["x"]), engine.submit("c", ["y"])]
+        started = time.monotonic()
+        with pytest.raises(Overloaded, match="queue is full") as refused:
+            engine.rerank("d", ["z"])
+        assert time.monotonic() - started < 1  # at once, not after waiting
+        assert refused.value.reason == "busy" and engine.stats.rejected == 1
         scorer.gate.set()
-        assert len(running.result(timeout=10)) == 4
-        assert [len(w.result(timeout=10)) for w in waiting] == [1, 1]
+        assert len(running.result(timeout=10).scores) == 4
+        assert [len(w.result(timeout=10).scores) for w in waiting] == [1, 1]
     finally:
-        batcher.close()
+        engine.close()
 
 
 def test_per_candidate_errors_come_back_in_place() -> None:
-    batcher = DynamicBatcher(FakeScorer(), window_ms=0)
+    engine = _engine(FakeScorer())
     try:
-        res = batcher.score([("q", "ok"), ("q", ImageInput("bm90IGFuIGltYWdl")), ("q", "fine")], timeout=10)
+        res = engine.rerank("q", ["ok", ImageInput("bm90IGFuIGltYWdl"), "fine"])
     finally:
-        batcher.close()
-    assert isinstance(res[0], float) and isinstance(res[2], float)
-    assert str(res[1]) == "cannot decode the image"
+        engine.close()
+    assert isinstance(res.scores[0], float) and isinstance(res.scores[2], float)
+    assert isinstance(res.scores[1], CandidateError) and str(res.scores[1]) == "cannot decode the image"
+    assert res.errors == [(1, res.scores[1])] and res.pair_tokens == [10, 0, 10]
+    ranked = res.output(documents=None).results
+    assert ranked[-1].index == 1 and ranked[-1].error == "cannot decode the image"
 
 
-def test_a_failed_batch_fails_its_requests_and_the_worker_goes_on() -> None:
+@pytest.mark.parametrize(
+    ("failure", "kind", "reason"),
+    [
+        (RuntimeError("CUDA kernel failed"), BackendFailed, "error"),
+        (MemoryError(), OutOfMemory, "memory"),
+        (type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory"), OutOfMemory, "memory"),
+    ],
+)
+def test_a_failed_batch_fails_its_calls_with_a_typed_error_and_the_worker_goes_on(
+    failure: BaseException, kind: type, reason: str
+) -> None:
     scorer = FakeScorer()
-    batcher = DynamicBatcher(scorer, window_ms=0)
+    engine = _engine(scorer)
     try:
-        scorer.fail_next = True
-        with pytest.raises(RuntimeError, match="out of memory"):
-            batcher.score(_pairs("q", 2), timeout=10)
-        assert batcher.score(_pairs("q", 2), timeout=10) == [fake_score(q, c) for q, c in _pairs("q", 2)]
-        assert batcher.stats.failed_batches == 1
+        scorer.fail_next = failure
+        with pytest.raises(kind) as failed:
+            engine.rerank("q", ["a", "b"])
+        assert failed.value.reason == reason
+        assert engine.rerank("q", ["a", "b"]).scores == [fake_score("q", "a"), fake_score("q", "b")]
+        assert engine.stats.failed_batches == 1
     finally:
-        batcher.close()
+        engine.close()
 
 
-def test_timed_out_request_is_dropped_before_scoring() -> None:
+def test_deadline_exceeded_and_a_late_call_never_reaches_the_model() -> None:
     scorer = FakeScorer(hold=True)
-    batcher = DynamicBatcher(scorer, max_queue=4, window_ms=0)
+    engine = _engine(scorer)
     try:
-        first = batcher.submit(_pairs("a", 1))
+        first = engine.submit("a", ["x"])
         assert scorer.entered.wait(10)
-        with pytest.raises(TimeoutError):
-            batcher.score(_pairs("late", 3), timeout=0.05)
+        with pytest.raises(DeadlineExceeded, match="50 ms") as late:
+            engine.rerank("late", _docs("late", 3), deadline_s=0.05)
+        assert late.value.reason == "budget"
         scorer.gate.set()
         first.result(timeout=10)
-        assert batcher.score(_pairs("b", 2), timeout=10)
+        assert engine.rerank("b", _docs("b", 2)).scores
     finally:
-        batcher.close()
-    assert 3 not in scorer.batch_sizes  # the abandoned request never reached the model
+        engine.close()
+    assert 3 not in scorer.batch_sizes  # the abandoned call never reached the model
+    assert engine.stats.expired == 1
 
 
-def test_close_fails_waiting_requests_and_refuses_new_ones() -> None:
+def test_a_call_whose_deadline_passed_in_the_queue_is_dropped_by_the_worker() -> None:
+    scorer = FakeScorer()
+    engine = _engine(scorer)
+    try:
+        engine.pause()
+        doomed = engine.submit("late", _docs("late", 3), deadline_s=0.0)
+        time.sleep(0.01)
+        engine.resume()
+        with pytest.raises(DeadlineExceeded):
+            doomed.result(timeout=10)
+    finally:
+        engine.close()
+    assert scorer.batch_sizes == []
+
+
+def test_the_event_loop_waits_without_a_thread_and_gets_the_deadline_too() -> None:
     scorer = FakeScorer(hold=True)
-    batcher = DynamicBatcher(scorer, max_queue=4, window_ms=0)
-    batcher.submit(_pairs("a", 1))
+    engine = _engine(scorer)
+
+    async def both() -> tuple[object, object]:
+        slow = asyncio.ensure_future(engine.arerank("q", ["a"], deadline_s=0.05))
+        done, _ = await asyncio.wait([slow], timeout=5)
+        scorer.gate.set()
+        fast = await engine.arerank("q", ["a"])
+        return slow.exception(), fast
+
+    try:
+        late, fast = asyncio.run(both())
+    finally:
+        engine.close()
+    assert isinstance(late, DeadlineExceeded)
+    assert fast.scores == [fake_score("q", "a")]  # type: ignore[attr-defined]
+
+
+def test_a_scorer_that_does_not_share_batches_runs_calls_side_by_side_up_to_the_limit() -> None:
+    scorer = FakeScorer(hold=True, shares_batches=False)
+    engine = _engine(scorer, max_in_flight=3, max_queue=8)
+    try:
+        futures = [engine.submit(f"q{i}", _docs(f"q{i}", 2)) for i in range(5)]
+        _wait(lambda: engine.in_flight == 3, "three calls running")
+        assert engine.queue_depth == 2
+        scorer.gate.set()
+        results = [f.result(timeout=10) for f in futures]
+    finally:
+        engine.close()
+    assert scorer.batch_sizes == [2] * 5  # one call each, never merged
+    assert [r.scores for r in results] == [[fake_score(f"q{i}", d) for d in _docs(f"q{i}", 2)] for i in range(5)]
+
+
+def test_close_fails_waiting_calls_refuses_new_ones_and_closes_the_scorer() -> None:
+    scorer = FakeScorer(hold=True)
+    engine = _engine(scorer)
+    engine.submit("a", ["x"])
     assert scorer.entered.wait(10)
-    waiting = batcher.submit(_pairs("b", 1))
-    scorer.gate.set()
-    batcher.close()
-    with pytest.raises(BatcherClosed):
-        batcher.submit(_pairs("c", 1))
-    assert waiting.done()
+    waiting = engine.submit("b", ["y"])
+    threading.Timer(0.05, scorer.gate.set).start()
+    engine.close()
+    with pytest.raises(BackendFailed, match="shutting down"):
+        engine.submit("c", ["z"])
+    assert waiting.done() and scorer.closed and not engine.ping()
 
 
-def test_batched_local_backend_ranks_and_puts_failed_candidates_last() -> None:
-    from reranker.backends.local_batched import BatchedLocalBackend
-
-    backend = BatchedLocalBackend(FakeScorer(), window_ms=0)
+def test_ranked_output_puts_failed_candidates_last_and_cuts_to_top_n() -> None:
+    engine = _engine(FakeScorer())
     docs = ["alpha", ImageInput("bm90IGFuIGltYWdl"), "beta", "gamma"]
     try:
-        out = backend.rerank("q", docs, return_documents=True)
-        top = backend.rerank("q", docs, top_n=2)
+        scored = engine.rerank("q", docs)
     finally:
-        backend.close()
-    assert out.model == "fake-m0"
+        engine.close()
+    out = scored.output(documents=docs)
+    assert out.model == "fake-m0" and out.total_tokens == 30
     assert out.results[-1].index == 1 and out.results[-1].error == "cannot decode the image"
-    scored = [r for r in out.results if r.error is None]
-    assert [r.relevance_score for r in scored] == sorted((fake_score("q", docs[i]) for i in (0, 2, 3)), reverse=True)
+    ranked = [r for r in out.results if r.error is None]
+    assert [r.relevance_score for r in ranked] == sorted((fake_score("q", docs[i]) for i in (0, 2, 3)), reverse=True)
     assert all(r.document is docs[r.index] for r in out.results)
+    top = scored.output(top_n=2)
     assert [r.index for r in top.results] == [r.index for r in out.results[:2]] and top.results[0].document is None

@@ -1,0 +1,79 @@
+"""The API's services, built once per app from its settings: store, keys, the rerank engine, search,
+upload jobs and the request limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docstore.protocol import Store
+from docstore.store import open_store
+from reranker.serving.engine import EngineLimits, RerankEngine
+from reranker.types import Scorer
+from search_api.embedding import QueryEmbedder
+from search_api.indexing import UploadIndexer
+from search_api.jobs import JobManager
+from search_api.keys import KeyStore
+from search_api.limits import ConcurrencyLimit
+from search_api.metrics import Metrics
+from search_api.search_service import SearchService
+from search_api.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    metrics: Metrics
+    store: Store
+    keys: KeyStore
+    engine: RerankEngine | None  # None: no reranker configured
+    search: SearchService
+    query_embedder: QueryEmbedder
+    jobs: JobManager
+    search_limit: ConcurrencyLimit
+    upload_limit: ConcurrencyLimit
+
+    def close(self) -> None:
+        self.jobs.close()
+        if self.engine is not None:
+            self.engine.close()
+        self.keys.close()
+        self.store.close()
+
+
+def make_scorer(settings: Settings) -> Scorer | None:
+    """The reranker `settings.reranker` names (None for `none`). Request images reach it already
+    read and checked with the API's own limits (see `query_image`)."""
+    from reranker.backends.factory import make_backend
+
+    return make_backend(settings.reranker)
+
+
+def engine_limits(settings: Settings) -> EngineLimits:
+    return EngineLimits(
+        max_queue=settings.max_concurrent_reranks,
+        max_in_flight=settings.max_concurrent_reranks,
+        deadline_s=settings.rerank_budget_ms / 1000,
+    )
+
+
+def build_services(settings: Settings, scorer: Scorer | None = None) -> Services:
+    metrics = Metrics()
+    store = open_store(settings.store)
+    if scorer is None:
+        scorer = make_scorer(settings)
+    engine = RerankEngine(scorer, engine_limits(settings)) if scorer is not None else None
+    embedder = None if settings.embedder == "default" else settings.embedder
+    query_embedder = QueryEmbedder(store, embedder)
+    indexer = UploadIndexer(store, settings.upload_dir, embedder, settings.index_workers)
+    return Services(
+        settings=settings,
+        metrics=metrics,
+        store=store,
+        keys=KeyStore(settings.resolved_keys_file()),
+        engine=engine,
+        search=SearchService(store, engine, query_embedder, settings, metrics),
+        query_embedder=query_embedder,
+        jobs=JobManager(indexer, 1, settings.max_pending_jobs, metrics),
+        search_limit=ConcurrencyLimit("search", settings.max_concurrent_searches, metrics),
+        upload_limit=ConcurrencyLimit("upload", settings.max_concurrent_uploads, metrics),
+    )
