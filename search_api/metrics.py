@@ -32,7 +32,7 @@ class Metrics:
         )
         self.rerank_batch_size = Histogram(
             "folio_rerank_batch_size",
-            "Candidates sent to the reranker per call",
+            "Candidates a search sends to the reranker",
             buckets=(1, 2, 4, 8, 16, 32, 50, 64, 100, 128, 200),
             registry=self.registry,
         )
@@ -44,7 +44,7 @@ class Metrics:
         )
         self.in_flight = Gauge(
             "folio_in_flight",
-            "Requests being served, by kind (search, rerank, upload)",
+            "Requests being served, by kind (search, upload)",
             ["kind"],
             registry=self.registry,
         )

@@ -144,6 +144,7 @@ class SearchService:
             modalities[hit.page.page_id] = modality
         timings.image_loading = _ms(t)
         query: Query = ImageInput(q.image) if q.image is not None else q.text
+        self.metrics.rerank_batch_size.observe(len(candidates))
         budget_s = max(0.001, self.settings.rerank_budget_ms / 1000 - timings.image_loading / 1000)
         t = time.perf_counter()
         try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from docstore.protocol import Store
 from docstore.store import open_store
 from reranker.serving.engine import EngineLimits, RerankEngine
+from reranker.serving.metrics import EngineCollector
 from reranker.types import Scorer
 from search_api.embedding import QueryEmbedder
 from search_api.indexing import UploadIndexer
@@ -62,6 +63,7 @@ def build_services(settings: Settings, scorer: Scorer | None = None) -> Services
     if scorer is None:
         scorer = make_scorer(settings)
     engine = RerankEngine(scorer, engine_limits(settings)) if scorer is not None else None
+    metrics.registry.register(EngineCollector(lambda: engine))
     embedder = None if settings.embedder == "default" else settings.embedder
     query_embedder = QueryEmbedder(store, embedder)
     indexer = UploadIndexer(store, settings.upload_dir, embedder, settings.index_workers)

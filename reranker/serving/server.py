@@ -17,11 +17,13 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
 
 from reranker.serving.engine import EngineLimits, RerankEngine
 from reranker.serving.http_errors import format_validation
+from reranker.serving.metrics import EngineCollector
 from reranker.serving.router import build_rerank_router
 from reranker.types import Scorer
 
@@ -52,28 +54,6 @@ class RerankServerSettings(BaseModel):
             window_ms=self.batch_window_ms,
             deadline_s=self.request_timeout_s,
         )
-
-
-def _metrics_text(engine: RerankEngine | None) -> str:
-    if engine is None:
-        return "# the model is still loading\n"
-    s = engine.stats
-    lines = [
-        ("folio_rerank_requests_total", "counter", s.requests),
-        ("folio_rerank_rejected_total", "counter", s.rejected),
-        ("folio_rerank_expired_total", "counter", s.expired),
-        ("folio_rerank_batches_total", "counter", s.batches),
-        ("folio_rerank_failed_batches_total", "counter", s.failed_batches),
-        ("folio_rerank_pairs_total", "counter", s.pairs),
-        ("folio_rerank_max_batch_pairs", "gauge", s.max_batch_pairs_seen),
-        ("folio_rerank_max_batch_requests", "gauge", s.max_batch_requests_seen),
-        ("folio_rerank_queue_depth", "gauge", engine.queue_depth),
-        ("folio_rerank_in_flight", "gauge", engine.in_flight),
-    ]
-    out = []
-    for name, kind, value in lines:
-        out += [f"# TYPE {name} {kind}", f"{name} {value}"]
-    return "\n".join(out) + "\n"
 
 
 def _load_scorer(settings: RerankServerSettings) -> Scorer:
@@ -153,8 +133,11 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
             }
         )
 
+    registry = CollectorRegistry()
+    registry.register(EngineCollector(lambda: state["engine"]))
+
     @app.get("/metrics")
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(_metrics_text(state["engine"]))
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

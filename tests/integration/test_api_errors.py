@@ -96,12 +96,16 @@ def test_dead_reranker_falls_back_to_first_stage(api_server: StartServer, tmp_pa
         resp = client.post("/v1/search", json={"query": "text", "mode": "bm25"})
         rerank = client.post("/v1/rerank", json={"query": "a", "documents": ["b"]})
         ready = client.get("/readyz")
+        metrics = client.get("/metrics").text
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["reranked"] is False and "reranker failed" in body["rerank_reason"]
     assert [h["first_stage_rank"] for h in body["hits"]] == list(range(1, len(body["hits"]) + 1))
     assert rerank.status_code == 503 and "reranker" in rerank.json()["detail"]
     assert ready.status_code == 503 and ready.json()["reranker"] is False and ready.json()["store"] is True
+    # the reason label is the engine's typed error, and the engine's own counters are exported
+    assert 'folio_rerank_fallbacks_total{reason="error"} 1.0' in metrics
+    assert "folio_rerank_failed_batches_total 2.0" in metrics and "folio_rerank_requests_total 2.0" in metrics
 
 
 def test_slow_reranker_budget_and_overload_shedding(
@@ -125,7 +129,9 @@ def test_slow_reranker_budget_and_overload_shedding(
     assert all(b["reranked"] is False and "budget" in b["rerank_reason"] and b["hits"] for b in ok)
     assert all("capacity" in b["detail"] and retry == "1" for b, retry in shed)
     with server.client() as client:
-        assert 'folio_shed_requests_total{kind="search"}' in client.get("/metrics").text
+        metrics = client.get("/metrics").text
+    assert 'folio_shed_requests_total{kind="search"}' in metrics
+    assert f'folio_rerank_fallbacks_total{{reason="budget"}} {float(len(ok))}' in metrics
 
 
 def test_unreachable_store_is_503(api_server: StartServer, tmp_path: Path) -> None:

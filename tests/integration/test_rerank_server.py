@@ -164,7 +164,7 @@ def test_concurrent_requests_share_a_batch_and_keep_their_scores(server, model) 
         app.state.engine.resume()
     assert all(r.status_code == 200 for r in responses)
     metrics = httpx.get(f"{url}/metrics").text
-    assert "folio_rerank_max_batch_requests 6" in metrics
+    assert "folio_rerank_max_batch_requests 6.0" in metrics
     assert app.state.engine.stats.batches == before + 1  # one model batch served all six
     for seq, resp in zip(sequential, responses, strict=True):
         conc = resp.json()["results"]
@@ -187,7 +187,7 @@ def test_overload_answers_503_and_the_queue_drains(model) -> None:
                 assert [w.result().status_code for w in waiting] == [200, 200]
         finally:
             app.state.engine.resume()
-        assert "folio_rerank_rejected_total 1" in httpx.get(f"{url}/metrics").text
+        assert "folio_rerank_rejected_total 1.0" in httpx.get(f"{url}/metrics").text
 
 
 def test_oversized_body_is_refused(model) -> None:
