@@ -9,7 +9,6 @@ import binascii
 import hashlib
 import io
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,10 @@ from reranker.url_fetch import fetch_url
 # ImageLimits is re-exported: callers import it from here, beside the functions that take it.
 __all__ = [
     "ImageLimits",
-    "LoadedImage",
     "decode_image",
-    "load_image",
     "read_bytes",
     "read_image",
 ]
-
-
-@dataclass
-class LoadedImage:
-    key: str  # content hash: the same page reached by many queries shares cached vision features
-    image: Image.Image
 
 
 def read_image(source: Any, limits: ImageLimits) -> tuple[str, bytes | Image.Image]:
@@ -46,13 +37,6 @@ def read_image(source: Any, limits: ImageLimits) -> tuple[str, bytes | Image.Ima
         return digest.hexdigest(), source
     data = read_bytes(source, limits)
     return hashlib.blake2b(data, digest_size=16).hexdigest(), data
-
-
-def load_image(source: Any, limits: ImageLimits) -> LoadedImage:
-    """Decode `source` after checking its byte size and (from the header) its pixel count."""
-    key, payload = read_image(source, limits)
-    image = payload if isinstance(payload, Image.Image) else decode_image(payload, limits)
-    return LoadedImage(key=key, image=image)
 
 
 def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:

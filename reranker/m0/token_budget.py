@@ -17,19 +17,3 @@ def take_batch(lengths: Sequence[int], token_budget: int, max_pairs: int) -> lis
             break
         batch.append(i)
     return batch
-
-
-def plan_batches(lengths: Sequence[int], token_budget: int, max_pairs: int) -> list[list[int]]:
-    """Split all positions into batches (each sorted longest first); every pair lands in exactly one."""
-    remaining = list(range(len(lengths)))
-    batches: list[list[int]] = []
-    while remaining:
-        picked = take_batch([lengths[i] for i in remaining], token_budget, max_pairs)
-        batches.append([remaining[p] for p in picked])
-        chosen = set(picked)
-        remaining = [r for k, r in enumerate(remaining) if k not in chosen]
-    return batches
-
-
-def padded_tokens(batch_lengths: Sequence[int]) -> int:
-    return max(batch_lengths) * len(batch_lengths) if batch_lengths else 0

@@ -72,7 +72,6 @@ class RerankEngine:
         self._queue: collections.deque[_Call] = collections.deque()
         self._cond = threading.Condition()
         self._closed = False
-        self._paused = False
         self._running = 0
         n_workers = 1 if scorer.shares_batches else self.limits.max_in_flight
         self._workers = [
@@ -99,7 +98,9 @@ class RerankEngine:
                 raise BackendFailed("the reranker is shutting down")
             if len(self._queue) >= self.limits.max_queue:
                 self.stats.rejected += 1
-                raise Overloaded(f"the rerank queue is full ({len(self._queue)} calls waiting); retry shortly")
+                raise Overloaded(
+                    f"the rerank queue is full ({len(self._queue)} calls waiting); retry shortly"
+                )
             self._queue.append(call)
             self.stats.requests += 1
             self._cond.notify_all()
@@ -144,16 +145,6 @@ class RerankEngine:
         with self._cond:
             return self._running
 
-    def pause(self) -> None:
-        """Stop starting calls (running ones finish); new calls queue. For drains and tests."""
-        with self._cond:
-            self._paused = True
-
-    def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._cond.notify_all()
-
     def ping(self) -> bool:
         return not self._closed and self.scorer.ping()
 
@@ -164,7 +155,6 @@ class RerankEngine:
             if self._closed:
                 return
             self._closed = True
-            self._paused = False
             pending = list(self._queue)
             self._queue.clear()
             self._cond.notify_all()
@@ -184,19 +174,19 @@ class RerankEngine:
         shares = self.scorer.shares_batches
         with self._cond:
             while True:
-                while not self._closed and (self._paused or not self._queue):
+                while not self._closed and not self._queue:
                     self._cond.wait()
                 if self._closed:
                     return None
                 if shares and self.limits.window_ms > 0:
                     until = time.monotonic() + self.limits.window_ms / 1000
-                    while not self._closed and not self._paused:
+                    while not self._closed:
                         queued = sum(len(c.pairs) for c in self._queue)
                         left = until - time.monotonic()
                         if queued >= self.limits.max_batch_pairs or left <= 0:
                             break
                         self._cond.wait(left)
-                    if self._closed or self._paused or not self._queue:
+                    if self._closed or not self._queue:
                         continue
                 calls: list[_Call] = []
                 n_pairs = 0

@@ -22,6 +22,7 @@ from reranker.errors import RerankError
 from reranker.serving.server import RerankServerSettings, create_rerank_app
 from reranker.types import ImageInput, TextInput
 from tests.integration.rerank_http import flaky_server, serve_app
+from tests.unit.reranker.serving.fake_scorer import FakeScorer
 
 DOCS = ["a note on photosynthesis in plants", "quarterly revenue table", "small language models"]
 
@@ -149,44 +150,39 @@ def test_malformed_json_is_a_4xx(server) -> None:
 
 
 def test_concurrent_requests_share_a_batch_and_keep_their_scores(server, model) -> None:
-    url, app = server
+    url, _ = server
     bodies = [{"query": f"query {i}", "documents": DOCS + [{"image": RED_B64}]} for i in range(6)]
     sequential = [_post(url, b).json()["results"] for b in bodies]
-    before = app.state.engine.stats.batches
-    app.state.engine.pause()  # hold the worker so all six are waiting together
-    try:
+    # A long window that closes as soon as all six requests' pairs are queued: one model batch.
+    settings = RerankServerSettings(batch_window_ms=60_000, max_batch_pairs=6 * 4)
+    app = create_rerank_app(settings, scorer=model)
+    with serve_app(app) as batched_url:
         with ThreadPoolExecutor(6) as pool:
-            futures = [pool.submit(_post, url, b) for b in bodies]
-            _wait_until(lambda: httpx.get(f"{url}/healthz").json()["queue_depth"] == 6)
-            app.state.engine.resume()
-            responses = [f.result() for f in futures]
-    finally:
-        app.state.engine.resume()
+            responses = list(pool.map(lambda b: _post(batched_url, b), bodies))
+        metrics = httpx.get(f"{batched_url}/metrics").text
     assert all(r.status_code == 200 for r in responses)
-    metrics = httpx.get(f"{url}/metrics").text
-    assert "folio_rerank_max_batch_requests 6.0" in metrics
-    assert app.state.engine.stats.batches == before + 1  # one model batch served all six
+    assert "folio_rerank_max_batch_requests 6.0" in metrics and "folio_rerank_batches_total 1.0" in metrics
     for seq, resp in zip(sequential, responses, strict=True):
         conc = resp.json()["results"]
         assert [x["index"] for x in conc] == [x["index"] for x in seq]
         assert [x["relevance_score"] for x in conc] == pytest.approx([x["relevance_score"] for x in seq], abs=1e-5)
 
 
-def test_overload_answers_503_and_the_queue_drains(model) -> None:
-    app = create_rerank_app(RerankServerSettings(max_queue=2, batch_window_ms=0), scorer=model)
-    with serve_app(app) as url:
-        app.state.engine.pause()
+def test_overload_answers_503_and_the_queue_drains() -> None:
+    scorer = FakeScorer(hold=True)  # the first request holds the worker; two more wait
+    app = create_rerank_app(RerankServerSettings(max_queue=2, batch_window_ms=0), scorer=scorer)
+    with serve_app(app) as url, ThreadPoolExecutor(3) as pool:
         try:
-            with ThreadPoolExecutor(2) as pool:
-                waiting = [pool.submit(_post, url, {"query": f"q{i}", "documents": DOCS}) for i in range(2)]
-                _wait_until(lambda: app.state.engine.queue_depth == 2)
-                r = _post(url, {"query": "one too many", "documents": DOCS})
-                assert r.status_code == 503
-                assert "queue is full" in r.json()["detail"] and r.headers["retry-after"]
-                app.state.engine.resume()
-                assert [w.result().status_code for w in waiting] == [200, 200]
+            running = pool.submit(_post, url, {"query": "first", "documents": DOCS})
+            assert scorer.entered.wait(30)
+            waiting = [pool.submit(_post, url, {"query": f"q{i}", "documents": DOCS}) for i in range(2)]
+            _wait_until(lambda: app.state.engine.queue_depth == 2)
+            r = _post(url, {"query": "one too many", "documents": DOCS})
+            assert r.status_code == 503
+            assert "queue is full" in r.json()["detail"] and r.headers["retry-after"]
         finally:
-            app.state.engine.resume()
+            scorer.gate.set()
+        assert [f.result().status_code for f in [running, *waiting]] == [200, 200, 200]
         assert "folio_rerank_rejected_total 1.0" in httpx.get(f"{url}/metrics").text
 
 

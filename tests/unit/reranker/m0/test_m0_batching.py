@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from reranker.m0.token_budget import padded_tokens, plan_batches, take_batch
+from reranker.m0.token_budget import take_batch
+
+
+def plan_batches(lengths: list[int], token_budget: int, max_pairs: int) -> list[list[int]]:
+    """Every position into batches by repeated `take_batch`, as the pipeline forms them."""
+    remaining = list(range(len(lengths)))
+    batches: list[list[int]] = []
+    while remaining:
+        picked = take_batch([lengths[i] for i in remaining], token_budget, max_pairs)
+        batches.append([remaining[p] for p in picked])
+        chosen = set(picked)
+        remaining = [r for k, r in enumerate(remaining) if k not in chosen]
+    return batches
+
+
+def padded_tokens(batch_lengths: list[int]) -> int:
+    return max(batch_lengths) * len(batch_lengths)
 
 
 def test_every_pair_once_within_budget_and_sorted() -> None:

@@ -35,18 +35,24 @@ def _engine(scorer: FakeScorer, **limits: float) -> RerankEngine:
     return RerankEngine(scorer, EngineLimits(**{"window_ms": 0, **limits}))  # type: ignore[arg-type]
 
 
+def _held(engine: RerankEngine, scorer: FakeScorer) -> None:
+    """Occupy the worker with a one-pair call, so the calls submitted next wait together."""
+    engine.submit("blocker", ["x"])
+    assert scorer.entered.wait(10)
+
+
 def test_queued_calls_are_scored_in_one_batch_with_their_own_results() -> None:
-    scorer = FakeScorer()
+    scorer = FakeScorer(hold=True)
     engine = _engine(scorer, max_batch_pairs=100)
     try:
-        engine.pause()
+        _held(engine, scorer)
         futures = [engine.submit(f"q{i}", _docs(f"q{i}", 3)) for i in range(5)]
-        engine.resume()
+        scorer.gate.set()
         results = [f.result(timeout=10) for f in futures]
     finally:
         engine.close()
-    assert scorer.batch_sizes == [15]
-    assert engine.stats.batches == 1 and engine.stats.max_batch_requests_seen == 5
+    assert scorer.batch_sizes == [1, 15]
+    assert engine.stats.batches == 2 and engine.stats.max_batch_requests_seen == 5
     for i, res in enumerate(results):
         assert res.scores == [fake_score(f"q{i}", d) for d in _docs(f"q{i}", 3)]
         assert res.pair_tokens == [FakeScorer.TOKENS_PER_PAIR] * 3 and res.total_tokens == 30
@@ -54,18 +60,18 @@ def test_queued_calls_are_scored_in_one_batch_with_their_own_results() -> None:
 
 
 def test_pair_budget_splits_batches_without_splitting_calls() -> None:
-    scorer = FakeScorer()
+    scorer = FakeScorer(hold=True)
     engine = _engine(scorer, max_batch_pairs=8)
     try:
-        engine.pause()
+        _held(engine, scorer)
         futures = [engine.submit(f"q{i}", _docs(f"q{i}", n)) for i, n in enumerate([3, 4, 5, 20, 1])]
-        engine.resume()
+        scorer.gate.set()
         for f in futures:
             f.result(timeout=10)
     finally:
         engine.close()
     # 3+4 fit; 5 starts the next; an oversized call (20) goes alone; then 1
-    assert scorer.batch_sizes == [7, 5, 20, 1]
+    assert scorer.batch_sizes == [1, 7, 5, 20, 1]
 
 
 def test_concurrent_threads_get_the_same_scores_as_sequential_calls() -> None:
@@ -157,18 +163,17 @@ def test_deadline_exceeded_and_a_late_call_never_reaches_the_model() -> None:
 
 
 def test_a_call_whose_deadline_passed_in_the_queue_is_dropped_by_the_worker() -> None:
-    scorer = FakeScorer()
+    scorer = FakeScorer(hold=True)
     engine = _engine(scorer)
     try:
-        engine.pause()
+        _held(engine, scorer)
         doomed = engine.submit("late", _docs("late", 3), deadline_s=0.0)
-        time.sleep(0.01)
-        engine.resume()
+        scorer.gate.set()
         with pytest.raises(DeadlineExceeded):
             doomed.result(timeout=10)
     finally:
         engine.close()
-    assert scorer.batch_sizes == []
+    assert scorer.batch_sizes == [1] and engine.stats.expired == 1
 
 
 def test_the_event_loop_waits_without_a_thread_and_gets_the_deadline_too() -> None:
