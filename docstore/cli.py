@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from docstore.embedders import EmbedderUnavailable
-from docstore.embedders.binding import store_embedder
+from docstore.embedders.binding import query_embedder
 from docstore.protocol import Store, StoreUnavailable
 from docstore.schema import Filters, Hit, SearchMode, SearchRequest
 from docstore.store import DEFAULT_STORE_URL, open_store
@@ -42,7 +42,7 @@ def _request(store: Store, args: argparse.Namespace) -> SearchRequest | str:
     mode = SearchMode(args.mode)
     vector = None
     if mode != SearchMode.bm25:
-        embedder = store_embedder(store)
+        embedder = query_embedder(store)
         if embedder is None:
             if mode == SearchMode.knn:
                 return "this store records no embedder, so it holds no vectors: use --mode bm25"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchRequest
+from docstore.schema import DocumentInfo, FileFailure, Filters, Hit, Page, SearchRequest
 
 
 class StoreUnavailable(RuntimeError):
@@ -23,6 +23,10 @@ class Store(Protocol):
         """Create indices / tables for embeddings of size `dim` if missing."""
 
     def ping(self) -> bool: ...
+
+    def exists(self) -> bool:
+        """Whether anything was ever written here (the SQLite file, the pages or documents index).
+        Never creates the store."""
 
     def upsert_pages(self, pages: Sequence[Page]) -> None:
         """Write pages by page_id (a re-write replaces, never duplicates)."""
@@ -52,9 +56,18 @@ class Store(Protocol):
     def count(self, filters: Filters | None = None) -> int: ...
 
     def get_meta(self, key: str) -> str | None:
-        """A store-wide setting (e.g. `embedder`, `dim`: search must embed queries the way the
-        pages were embedded); None when unset or the store does not exist yet."""
+        """A store-wide setting (`embedder` and `dim` are read and written only through
+        docstore.embedders.binding); None when unset or the store does not exist yet."""
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+    def get_failure(self, doc_id: str) -> FileFailure | None:
+        """The failure remembered for a document's file, None if none."""
+
+    def record_failure(self, failure: FileFailure) -> None:
+        """Remember why a file could not be indexed (replaces the record for its doc_id)."""
+
+    def clear_failure(self, doc_id: str) -> None:
+        """Forget a document's failure; nothing happens when none is recorded."""
 
     def close(self) -> None: ...

@@ -14,10 +14,15 @@ class SearchMode(StrEnum):
     hybrid = "hybrid"
 
 
+def page_id(doc_id: str, page_number: int) -> str:
+    """The id of a document's page, stable across re-indexing (page numbers start at 1)."""
+    return f"{doc_id}:{page_number}"
+
+
 class Page(BaseModel):
     """One searchable unit: a PDF page (image + text) or a whole text document."""
 
-    page_id: str  # f"{doc_id}:{page_number}", stable across re-indexing
+    page_id: str  # page_id(doc_id, page_number)
     doc_id: str  # derived from collection + source path
     collection: str = "default"
     source: str  # the file path as indexed
@@ -75,3 +80,14 @@ class DocumentInfo(BaseModel):
     pages_stored: int
     complete: bool  # every page written (resumable indexing marks this last)
     acl: list[str] = Field(default_factory=list)
+
+
+class FileFailure(BaseModel):
+    """A file that could not be opened for indexing, remembered with the size and modification time
+    it had then, so that an unchanged copy is skipped with the same reason instead of probed again."""
+
+    doc_id: str
+    source: str
+    size: int = Field(ge=0)
+    mtime_ns: int
+    reason: str

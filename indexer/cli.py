@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from docstore.embedders import DEFAULT_EMBEDDER
-from docstore.protocol import StoreUnavailable
+from docstore.protocol import Store, StoreUnavailable
 from docstore.store import DEFAULT_STORE_URL, open_store
 
 
@@ -56,16 +56,20 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None, help=f"store URL (default: $FOLIO_STORE or {DEFAULT_STORE_URL})")
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 2) -> int:
     print(f"folio: {message}", file=sys.stderr)
-    return 2
+    return code
+
+
+def _missing(store: Store) -> str:
+    return f"no store at {store.url}: nothing has been indexed there"
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from docstore.embedders import EmbedderUnavailable
-    from indexer.embedding import EmbedderMismatch
+    from docstore.embedders.binding import EmbedderMismatch
     from indexer.pipeline import Indexer
     from indexer.report import print_summary
     from indexer.sources import NoSuchPath
@@ -110,13 +114,20 @@ def cmd_delete(args: argparse.Namespace) -> int:
     try:
         store = open_store(args.store)
         try:
+            if not store.exists():
+                return _fail(_missing(store), 1)
             if args.doc:
                 docs = [d for d in [store.get_document(args.doc)] if d]
+                nothing = f"no document {args.doc!r} in {store.url}"
             elif args.source:
                 wanted = str(Path(args.source).expanduser().resolve())
                 docs = [d for d in store.list_documents() if d.source in (wanted, args.source)]
+                nothing = f"{args.source} was never indexed into {store.url}"
             else:
                 docs = store.list_documents(Filters(collection=args.collection))
+                nothing = f"no collection {args.collection!r} in {store.url}"
+            if not docs:
+                return _fail(nothing, 1)
             pages = sum(store.delete_document(d.doc_id) for d in docs)
         finally:
             store.close()
@@ -126,7 +137,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         print(json.dumps({"documents_deleted": len(docs), "pages_deleted": pages}))
     else:
         print(f"deleted {len(docs)} document(s), {pages} page(s)")
-    return 0 if docs else 1
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -135,6 +146,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         store = open_store(args.store)
         try:
+            if not store.exists():
+                return _fail(_missing(store), 1)
             status = store_status(store)
         finally:
             store.close()

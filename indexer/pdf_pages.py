@@ -7,6 +7,7 @@ from pathlib import Path
 
 from indexer.mupdf import pymupdf
 from indexer.ocr import OcrConfig, ocr_textpage
+from indexer.page_content import PageContent, PdfProbe
 from indexer.render import (
     MAX_PIXELS,
     ImageFormat,
@@ -17,13 +18,12 @@ from indexer.render import (
     to_pil,
 )
 from indexer.text import Block, choose_title, detect_language, reading_order_text, text_from_blocks
-from indexer.workers import PageContent, PdfProbe
 
 # One extraction pass yields text blocks (type 0), image blocks (1) and vector blocks (3).
 _BLOCK_FLAGS = pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_COLLECT_VECTORS
 
 
-__all__ = ["PageContent", "PdfProbe", "UnreadablePdf", "extract_page", "open_pdf", "probe_pdf"]
+__all__ = ["UnreadablePdf", "extract_page", "open_pdf", "probe_pdf"]
 
 
 class UnreadablePdf(Exception):

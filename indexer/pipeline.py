@@ -4,6 +4,7 @@ after all its pages are written, and an incomplete one is redone from scratch.""
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -15,10 +16,12 @@ import numpy as np
 import numpy.typing as npt
 
 from docstore.embedders import Embedder
+from docstore.embedders.binding import embedder_for_indexing, record_embedder
 from docstore.protocol import Store
-from docstore.schema import DocumentInfo, Page
-from indexer.embedding import embed_in_workers, record_embedder, resolve_embedder
+from docstore.schema import DocumentInfo, FileFailure, Page, page_id
+from indexer.embedding import embed_in_workers
 from indexer.ocr import find_ocr
+from indexer.page_content import PageContent, PdfProbe
 from indexer.progress import Progress
 from indexer.sources import (
     MAX_TEXT_CHARS,
@@ -26,11 +29,10 @@ from indexer.sources import (
     content_hash,
     discover,
     make_doc_id,
-    page_id,
     read_text_document,
 )
 from indexer.summary import FailedPage, IndexOptions, IndexSummary, SkippedFile
-from indexer.workers import PageContent, PdfProbe, Task, TaskResult, WorkerPool, WorkerSettings
+from indexer.workers import Task, TaskResult, WorkerPool, WorkerSettings
 
 
 @dataclass
@@ -40,13 +42,15 @@ class _Doc:
     remaining: int  # pages neither written nor failed yet
     written: int = 0
     first_error: str = ""
+    stamp: tuple[int, int] = (0, 0)  # the file's size and mtime (ns) before it was opened
+    failed_before: bool = False  # a failure is recorded for an older version of the file
 
 
 class Indexer:
     def __init__(self, store: Store, options: IndexOptions | None = None, embedder: Embedder | None = None):
         self.store = store
         self.options = options or IndexOptions()
-        self.embedder = embedder or resolve_embedder(store, self.options.embedder)
+        self.embedder = embedder or embedder_for_indexing(store, self.options.embedder)
         self.summary = IndexSummary(embedder=self.embedder.name)
         self._docs: dict[str, _Doc] = {}
         self._buffer: list[Page] = []
@@ -59,7 +63,6 @@ class Indexer:
     def run(self, paths: list[str | Path]) -> IndexSummary:
         start = time.monotonic()
         files = discover(paths)  # raises NoSuchPath before anything is written
-        self.store.ensure(self.embedder.dim)
         record_embedder(self.store, self.embedder)
         ocr = find_ocr() if self.options.ocr else None
         if self.options.ocr and ocr is None:
@@ -109,12 +112,18 @@ class Indexer:
     def _start_file(self, source: SourceFile) -> None:
         collection, groups = self.options.collection, sorted(self.options.groups)
         doc_id = make_doc_id(collection, source.path)
+        old = self.store.get_document(doc_id)
+        # A file that could not be opened has no document, only a failure record.
+        failure = self.store.get_failure(doc_id) if old is None and source.kind == "pdf" else None
         try:
+            stat = os.stat(source.path)
+            if failure is not None and (failure.size, failure.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                self._skip(source, failure.reason, remembered=True)
+                return
             digest = content_hash(source.path)
         except OSError as exc:
             self._skip(source, f"unreadable ({exc.strerror or exc})")
             return
-        old = self.store.get_document(doc_id)
         if old and old.complete and old.content_hash == digest and sorted(old.acl) == groups:
             self.summary.files_unchanged += 1
             return
@@ -125,7 +134,10 @@ class Indexer:
         if source.kind == "text":
             self._start_text(source, info, replace=old is not None)
         else:
-            self._docs[doc_id] = _Doc(info=info, kind="pdf", remaining=-1)
+            self._docs[doc_id] = _Doc(
+                info=info, kind="pdf", remaining=-1, stamp=(stat.st_size, stat.st_mtime_ns),
+                failed_before=failure is not None,
+            )  # fmt: skip
             self._queue(Task(0, "probe", str(source.path)))
 
     def _load_embedder(self) -> None:
@@ -176,8 +188,17 @@ class Indexer:
                 # The file changed into something unreadable: its stale pages must not linger.
                 if self.store.get_document(doc_id) is not None:
                     self.store.delete_document(doc_id)
-                self._skip_path(task.path, result.error or "unreadable")
+                reason = result.error or "unreadable"
+                if result.unreadable:  # not a timeout or crash, which another run may get past
+                    size, mtime_ns = doc.stamp
+                    failure = FileFailure(
+                        doc_id=doc_id, source=task.path, size=size, mtime_ns=mtime_ns, reason=reason
+                    )
+                    self.store.record_failure(failure)
+                self._skip_path(task.path, reason)
                 return
+            if doc.failed_before:
+                self.store.clear_failure(doc_id)
             probe = result.value
             doc.info.title = probe.title
             self._begin(doc.info, self.store.get_document(doc_id) is not None, "pdf", probe.page_count)
@@ -252,12 +273,13 @@ class Indexer:
             else:  # kept as complete so an unchanged file is not retried page by page every run
                 self._skip_path(doc.info.source, f"no page could be read ({doc.first_error})")
 
-    def _skip(self, source: SourceFile, reason: str) -> None:
-        self._skip_path(str(source.path), reason)
+    def _skip(self, source: SourceFile, reason: str, remembered: bool = False) -> None:
+        self._skip_path(str(source.path), reason, remembered)
 
-    def _skip_path(self, path: str, reason: str) -> None:
-        self.summary.skipped.append(SkippedFile(source=path, reason=reason))
-        self.progress.note(f"folio index: skipped {path}: {reason}")
+    def _skip_path(self, path: str, reason: str, remembered: bool = False) -> None:
+        skipped = SkippedFile(source=path, reason=reason, remembered=remembered)
+        self.summary.skipped.append(skipped)
+        self.progress.note(f"folio index: skipped {path}: {skipped.describe()}")
 
 
 def index_paths(store: Store, paths: list[str | Path], options: IndexOptions | None = None) -> IndexSummary:

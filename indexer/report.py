@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from docstore.embedders.binding import recorded_dim, recorded_embedder
 from docstore.protocol import Store
-from indexer.embedding import recorded_embedder
 from indexer.summary import IndexSummary
 
 
@@ -27,7 +27,7 @@ def print_summary(summary: IndexSummary) -> None:
     if summary.skipped:
         print("\nskipped:")
         for s in summary.skipped:
-            print(f"  {s.source}: {s.reason}")
+            print(f"  {s.source}: {s.describe()}")
     if summary.failed_pages:
         print("\nfailed pages:")
         for f in summary.failed_pages:
@@ -39,7 +39,6 @@ def print_summary(summary: IndexSummary) -> None:
 def store_status(store: Store) -> dict[str, Any]:
     docs = store.list_documents()
     collections = Counter(d.collection for d in docs)
-    get_meta = getattr(store, "get_meta", None)
     return {
         "store": store.url,
         "documents": len(docs),
@@ -47,7 +46,7 @@ def store_status(store: Store) -> dict[str, Any]:
         "incomplete_documents": [d.source for d in docs if not d.complete],
         "collections": dict(sorted(collections.items())),
         "embedder": recorded_embedder(store),
-        "dim": int(get_meta("dim") or 0) if get_meta is not None else 0,
+        "dim": recorded_dim(store) or 0,
     }
 
 

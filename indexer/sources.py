@@ -81,10 +81,6 @@ def make_doc_id(collection: str, path: Path) -> str:
     return hashlib.sha256(f"{collection}\0{path}".encode()).hexdigest()[:24]
 
 
-def page_id(doc_id: str, page_number: int) -> str:
-    return f"{doc_id}:{page_number}"
-
-
 @dataclass
 class TextDocument:
     text: str

@@ -35,6 +35,10 @@ class IndexOptions(BaseModel):
 class SkippedFile(BaseModel):
     source: str
     reason: str
+    remembered: bool = False  # failed the same way before and unchanged since: not opened again
+
+    def describe(self) -> str:
+        return self.reason + (" (unchanged since it failed)" if self.remembered else "")
 
 
 class FailedPage(BaseModel):

@@ -37,35 +37,12 @@ class Task:
     title: str = ""  # the document title: what an empty page is embedded as
 
 
-# What the workers send back. Defined here, not beside the code that makes them (pdf_pages), so
-# that the indexing process unpickles them without importing PyMuPDF.
-@dataclass
-class PdfProbe:
-    page_count: int
-    title: str
-
-
-@dataclass
-class PageContent:
-    page_number: int  # 1-based
-    text: str
-    ocr: bool
-    needs_ocr: bool  # no text layer, and OCR was unavailable
-    has_figures: bool
-    language: str
-    image: bytes
-    image_format: str
-    thumbnail: bytes
-    width: int
-    height: int
-    embedding: Any = None  # float32 vector when the worker embeds (IndexOptions.embed_in)
-
-
 @dataclass
 class TaskResult:
     task: Task
-    value: Any = None  # PdfProbe or PageContent
+    value: Any = None  # PdfProbe or PageContent (indexer.page_content)
     error: str | None = None  # one-line reason when the task failed
+    unreadable: bool = False  # the file itself cannot be opened: the same bytes fail the same way
 
 
 def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
@@ -110,7 +87,7 @@ def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
                     value.embedding = embedder.encode([text])[0]
             conn.send(TaskResult(task, value))
         except UnreadablePdf as exc:
-            conn.send(TaskResult(task, error=str(exc)))
+            conn.send(TaskResult(task, error=str(exc), unreadable=True))
         except MemoryError:
             conn.send(TaskResult(task, error=f"out of memory (worker limit {settings.memory_limit_mb} MB)"))
         except Exception as exc:

@@ -34,13 +34,14 @@ QUERY_WORDS = WORDS[20:1000]  # mid-frequency words: every query has candidates,
 
 def fill_store(url: str, pages: int, seed: int = 0) -> None:
     from docstore.embedders import get_embedder
-    from docstore.schema import DocumentInfo, Page
+    from docstore.embedders.binding import record_embedder
+    from docstore.schema import DocumentInfo, Page, page_id
     from docstore.store import open_store
 
     rng = random.Random(seed)
     embedder = get_embedder("hash")
     store = open_store(url)
-    store.ensure(embedder.dim)
+    record_embedder(store, embedder)
     per_doc = 20
     for start in range(0, pages, per_doc):
         doc_id = f"doc{start // per_doc:05d}"
@@ -54,7 +55,7 @@ def fill_store(url: str, pages: int, seed: int = 0) -> None:
             # Zipf-like word choice: a few frequent words, a long tail.
             words = [WORDS[min(int(rng.paretovariate(1.1)) - 1, len(WORDS) - 1)] for _ in range(120)]
             batch.append(
-                Page(page_id=f"{doc_id}:{n}", doc_id=doc_id, collection="bench", source=f"/bench/{doc_id}.pdf",
+                Page(page_id=page_id(doc_id, n), doc_id=doc_id, collection="bench", source=f"/bench/{doc_id}.pdf",
                      content_hash=doc_id, page_number=n, page_count=count, kind="pdf", text=" ".join(words),
                      acl=["g1"] if rng.random() < 0.2 else [])
             )  # fmt: skip
@@ -63,8 +64,6 @@ def fill_store(url: str, pages: int, seed: int = 0) -> None:
             page.embedding = vec.tolist()
         store.upsert_pages(batch)
         store.finish_document(doc_id)
-    store.set_meta("embedder", embedder.name)
-    store.set_meta("dim", str(embedder.dim))
     store.close()
 
 

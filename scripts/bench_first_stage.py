@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from benchlib import record  # noqa: E402
 
 from docstore.protocol import Store  # noqa: E402
-from docstore.schema import Page, SearchMode, SearchRequest  # noqa: E402
+from docstore.schema import Page, SearchMode, SearchRequest, page_id  # noqa: E402
 
 VOCAB = 30_000
 WORDS_PER_PAGE = 150
@@ -56,7 +56,7 @@ def synthetic_pages(n: int, dim: int, seed: int) -> Iterator[tuple[list[Page], n
             text = " ".join(words[j] for j in zipf_ids(rng, WORDS_PER_PAGE))
             pages.append(
                 Page(
-                    page_id=f"{doc}:{(start + i) % 10 + 1}",
+                    page_id=page_id(doc, (start + i) % 10 + 1),
                     doc_id=doc,
                     collection=f"c{(start + i) % 4}",
                     source=f"/bench/{doc}.pdf",

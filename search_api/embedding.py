@@ -1,14 +1,18 @@
-"""Query embedding for kNN and hybrid search. Queries must be embedded the way the pages were,
-so the embedder recorded in the store (`embedder` meta) wins over the server setting; it is
-loaded on first use (the default model takes a moment) and reused after."""
+"""Query embedding for kNN and hybrid search. Queries must be embedded the way the pages were, so
+the store's embedder (docstore.embedders.binding) wins over the server setting, which serves only
+until the store records one; it is loaded on first use (the default model takes a moment) and
+reused after."""
 
 from __future__ import annotations
 
 import threading
-
-from fastapi import HTTPException
+from typing import TYPE_CHECKING
 
 from docstore.protocol import Store
+from search_api.service_errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from docstore.embedders import Embedder
 
 
 class QueryEmbedder:
@@ -16,36 +20,33 @@ class QueryEmbedder:
         self._store = store
         self._configured = configured
         self._lock = threading.Lock()
-        self._embedder: object | None = None
-        self._from_store = False  # resolved from store meta (final) or a fallback (re-check later)
+        self._embedder: Embedder | None = None
+        self._from_store = False  # the store's own (final), or the setting (re-checked each query)
 
-    def _resolve(self) -> object:
+    def _resolve(self) -> Embedder:
         with self._lock:
             if self._embedder is not None and self._from_store:
                 return self._embedder
             from docstore.embedders import EmbedderUnavailable, get_embedder
+            from docstore.embedders.binding import query_embedder, recorded_embedder
 
-            recorded = self._store.get_meta("embedder")
-            name = recorded or self._configured
-            if self._embedder is None or recorded:
-                try:
-                    self._embedder = get_embedder(name)
-                except (EmbedderUnavailable, ValueError, ImportError) as exc:
-                    raise HTTPException(
-                        status_code=503, detail=f"the query embedder {name!r} is unavailable: {exc}"
-                    ) from None
-                self._from_store = bool(recorded)
-            return self._embedder
+            try:
+                recorded = query_embedder(self._store, loaded=self._embedder)
+                embedder = recorded or self._embedder or get_embedder(self._configured)
+            except (EmbedderUnavailable, ValueError, ImportError) as exc:
+                name = recorded_embedder(self._store) or self._configured
+                raise ServiceUnavailable(f"the query embedder {name!r} is unavailable: {exc}") from None
+            self._embedder, self._from_store = embedder, recorded is not None
+            return embedder
 
     def warm_up(self) -> None:
         """Load the embedder before the first query needs it (a model load takes ~0.5 s); failures
         are left for that query to report."""
         try:
-            self._resolve().encode(["warm up"])  # type: ignore[attr-defined]  # embedders load lazily
-        except Exception:  # store down or embedder missing: the first search says so with a 503
+            self._resolve().encode(["warm up"])  # embedders load lazily
+        except Exception:  # store down or embedder missing: the first search says so (503)
             pass
 
     def __call__(self, text: str) -> list[float]:
-        embedder = self._resolve()
-        vectors = embedder.encode([text])  # type: ignore[attr-defined]
+        vectors = self._resolve().encode([text])
         return [float(x) for x in vectors[0]]

@@ -41,7 +41,7 @@ class UploadIndexer:
         self._loaded: Embedder | None = None  # kept across uploads: a load costs ~0.4 s of CPU
 
     def __call__(self, incoming: Path, collection: str, acl: list[str], caller: Caller) -> JobFile:
-        from indexer.embedding import resolve_embedder
+        from docstore.embedders.binding import embedder_for_indexing
         from indexer.pipeline import Indexer
         from indexer.summary import IndexOptions
 
@@ -53,9 +53,7 @@ class UploadIndexer:
         options = IndexOptions(
             collection=collection, groups=acl, workers=self.workers, embedder=self.embedder, quiet=True
         )
-        embedder = resolve_embedder(self.store, self.embedder)  # cheap: embedders load on first use
-        if self._loaded is not None and self._loaded.name == embedder.name:
-            embedder = self._loaded
+        embedder = embedder_for_indexing(self.store, self.embedder, loaded=self._loaded)
         self._loaded = embedder
         summary = Indexer(self.store, options, embedder=embedder).run([target])
         if summary.skipped:

@@ -24,34 +24,11 @@ Other names: `hash` / `hash:<dim>` (feature hashing, for tests), `sentence-trans
 from __future__ import annotations
 
 import os
-from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
+# The embedder modules import these from base, never from this package, which imports them.
+from docstore.embedders.base import Embedder, EmbedderUnavailable, l2_normalise
 
 DEFAULT_EMBEDDER = "use-static"
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    name: str  # resolvable by get_embedder(name): recorded in the store
-    dim: int
-
-    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        """(len(texts), dim) float32, each row L2-normalised (zero rows for empty texts)."""
-        ...
-
-
-class EmbedderUnavailable(RuntimeError):
-    """The named embedder needs a package that is not installed."""
-
-
-def l2_normalise(matrix: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
-    out = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(out, axis=1, keepdims=True).astype(np.float32)
-    norms[norms == 0] = 1.0
-    result: npt.NDArray[np.float32] = out / norms
-    return result
 
 
 def get_embedder(name: str | None = None) -> Embedder:

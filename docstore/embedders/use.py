@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from docstore.embedders import l2_normalise
+from docstore.embedders.base import l2_normalise
 
 MAX_TOKENS = 256  # <s> + 254 pieces + </s>
 BATCH = 32  # texts handed to the backend at once; it packs them into ~384-token micro-batches

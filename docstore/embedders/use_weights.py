@@ -19,7 +19,7 @@ from typing import IO
 
 import numpy as np
 
-from docstore.embedders import EmbedderUnavailable
+from docstore.embedders.base import EmbedderUnavailable
 
 _SAMPLE = 1 << 20
 

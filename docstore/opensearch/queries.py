@@ -157,6 +157,20 @@ def docs_mapping() -> dict[str, Any]:
     }
 
 
+def failures_mapping() -> dict[str, Any]:
+    """Files that could not be opened, by doc_id: looked up by id, never searched."""
+    return {
+        "dynamic": "strict",
+        "properties": {
+            "doc_id": {"type": "keyword"},
+            "source": {"type": "keyword", "index": False},
+            "size": {"type": "long", "index": False},
+            "mtime_ns": {"type": "long", "index": False},
+            "reason": {"type": "keyword", "index": False},
+        },
+    }
+
+
 # -- filters -------------------------------------------------------------------------------
 
 

@@ -3,8 +3,8 @@
 URL: ``opensearch://[user:password@]host:port[?prefix=NAME]`` (see docstore.opensearch.url).
 Indices: ``{prefix}-pages`` (text, metadata and the embedding; no image bytes, so searches stay
 light), ``{prefix}-images`` (page image and thumbnail by page_id, with the page's acl copied so
-access is checked in the query) and ``{prefix}-docs`` (DocumentInfo records); each is created
-on first write. Store-wide settings (get_meta/set_meta) live in the pages index's mapping
+access is checked in the query), ``{prefix}-docs`` (DocumentInfo records) and ``{prefix}-failures``
+(FileFailure records by doc_id); each is created on first write. Store-wide settings (get_meta/set_meta) live in the pages index's mapping
 ``_meta``. Analysis and query shapes: see docstore.opensearch.queries; how a search is sent
 (one round trip, hits carrying their pages): docstore.opensearch.search."""
 
@@ -26,7 +26,7 @@ from docstore.opensearch.records import (
 )
 from docstore.opensearch.url import parse_opensearch_url
 from docstore.protocol import StoreUnavailable
-from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
+from docstore.schema import DocumentInfo, FileFailure, Filters, Hit, Page, SearchMode, SearchRequest
 
 
 class OpenSearchStore:
@@ -38,6 +38,7 @@ class OpenSearchStore:
         self.pages_index = f"{self.prefix}-pages"
         self.images_index = f"{self.prefix}-images"
         self.docs_index = f"{self.prefix}-docs"
+        self.failures_index = f"{self.prefix}-failures"
         self._client: Any = None
         self._ready: set[str] = set()  # indices known to exist
         self._dim_known: int | None = None  # the vector field's size, once known to exist
@@ -69,6 +70,12 @@ class OpenSearchStore:
         except Exception:
             return False
 
+    def exists(self) -> bool:
+        return any(
+            bool(self._call(self.client.indices.exists, index=index))
+            for index in (self.pages_index, self.docs_index)
+        )
+
     def refresh(self) -> None:
         """Make every write so far visible to searches (for stores opened with refresh=false)."""
         self._call(self.client.indices.refresh, index=f"{self.prefix}-*", ignore_unavailable=True)
@@ -93,6 +100,7 @@ class OpenSearchStore:
                 self.pages_index: lambda: q.pages_mapping(None),
                 self.images_index: q.images_mapping,
                 self.docs_index: q.docs_mapping,
+                self.failures_index: q.failures_mapping,
             }[index]()
             body = {"settings": q.index_settings(knn=index == self.pages_index), "mappings": mappings}
             try:
@@ -148,6 +156,23 @@ class OpenSearchStore:
         meta = dict(self._mapping().get("_meta", {}))
         meta[key] = value
         self._call(self.client.indices.put_mapping, index=self.pages_index, body={"_meta": meta})
+
+    # -- failures ------------------------------------------------------------------------
+    def get_failure(self, doc_id: str) -> FileFailure | None:
+        found = self._call(self.client.get, index=self.failures_index, id=doc_id, ignore=404)
+        return FileFailure(**found["_source"]) if found.get("found") else None
+
+    def record_failure(self, failure: FileFailure) -> None:
+        self._create(self.failures_index)
+        self._call(
+            self.client.index, index=self.failures_index, id=failure.doc_id, body=failure.model_dump(),
+            refresh=self._refresh,
+        )  # fmt: skip
+
+    def clear_failure(self, doc_id: str) -> None:
+        self._call(
+            self.client.delete, index=self.failures_index, id=doc_id, refresh=self._refresh, ignore=404
+        )
 
     # -- writes --------------------------------------------------------------------------
     def upsert_pages(self, pages: Sequence[Page]) -> None:

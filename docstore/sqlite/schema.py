@@ -6,7 +6,8 @@ pages_fts  FTS5 over title and text in index form (see sqlite_fts), rowid = page
 images     page image and thumbnail blobs, apart so that searches never read them
 documents  one row per indexed file, `complete` set last (resumable indexing)
 meta       store-wide settings (embedder, dim) and `generation`, bumped on every page write so
-           every process can tell when its cached vector matrix is stale"""
+           every process can tell when its cached vector matrix is stale
+failures   files that could not be opened, with the size and mtime they had then"""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5 (
     title, text, tokenize = 'unicode61 remove_diacritics 2'
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
+CREATE TABLE IF NOT EXISTS failures (
+    doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
 """
 
 # Filter columns first and text last: a row's leading columns are read without touching the

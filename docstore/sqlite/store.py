@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from docstore.fusion import fusion_depth, rrf_fuse
 from docstore.protocol import StoreUnavailable
-from docstore.schema import DocumentInfo, Filters, Hit, Page, SearchMode, SearchRequest
+from docstore.schema import DocumentInfo, FileFailure, Filters, Hit, Page, SearchMode, SearchRequest
 from docstore.sqlite.rows import (
     document_from_row,
     filter_clause,
@@ -110,12 +110,38 @@ class SqliteStore:
             )
         self.set_meta("dim", str(dim))
 
+    def exists(self) -> bool:
+        return self._path.exists()
+
     def ping(self) -> bool:
         try:
             conn = self._conn(create=True)
             return conn is not None and conn.execute("SELECT 1").fetchone() is not None
         except (StoreUnavailable, sqlite3.Error):
             return False
+
+    # -- failures ----------------------------------------------------------------------
+    def get_failure(self, doc_id: str) -> FileFailure | None:
+        conn = self._conn(create=False)
+        if conn is None:
+            return None
+        row = conn.execute(
+            "SELECT doc_id, source, size, mtime_ns, reason FROM failures WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        return None if row is None else FileFailure(**dict(row))
+
+    def record_failure(self, failure: FileFailure) -> None:
+        values = (failure.doc_id, failure.source, failure.size, failure.mtime_ns, failure.reason)
+        self._write(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO failures (doc_id, source, size, mtime_ns, reason) VALUES (?, ?, ?, ?, ?)",
+                values,
+            )
+        )
+
+    def clear_failure(self, doc_id: str) -> None:
+        if self._conn(create=False) is not None:
+            self._write(lambda c: c.execute("DELETE FROM failures WHERE doc_id = ?", (doc_id,)))
 
     # -- writes ------------------------------------------------------------------------
     def upsert_pages(self, pages: Sequence[Page]) -> None:

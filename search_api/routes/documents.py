@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from docstore.schema import DocumentInfo, Filters
+from docstore.schema import DocumentInfo, Filters, page_id
 from search_api.auth import Caller, get_caller
 from search_api.indexing import ALLOWED_SUFFIXES, safe_name
 from search_api.jobs import QueueFull
@@ -56,7 +56,7 @@ def document_pages(
     info = _visible_document(request, doc_id, caller)
     pages = []
     for number in range(1, info.page_count + 1):
-        pid = f"{doc_id}:{number}"  # the page id convention of docstore.schema.Page
+        pid = page_id(doc_id, number)
         pages.append(
             PageRef(
                 page_id=pid, page_number=number,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from docstore.protocol import Store
-from docstore.schema import DocumentInfo, Page, SearchMode, SearchRequest
+from docstore.schema import DocumentInfo, Page, SearchMode, SearchRequest, page_id
 
 DIM = 8
 MODES = [SearchMode.bm25, SearchMode.knn, SearchMode.hybrid]
@@ -35,7 +35,7 @@ def page(
     page_count: int = 1,
 ) -> Page:
     return Page(
-        page_id=f"{doc}:{number}",
+        page_id=page_id(doc, number),
         doc_id=doc,
         collection=collection,
         source=f"/corpus/{collection}/{doc}.pdf",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from docstore.protocol import Store
-from docstore.schema import Filters
+from docstore.schema import FileFailure, Filters
 from tests.contract.helpers import DIM, add, doc_info, page
 
 
@@ -110,10 +110,10 @@ def test_count_respects_filters_and_acl(store: Store) -> None:
 
 def test_meta_round_trips(store: Store) -> None:
     store.ensure(DIM)
-    assert store.get_meta("embedder") is None
-    store.set_meta("embedder", "hash:8")
-    store.set_meta("embedder", "use-multilingual-v3")
-    assert store.get_meta("embedder") == "use-multilingual-v3"
+    assert store.get_meta("owner") is None
+    store.set_meta("owner", "search team")
+    store.set_meta("owner", "platform team")
+    assert store.get_meta("owner") == "platform team"
 
 
 def test_empty_store_answers_without_error(store: Store) -> None:
@@ -121,3 +121,30 @@ def test_empty_store_answers_without_error(store: Store) -> None:
     assert store.list_documents() == []
     assert store.get_page("x:1") is None
     assert store.ping() is True
+
+
+def test_reads_never_create_the_store(store: Store) -> None:
+    assert not store.exists()
+    assert store.count() == 0 and store.list_documents() == [] and store.get_document("d") is None
+    assert store.get_meta("owner") is None and store.get_failure("d") is None
+    store.clear_failure("d")
+    assert not store.exists()
+    store.begin_document(doc_info("d", 1))
+    assert store.exists()
+
+
+def test_failures_are_remembered_replaced_and_cleared(store: Store) -> None:
+    store.ensure(DIM)
+    failure = FileFailure(
+        doc_id="d", source="/corpus/default/d.pdf", size=1234, mtime_ns=1_700_000_000_123_456_789,
+        reason="damaged (cannot be opened: no readable PDF structure)",
+    )  # fmt: skip
+    store.record_failure(failure)
+    assert store.get_failure("d") == failure and store.get_failure("e") is None
+    newer = failure.model_copy(update={"size": 99, "reason": "encrypted (password required)"})
+    store.record_failure(newer)
+    assert store.get_failure("d") == newer
+    assert store.list_documents() == [] and store.count() == 0  # a failure is no document
+    store.clear_failure("d")
+    store.clear_failure("d")  # nothing to clear: no error
+    assert store.get_failure("d") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from docstore.schema import page_id
 from docstore.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,8 +83,67 @@ def test_errors_exit_non_zero(tmp_path: Path) -> None:
     assert unreachable.returncode != 0 and unreachable.stderr.strip()
     bad_store = folio("status", "--store", "ftp://example")
     assert bad_store.returncode == 2 and "unsupported store URL" in bad_store.stderr
-    nothing = folio("delete", "--doc", "no-such-doc", "--store", f"sqlite:///{tmp_path}/x.db")
-    assert nothing.returncode == 1 and "deleted 0 document(s)" in nothing.stdout
+
+
+def test_status_and_delete_on_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/nope/folio.db"
+    for args in (["status"], ["status", "--json"], ["delete", "--collection", "default"]):
+        proc = folio(*args, "--store", store)
+        assert proc.returncode == 1 and proc.stdout == "", args
+        assert proc.stderr.strip() == f"folio: no store at {store}: nothing has been indexed there"
+    assert not (tmp_path / "nope").exists()  # asking created nothing
+
+
+@pytest.mark.opensearch
+def test_status_on_an_opensearch_store_that_does_not_exist(
+    opensearch_url: str, opensearch_index_prefix: str
+) -> None:
+    from opensearchpy import OpenSearch
+
+    store = f"{opensearch_url}?prefix={opensearch_index_prefix}"
+    proc = folio("status", "--store", store)
+    assert (
+        proc.returncode == 1
+        and proc.stderr.strip() == f"folio: no store at {store}: nothing has been indexed there"
+    )
+    client = OpenSearch(opensearch_url)
+    try:
+        assert not client.indices.get(index=f"{opensearch_index_prefix}*", expand_wildcards="all")
+    finally:
+        client.close()
+
+
+def test_deleting_what_was_never_indexed_says_so(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/d.db"
+    folio("index", str(SAMPLES / "indexing-notes.md"), "--store", store, "--quiet", check=True)
+    never = SAMPLES / "search-zh-ja.pdf"
+    cases = {
+        ("--source", str(never)): f"{never} was never indexed into {store}",
+        ("--doc", "no-such-doc"): f"no document 'no-such-doc' in {store}",
+        ("--collection", "other"): f"no collection 'other' in {store}",
+    }
+    for args, message in cases.items():
+        proc = folio("delete", *args, "--store", store)
+        assert proc.returncode == 1 and proc.stdout == "" and proc.stderr.strip() == f"folio: {message}"
+    assert folio_json("status", "--store", store)["documents"] == 1  # nothing was deleted
+
+
+def test_a_broken_pdf_is_not_opened_again_until_it_changes(shared_pdfs: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    broken = folder / "broken.pdf"
+    shutil.copy(shared_pdfs / "hostile" / "poppler-742-0-fuzzed.pdf", broken)
+    shutil.copy(SAMPLES / "indexing-notes.md", folder)
+    store = f"sqlite:///{tmp_path}/b.db"
+    first = folio_json("index", str(folder), "--store", store, "--quiet")
+    [skipped] = first["skipped"]
+    assert skipped["reason"].startswith("damaged") and not skipped["remembered"]
+    again = folio("index", str(folder), "--store", store, check=True).stdout
+    assert f"{broken}: {skipped['reason']} (unchanged since it failed)" in again
+    assert "files unchanged  1" in again and "files skipped    1" in again
+    os.utime(broken, ns=(time.time_ns(), time.time_ns()))  # touched: opened again
+    third = folio_json("index", str(folder), "--store", store, "--quiet")
+    assert third["skipped"] == [{**skipped, "remembered": False}]
 
 
 def test_killed_run_is_completed_by_the_next_one(shared_pdfs: Path, tmp_path: Path) -> None:
@@ -122,7 +183,7 @@ def test_killed_run_is_completed_by_the_next_one(shared_pdfs: Path, tmp_path: Pa
     assert store.count() == 117  # every page exactly once
     numbers = []
     for n in range(1, 118):
-        page = store.get_page(f"{doc.doc_id}:{n}")
+        page = store.get_page(page_id(doc.doc_id, n))
         assert page is not None
         numbers.append(page.page_number)
     assert numbers == list(range(1, 118))

@@ -16,12 +16,13 @@ import pytest
 from PIL import Image
 
 from docstore.protocol import Store
-from docstore.schema import DocumentInfo, Page, SearchMode, SearchRequest
+from docstore.schema import DocumentInfo, Page, SearchMode, SearchRequest, page_id
 from indexer.ocr import find_ocr
 from indexer.pipeline import Indexer
 from indexer.render import MAX_PIXELS
 from indexer.sources import make_doc_id
 from indexer.summary import IndexOptions, IndexSummary
+from indexer.workers import WorkerPool
 
 REPO = Path(__file__).resolve().parents[2]
 OPTIONS = IndexOptions(embedder="hash", workers=2, quiet=True)
@@ -117,9 +118,9 @@ def test_geotopo_is_indexed_in_full(corpus: tuple[Store, IndexSummary], shared_p
     doc = store.get_document(doc_id)
     assert doc is not None and doc.page_count == doc.pages_stored == 117 and doc.complete
     assert doc.title == "Geometrie und Topologie"
-    page = store.get_page(f"{doc_id}:117")
+    page = store.get_page(page_id(doc_id, 117))
     assert page is not None and page.page_number == 117 and page.page_count == 117
-    page = store.get_page(f"{doc_id}:6")
+    page = store.get_page(page_id(doc_id, 6))
     assert page is not None and page.language == "de" and "Topologie" in page.text
     assert page.image is not None and page.thumbnail is not None
     image = Image.open(io.BytesIO(page.image))
@@ -133,7 +134,7 @@ def test_scans_are_ocrd(corpus: tuple[Store, IndexSummary], shared_pdfs: Path) -
     store, summary = corpus
     assert not summary.notes
     doc_id = make_doc_id("default", (shared_pdfs / "encrypted_doc_no_id.pdf").resolve())
-    page = store.get_page(f"{doc_id}:2")
+    page = store.get_page(page_id(doc_id, 2))
     assert page is not None and page.ocr and "WO 2003/036426" in page.text
 
 
@@ -161,8 +162,8 @@ def test_changed_file_replaces_its_pages(fresh: Store, shared_pdfs: Path, tmp_pa
     doc = fresh.get_document(doc_id)
     assert doc is not None and doc.page_count == doc.pages_stored == 1 and doc.complete
     assert fresh.count() == 1
-    assert fresh.get_page(f"{doc_id}:2") is None
-    page = fresh.get_page(f"{doc_id}:1")
+    assert fresh.get_page(page_id(doc_id, 2)) is None
+    page = fresh.get_page(page_id(doc_id, 1))
     assert page is not None and page.content_hash == doc.content_hash != old.content_hash
 
 
@@ -182,7 +183,7 @@ def test_incomplete_document_is_redone(fresh: Store, shared_pdfs: Path, tmp_path
     )  # fmt: skip
     fresh.begin_document(info)
     stale = Page(
-        page_id=f"{doc_id}:1", doc_id=doc_id, source=str(path.resolve()), content_hash=digest,
+        page_id=page_id(doc_id, 1), doc_id=doc_id, source=str(path.resolve()), content_hash=digest,
         page_number=1, page_count=4, text="half-written", embedding=[1.0] + [0.0] * 383,
     )  # fmt: skip
     fresh.upsert_pages([stale])
@@ -192,7 +193,7 @@ def test_incomplete_document_is_redone(fresh: Store, shared_pdfs: Path, tmp_path
     doc = fresh.get_document(doc_id)
     assert doc is not None and doc.complete and doc.pages_stored == 4
     assert fresh.count() == 4
-    page = fresh.get_page(f"{doc_id}:1")
+    page = fresh.get_page(page_id(doc_id, 1))
     assert page is not None and page.text != "half-written"
     hits = fresh.search(SearchRequest(mode=SearchMode.knn, vector=_hash_vector(page.text), top_k=1))
     assert hits and hits[0].page.page_id == page.page_id  # the stored vector is the page's own
@@ -209,18 +210,18 @@ def test_text_files_acl_and_collection(fresh: Store) -> None:
     summary = Indexer(fresh, options).run([REPO / "samples" / "indexing-notes.md"])
     assert summary.files_indexed == 1 and summary.pages_indexed == 1
     doc_id = make_doc_id("notes", (REPO / "samples" / "indexing-notes.md").resolve())
-    page = fresh.get_page(f"{doc_id}:1")
+    page = fresh.get_page(page_id(doc_id, 1))
     assert page is not None and page.kind == "text" and page.image is None
     assert page.collection == "notes" and page.acl == ["staff"]
     assert page.title == "Folio quick notes: indexing and reranking"
-    assert fresh.get_page(f"{doc_id}:1", groups=["other"]) is None
-    assert fresh.get_page(f"{doc_id}:1", groups=["staff"]) is not None
+    assert fresh.get_page(page_id(doc_id, 1), groups=["other"]) is None
+    assert fresh.get_page(page_id(doc_id, 1), groups=["staff"]) is not None
     # Changing the groups re-indexes the file (its ACL is part of what is stored).
     again = Indexer(fresh, options.model_copy(update={"groups": []})).run(
         [REPO / "samples" / "indexing-notes.md"]
     )
     assert again.files_indexed == 1
-    page = fresh.get_page(f"{doc_id}:1", groups=["other"])
+    page = fresh.get_page(page_id(doc_id, 1), groups=["other"])
     assert page is not None and page.acl == []
 
 
@@ -249,7 +250,7 @@ def test_a_cut_text_file_is_reported(fresh: Store, tmp_path: Path, monkeypatch: 
     summary = Indexer(fresh, OPTIONS).run([log])
     assert summary.files_indexed == 1
     assert any(note.startswith(f"{log}: only its first") for note in summary.notes), summary.notes
-    page = fresh.get_page(f"{make_doc_id('default', log.resolve())}:1")
+    page = fresh.get_page(page_id(make_doc_id("default", log.resolve()), 1))
     assert page is not None and 0 < len(page.text) <= 100
 
 
@@ -275,3 +276,60 @@ def test_a_run_over_unchanged_files_never_loads_the_embedder(fresh: Store, share
     again = _CountingEmbedder()
     assert Indexer(fresh, OPTIONS, embedder=again).run(files).files_unchanged == 2
     assert again.calls == 0
+
+
+def _no_workers(self: WorkerPool) -> None:
+    raise AssertionError("a worker was started")
+
+
+def test_an_unchanged_broken_pdf_is_not_opened_again(
+    fresh: Store, shared_pdfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure is remembered with the file's size and mtime: a re-run skips the file with the
+    same reason and starts no worker, until the file changes; once it is indexed, it is forgotten."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    broken = folder / "broken.pdf"
+    shutil.copy(shared_pdfs / "libreoffice-writer-password.pdf", broken)
+    shutil.copy(shared_pdfs / "multilang.pdf", folder / "fine.pdf")
+    doc_id = make_doc_id("default", broken.resolve())
+    first = Indexer(fresh, OPTIONS).run([folder])
+    assert first.files_indexed == 1
+    [skipped] = first.skipped
+    assert (skipped.reason, skipped.remembered) == ("encrypted (password required)", False)
+    failure = fresh.get_failure(doc_id)
+    assert failure is not None and failure.reason == skipped.reason
+    assert (failure.size, failure.mtime_ns) == (broken.stat().st_size, broken.stat().st_mtime_ns)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(WorkerPool, "_start", _no_workers)
+        embedder = _CountingEmbedder()
+        again = Indexer(fresh, OPTIONS, embedder=embedder).run([folder])
+    assert again.files_unchanged == 1 and again.files_indexed == 0 and embedder.calls == 0
+    assert again.skipped == [skipped.model_copy(update={"remembered": True})]
+
+    stat = broken.stat()
+    os.utime(broken, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # touched: opened again
+    third = Indexer(fresh, OPTIONS).run([broken])
+    assert third.skipped == [skipped]
+    newer = fresh.get_failure(doc_id)
+    assert newer is not None and newer.mtime_ns == broken.stat().st_mtime_ns
+
+    shutil.copy(shared_pdfs / "minimal-document.pdf", broken)  # repaired
+    fixed = Indexer(fresh, OPTIONS).run([broken])
+    assert fixed.files_indexed == 1 and not fixed.skipped
+    assert fresh.get_failure(doc_id) is None
+
+
+def test_a_file_that_breaks_loses_its_pages_and_is_remembered(
+    fresh: Store, shared_pdfs: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "report.pdf"
+    shutil.copy(shared_pdfs / "minimal-document.pdf", path)
+    assert Indexer(fresh, OPTIONS).run([path]).files_indexed == 1
+    shutil.copy(shared_pdfs / "hostile" / "poppler-742-0-fuzzed.pdf", path)
+    broken = Indexer(fresh, OPTIONS).run([path])
+    [skipped] = broken.skipped
+    assert skipped.reason.startswith("damaged") and not skipped.remembered
+    assert fresh.list_documents() == [] and fresh.count() == 0
+    assert Indexer(fresh, OPTIONS).run([path]).skipped == [skipped.model_copy(update={"remembered": True})]

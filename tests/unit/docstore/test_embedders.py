@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from docstore.embedders import DEFAULT_EMBEDDER, Embedder, EmbedderUnavailable, get_embedder
-from docstore.embedders.binding import bind_embedder, store_embedder
+from docstore.embedders.binding import (
+    EmbedderMismatch,
+    embedder_for_indexing,
+    query_embedder,
+    record_embedder,
+    recorded_dim,
+    recorded_embedder,
+)
+from docstore.schema import Page, page_id
 from docstore.sqlite.store import SqliteStore
 
 
@@ -56,14 +64,29 @@ def test_missing_optional_packages_give_a_clear_error() -> None:
         pytest.skip("sentence-transformers is installed")
 
 
-def test_store_records_the_embedder(tmp_path: Path) -> None:
+def test_a_store_is_bound_to_the_embedder_it_was_built_with(tmp_path: Path) -> None:
     store = SqliteStore(f"sqlite:///{tmp_path}/e.db")
-    assert store_embedder(store) is None
-    bound = bind_embedder(store, "hash:48")
-    assert store.get_meta("embedder") == "hash:48" and store.get_meta("dim") == "48"
-    assert bind_embedder(store).name == "hash:48"  # later runs reuse it
-    found = store_embedder(store)
-    assert found is not None and found.name == bound.name
-    with pytest.raises(ValueError, match="indexed with embedder"):
-        bind_embedder(store, "hash:64")
+    assert recorded_embedder(store) is None and recorded_dim(store) is None and query_embedder(store) is None
+    assert not store.exists()  # reading the binding creates nothing
+    embedder = embedder_for_indexing(store, "hash:48")
+    record_embedder(store, embedder)
+    assert (recorded_embedder(store), recorded_dim(store)) == ("hash:48", 48)
+    assert embedder_for_indexing(store).name == "hash:48"  # later runs reuse it
+    assert embedder_for_indexing(store, "hash:48", loaded=embedder) is embedder  # a loaded one is kept
+    found = query_embedder(store)
+    assert found is not None and found.name == "hash:48"
+    assert query_embedder(store, loaded=embedder) is embedder
+    # Without pages the store may take another embedder, but only one of its vector size.
+    assert embedder_for_indexing(store, "hash:64").name == "hash:64"
+    with pytest.raises(ValueError, match="48-dim"):
+        record_embedder(store, get_embedder("hash:64"))
+    vector = embedder.encode(["a page"])[0].tolist()
+    store.upsert_pages([Page(page_id=page_id("d", 1), doc_id="d", source="/d.pdf", content_hash="h",
+                             page_number=1, page_count=1, text="a page", embedding=vector)])  # fmt: skip
+    message = "embedded with 'hash:48', not 'hash:64'"
+    with pytest.raises(EmbedderMismatch, match=message):
+        embedder_for_indexing(store, "hash:64")
+    with pytest.raises(EmbedderMismatch, match=message):
+        record_embedder(store, get_embedder("hash:64"))
+    assert recorded_embedder(store) == "hash:48"
     store.close()

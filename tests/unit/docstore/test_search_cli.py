@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from docstore.embedders.binding import bind_embedder
-from docstore.schema import Page
+from docstore.embedders import get_embedder
+from docstore.embedders.binding import record_embedder
+from docstore.schema import Page, page_id
 from docstore.sqlite.store import SqliteStore
 from search_api.main import main
 
@@ -23,11 +24,12 @@ TEXTS = {
 def store_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path}/cli/folio.db"
     store = SqliteStore(url)
-    embedder = bind_embedder(store, "hash:64")
+    embedder = get_embedder("hash:64")
+    record_embedder(store, embedder)
     vectors = embedder.encode(list(TEXTS.values()))
     pages = [
         Page(
-            page_id=f"{doc}:2",
+            page_id=page_id(doc, 2),
             doc_id=doc,
             collection="geo" if doc != "c" else "travel",
             source=f"/data/{doc}.pdf",
@@ -101,7 +103,7 @@ def test_missing_store_and_bad_arguments_fail_clearly(
 def test_knn_on_a_store_without_vectors_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path}/plain.db"
     store = SqliteStore(url)
-    store.upsert_pages([Page(page_id="d:1", doc_id="d", source="/d.txt", content_hash="h", page_number=1,
+    store.upsert_pages([Page(page_id=page_id("d", 1), doc_id="d", source="/d.txt", content_hash="h", page_number=1,
                              page_count=1, kind="text", text="plain words")])  # fmt: skip
     store.close()
     assert main(["search", "plain", "--mode", "knn", "--store", url]) == 1

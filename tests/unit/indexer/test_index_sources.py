@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.sources import NoSuchPath, content_hash, discover, make_doc_id, page_id, read_text_document
+from docstore.schema import page_id
+from indexer.sources import NoSuchPath, content_hash, discover, make_doc_id, read_text_document
 
 
 def test_discover_walks_folders_in_order(tmp_path: Path) -> None:

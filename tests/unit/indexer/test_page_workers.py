@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from indexer.pdf_pages import PageContent, PdfProbe
+from indexer.page_content import PageContent, PdfProbe
 from indexer.workers import Task, TaskResult, WorkerPool, WorkerSettings
 
 
@@ -28,11 +28,11 @@ def test_results_errors_and_timeouts(shared_pdfs: Path) -> None:
 
         pool.submit(Task(2, "page", str(shared_pdfs / "pdflatex-4-pages.pdf"), 9))  # no page 10
         [bad] = _drain(pool)
-        assert bad.value is None and bad.error
+        assert bad.value is None and bad.error and not bad.unreadable
 
         pool.submit(Task(3, "probe", str(shared_pdfs / "libreoffice-writer-password.pdf")))
         [enc] = _drain(pool)
-        assert enc.error == "encrypted (password required)"
+        assert enc.error == "encrypted (password required)" and enc.unreadable  # the file's fault: remembered
 
         # A worker that stops answering (paused before the task reaches it, as a page stuck inside
         # MuPDF would) is failed at its deadline, not before, then killed and replaced.
@@ -43,7 +43,7 @@ def test_results_errors_and_timeouts(shared_pdfs: Path) -> None:
         pool.submit(Task(4, "page", str(shared_pdfs / "GeoTopo-komprimiert.pdf"), 0))
         [slow] = _drain(pool)
         assert slow.task.task_id == 4 and slow.value is None
-        assert slow.error is not None and slow.error.startswith("timed out")
+        assert slow.error is not None and slow.error.startswith("timed out") and not slow.unreadable
         assert time.monotonic() - submitted >= pool.task_timeout
         assert pool.restarts == 1 and pool.pids != [pid]
 

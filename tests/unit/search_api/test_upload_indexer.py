@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from docstore.schema import Filters
+from docstore.embedders.binding import EmbedderMismatch
+from docstore.schema import Filters, page_id
 from docstore.sqlite.store import SqliteStore
-from indexer.embedding import EmbedderMismatch
 from search_api.auth import Caller
 from search_api.indexing import UploadIndexer
 
@@ -64,7 +64,7 @@ def test_a_name_taken_by_a_document_the_uploader_may_not_change_gets_a_number(tm
     docs = store.list_documents(Filters(collection="c"))
     texts = {}
     for doc in docs:
-        page = store.get_page(f"{doc.doc_id}:1")
+        page = store.get_page(page_id(doc.doc_id, 1))
         assert page is not None
         texts[Path(doc.source).name] = page.text
     assert texts == {

@@ -1,0 +1,31 @@
+"""What every embedder module shares: the `Embedder` protocol, the error for a missing optional
+package, and row normalisation."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str  # resolvable by get_embedder(name): recorded in the store
+    dim: int
+
+    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """(len(texts), dim) float32, each row L2-normalised (zero rows for empty texts)."""
+        ...
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The named embedder needs a package that is not installed."""
+
+
+def l2_normalise(matrix: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+    out = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True).astype(np.float32)
+    norms[norms == 0] = 1.0
+    result: npt.NDArray[np.float32] = out / norms
+    return result
