@@ -1,24 +1,38 @@
-"""A thread-safe LRU bounded by the bytes of its values (the reranker's vision and prefix caches)."""
+"""A thread-safe LRU bounded by the bytes of its values (the reranker's vision and prefix caches),
+on cachetools' LRUCache like every other LRU in Folio, with hit and miss counts."""
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+import cachetools
 
 V = TypeVar("V")
 
 
 class ByteLRU(Generic[V]):
     def __init__(self, max_bytes: int, size_of: Callable[[V], int]) -> None:
-        self.max_bytes = max_bytes
         self._size_of = size_of
-        self._items: OrderedDict[str, V] = OrderedDict()
-        self._bytes = 0
+        self._items: cachetools.LRUCache[str, V] = cachetools.LRUCache(maxsize=max_bytes, getsizeof=size_of)
         self.lock = threading.Lock()  # re-usable by owners that keep side tables in step
         self.hits = 0
         self.misses = 0
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self._items.maxsize)
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        """A new bound: the least recently used values go until the rest fit."""
+        with self.lock:
+            old = self._items
+            self._items = cachetools.LRUCache(maxsize=value, getsizeof=self._size_of)
+            for key in list(old.keys()):  # least recently used first, so recency is kept
+                if self._size_of(old[key]) <= value:
+                    self._items[key] = old[key]
 
     def get(self, key: str) -> V | None:
         with self.lock:
@@ -26,42 +40,35 @@ class ByteLRU(Generic[V]):
             if item is None:
                 self.misses += 1
                 return None
-            self._items.move_to_end(key)
             self.hits += 1
             return item
 
     def peek(self, key: str) -> V | None:
         """The value without counting a hit or refreshing its place (callers hold no lock)."""
         with self.lock:
-            return self._items.get(key)
+            if key not in self._items:
+                return None
+            value: V = cachetools.Cache.__getitem__(self._items, key)  # the base read: no recency update
+            return value
 
     def __contains__(self, key: str) -> bool:
         return key in self._items
 
     def put(self, key: str, value: V) -> bool:
         """Store `value` (evicting the least recently used); False when it alone exceeds the bound."""
-        size = self._size_of(value)
-        if size > self.max_bytes:
+        if self._size_of(value) > self.max_bytes:
             return False
         with self.lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= self._size_of(old)
             self._items[key] = value
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, evicted = self._items.popitem(last=False)
-                self._bytes -= self._size_of(evicted)
         return True
 
     def clear(self) -> None:
         with self.lock:
             self._items.clear()
-            self._bytes = 0
 
     @property
     def nbytes(self) -> int:
-        return self._bytes
+        return int(self._items.currsize)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import cachetools
 
 from docstore.protocol import Store
 from docstore.schema import Filters, Hit, SearchMode, SearchRequest
@@ -40,28 +41,10 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
 
 
-class EmbeddingCache:
-    """A small LRU in front of the query embedder: popular and repeated queries (paging, the
-    portal re-sending a query) skip the model. Thread-safe; a miss computes outside the lock."""
-
-    def __init__(self, embed: Callable[[str], list[float]], size: int = 1024) -> None:
-        self._embed = embed
-        self._size = size
-        self._items: OrderedDict[str, list[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __call__(self, text: str) -> list[float]:
-        with self._lock:
-            hit = self._items.get(text)
-            if hit is not None:
-                self._items.move_to_end(text)
-                return hit
-        vector = self._embed(text)
-        with self._lock:
-            self._items[text] = vector
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return vector
+def cached_embedder(embed: Callable[[str], list[float]], size: int = 1024) -> Callable[[str], list[float]]:
+    """The query embedder behind a small LRU: popular and repeated queries (paging, the portal
+    re-sending a query) skip the model. Thread-safe; a miss computes outside the lock."""
+    return cachetools.cached(cachetools.LRUCache(maxsize=size), lock=threading.Lock())(embed)
 
 
 class SearchService:
@@ -75,7 +58,7 @@ class SearchService:
     ) -> None:
         self.store = store
         self.engine = engine
-        self.embed = EmbeddingCache(embed) if embed is not None else None
+        self.embed = cached_embedder(embed) if embed is not None else None
         self.settings = settings
         self.metrics = metrics
 

@@ -15,11 +15,11 @@ import json
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import cachetools
 import numpy as np
 import numpy.typing as npt
 
@@ -38,8 +38,8 @@ def single_thread_blas() -> None:
     """Run numpy's OpenBLAS on one thread (once per process; FOLIO_KNN_BLAS_THREADS overrides).
 
     A matvec is memory-bound, so extra BLAS threads barely speed up one query, and searches
-    already run in parallel on the server's thread pool. Worse, OpenBLAS threads spin-wait: on
-    a busy 2-core machine a 10k x 384 matvec took 16 ms with two threads and 2 ms with one.
+    already run in parallel on the server's thread pool. Worse, OpenBLAS threads spin-wait, so on a
+    busy machine a second thread makes a matvec several times slower, not faster.
     Only numpy's OpenBLAS is touched (torch's own BLAS and OpenMP pools are not)."""
     try:
         from threadpoolctl import ThreadpoolController
@@ -55,15 +55,15 @@ class VectorIndex:
     rowids: npt.NDArray[np.int64]
     matrix: npt.NDArray[np.float32]  # (n, dim), rows L2-normalised, zero rows for pages without one
     has_vector: npt.NDArray[np.bool_]
-    # collection, doc_id, language per row as integer codes (comparing ints is ~10x faster)
+    # collection, doc_id, language per row as integer codes (comparing ints is much faster than strings)
     codes: dict[str, npt.NDArray[np.int32]]
     vocab: dict[str, dict[str, int]]
     public: npt.NDArray[np.bool_]
     group_rows: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
     quantized: Int8Matrix | None = None  # int8 copy, only for stores of QUANTIZE_MIN_ROWS or more
     # filter key -> candidate row positions (None: every row is a candidate)
-    _candidates: OrderedDict[tuple[object, ...], npt.NDArray[np.int64] | None] = field(
-        default_factory=OrderedDict
+    _candidates: cachetools.LRUCache[tuple[object, ...], npt.NDArray[np.int64] | None] = field(
+        default_factory=lambda: cachetools.LRUCache(maxsize=CANDIDATE_CACHE)
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -133,14 +133,11 @@ class VectorIndex:
         key = (filters.collection, filters.doc_id, filters.language, groups)
         with self._lock:
             if key in self._candidates:
-                self._candidates.move_to_end(key)
-                return self._candidates[key]
+                return self._candidates[key]  # a read refreshes the key's place
         mask = self.mask(filters)
         found = None if bool(mask.all()) else np.flatnonzero(mask)
         with self._lock:
             self._candidates[key] = found
-            while len(self._candidates) > CANDIDATE_CACHE:
-                self._candidates.popitem(last=False)
         return found
 
     def top(self, vector: list[float], filters: Filters, k: int) -> list[tuple[int, float]]:

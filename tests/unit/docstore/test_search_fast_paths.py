@@ -14,7 +14,7 @@ from docstore.schema import Filters, Page, SearchMode, SearchRequest
 from docstore.sqlite import vectors as sqlite_vectors
 from docstore.sqlite.store import SqliteStore
 from docstore.sqlite.vectors import VectorIndex
-from search_api.search_service import EmbeddingCache
+from search_api.search_service import cached_embedder
 
 DIM = 8
 
@@ -89,7 +89,7 @@ def test_embedding_cache_returns_the_embedders_vectors_and_skips_repeats() -> No
         calls.append(text)
         return [float(len(text)), 1.0]
 
-    cache = EmbeddingCache(embed, size=2)
+    cache = cached_embedder(embed, size=2)
     assert cache("ab") == [2.0, 1.0] and cache("ab") == [2.0, 1.0]
     assert calls == ["ab"]
     cache("abc")
