@@ -14,8 +14,8 @@ Id = TypeVar("Id", str, int)  # page ids (OpenSearch) or SQLite rowids
 # RRF depth per list: twice the window the caller asked for, at least 20, at most 2000, in both
 # stores (so they fuse the same candidates). With k=60 ranks are flattened, so a page deep in
 # both lists can outrank one high in a single list; twice the window covers the pages that
-# usually make it, and OpenSearch's kNN cost grows with k (at 10k pages: ~6 ms at k=10, ~36 ms
-# at k=100), so going deeper costs every query.
+# usually make it, and OpenSearch's kNN cost grows steeply with k, so going deeper costs every
+# query.
 FUSION_MIN_DEPTH = 20
 FUSION_MAX_DEPTH = 2000
 

@@ -38,7 +38,7 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
 def _pattern(query: str) -> re.Pattern[str] | None:
     words, cjk = query_terms(query)
     # one boundary check around one alternation of the words (a lookbehind per word made the
-    # scan ~3x slower); CJK substrings need no boundaries
+    # scan much slower); CJK substrings need no boundaries
     alternatives = [rf"(?<![^\W_])(?:{'|'.join(re.escape(w) for w in words)})(?![^\W_])"] if words else []
     alternatives += [re.escape(c) for c in cjk]
     if not alternatives:

@@ -1,6 +1,6 @@
 """PyMuPDF, imported without the optional add-ons that PyMuPDF 2 loads eagerly when installed:
 `pymupdf.layout` (the layout analyser) and `pymupdf4llm` (Markdown export). Together they pull in
-an ONNX runtime and numpy and make `import pymupdf` ~0.7 CPU-s slower in every worker process;
+an ONNX runtime and numpy and make `import pymupdf` much slower in every worker process;
 the indexer uses neither (plain text blocks are what it needs)."""
 
 from __future__ import annotations

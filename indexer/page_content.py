@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 
-# Plain dataclasses, not pydantic models: the forkserver imports this module, and pydantic would
-# add ~0.25 s to every run's start-up.
+# Plain dataclasses, not pydantic models: the forkserver imports this module, and importing
+# pydantic would slow every run's start-up.
 @dataclass
 class PdfProbe:
     page_count: int

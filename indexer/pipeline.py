@@ -141,7 +141,7 @@ class Indexer:
             self._queue(Task(0, "probe", str(source.path)))
 
     def _load_embedder(self) -> None:
-        """Embedders load lazily: start loading this one (~0.4 CPU-s for the default) with the run's
+        """Embedders load lazily: start loading this one (costly even for the default) with the run's
         first new or changed file, while this thread waits for the first worker to start (the
         load holds the GIL: later, it would stall the dispatching of pages). A run whose files
         are all unchanged never loads it."""

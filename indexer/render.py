@@ -66,7 +66,7 @@ def render_page(
 def draws_only_gray(display_list: pymupdf.DisplayList) -> bool:
     """Whether every mark on the page is gray: text, paths, shadings and images in a gray colour
     space, colours within GRAY_TOLERANCE of gray. Such a page loses nothing rendered into one
-    channel, which draws ~20 % faster and halves the JPEG and thumbnail work. MuPDF's test device
+    channel, which draws faster and lightens the JPEG and thumbnail work. MuPDF's test device
     decides without decoding images: an image in a colour space counts as colour, so a colour page
     is never rendered gray (at worst a gray photo in an RGB image is rendered in colour)."""
     from indexer.mupdf import pymupdf
@@ -86,8 +86,8 @@ def draws_only_gray(display_list: pymupdf.DisplayList) -> bool:
 
 def _draw(dl: pymupdf.DisplayList, zoom: float, gray: bool = False) -> pymupdf.Pixmap:
     """Draw into a pixmap cleared to opaque white: one gray channel, or RGBA with every pixel
-    opaque so the samples read as RGBX. MuPDF draws 4-byte pixels faster than packed RGB (~15 %
-    on text and scan pages), and PIL takes RGBX as it stores images, without unpacking each pixel."""
+    opaque so the samples read as RGBX. MuPDF draws 4-byte pixels faster than packed RGB (on text
+    and scan pages alike), and PIL takes RGBX as it stores images, without unpacking each pixel."""
     from indexer.mupdf import pymupdf
 
     mu = pymupdf.mupdf
@@ -135,8 +135,8 @@ def encode_image(img: Image.Image, has_raster: bool, fmt: ImageFormat = "auto") 
 
 def thumbnail(img: Image.Image, width: int = THUMB_WIDTH) -> bytes:
     """A JPEG at most `width` pixels wide (and more than half of it): one integer box reduction
-    of the page image. Resampling to exactly `width` cost twice as much again (~2 ms a page)
-    for a picture the portal scales to its card anyway."""
+    of the page image. Resampling to exactly `width` cost much more again, for a picture the
+    portal scales to its card anyway."""
     if img.width > width:
         img = img.reduce(math.ceil(img.width / width))
     return _jpeg(img, 75)

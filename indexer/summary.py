@@ -25,8 +25,8 @@ class IndexOptions(BaseModel):
     embed_chars: int = Field(default=2000, ge=1)  # text per page given to the embedder
     # Where PDF pages are embedded. "workers": beside rendering, so embedding runs on every core
     # (right for CPU embedders whose forward pass costs several times the render);
-    # "parent": batched in the indexing process, loaded once (right for the default, a table
-    # lookup of ~1 ms a page, and for torch models, which batch well and are too big to load
+    # "parent": batched in the indexing process, loaded once (right for the default, a cheap
+    # table lookup per page, and for torch models, which batch well and are too big to load
     # once per worker). "auto" picks by embedder.
     embed_in: Literal["auto", "workers", "parent"] = "auto"
     quiet: bool = False

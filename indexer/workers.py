@@ -16,8 +16,8 @@ from indexer.ocr import OcrConfig
 from indexer.render import MAX_PIXELS, ImageFormat
 
 
-# Plain dataclasses, not pydantic models: the forkserver imports this module, and pydantic would
-# add ~0.25 s to every run's start-up. The values come from the validated IndexOptions.
+# Plain dataclasses, not pydantic models: the forkserver imports this module, and importing
+# pydantic would slow every run's start-up. The values come from the validated IndexOptions.
 @dataclass(frozen=True)
 class WorkerSettings:
     ocr: OcrConfig | None = None
@@ -118,7 +118,7 @@ def _limit_memory(mb: int) -> None:
 
 # Tasks in flight per worker: the next one already waits in the worker's pipe when it finishes a
 # page, so it never idles while this process is busy (an embedding batch, a bulk write). With one
-# task each, workers sat idle ~10 % of the time between pages.
+# task each, workers sat idle between pages.
 DEPTH = 2
 
 
@@ -133,7 +133,7 @@ class _Worker:
 def _start_context(settings: WorkerSettings) -> Any:
     """Workers fork from a forkserver: one fresh interpreter imports PyMuPDF, PIL (and numpy for an
     embedder) once, and every worker, first or replacement, is a fork of it that starts in
-    milliseconds instead of ~0.8 CPU-s of interpreter start-up and imports. Not a plain fork of this
+    milliseconds instead of paying for interpreter start-up and imports each time. Not a plain fork of this
     process, which may hold threads (embedder, store). Spawn where there is no forkserver."""
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")

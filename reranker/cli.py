@@ -63,17 +63,11 @@ def load_model(args: argparse.Namespace, **extra: Any) -> Any:
     except ModelLoadError as exc:
         raise CliError(str(exc)) from None
     try:
-        import torch  # noqa: F401
+        from reranker.m0.reranker import M0Reranker  # says which extra to install when torch is missing
 
-        from reranker.m0.reranker import M0Reranker
-    except ImportError as exc:
-        raise CliError(
-            f"the local reranker needs torch and transformers: install folio-search[rerank] ({exc})"
-        ) from exc
-    try:
         return M0Reranker.from_pretrained(args.model, device=args.device, dtype=args.dtype, **extra)
     except ImportError as exc:
-        raise CliError(f"{exc} (install folio-search[rerank])") from exc
+        raise CliError(str(exc)) from exc
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise CliError(f"cannot load the model from {args.model}: {exc}") from exc
 

@@ -59,7 +59,8 @@ def require_torch() -> None:
         except ImportError:
             missing.append(module)
     if missing:
+        # The same shape as the embedders' message for a missing optional package.
         raise ImportError(
-            f"The local reranker needs {', '.join(missing)}: install the extra folio-search[rerank] "
-            "(pip install 'folio-search[rerank]')."
+            f"the local reranker: the Python module(s) {', '.join(map(repr, missing))} missing; "
+            "install them with pip install 'folio-search[rerank]'"
         )

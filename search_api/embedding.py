@@ -40,7 +40,7 @@ class QueryEmbedder:
             return embedder
 
     def warm_up(self) -> None:
-        """Load the embedder before the first query needs it (a model load takes ~0.5 s); failures
+        """Load the embedder before the first query needs it (a model load is slow); failures
         are left for that query to report."""
         try:
             self._resolve().encode(["warm up"])  # embedders load lazily

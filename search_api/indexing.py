@@ -38,7 +38,7 @@ class UploadIndexer:
         self.upload_dir = upload_dir
         self.embedder = embedder
         self.workers = workers
-        self._loaded: Embedder | None = None  # kept across uploads: a load costs ~0.4 s of CPU
+        self._loaded: Embedder | None = None  # kept across uploads: loading one is costly
 
     def __call__(self, incoming: Path, collection: str, acl: list[str], caller: Caller) -> JobFile:
         from docstore.embedders.binding import embedder_for_indexing

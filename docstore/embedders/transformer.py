@@ -8,20 +8,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from docstore.embedders.base import EmbedderUnavailable, l2_normalise
+from docstore.embedders.base import l2_normalise, optional_import
 
 BATCH = 32
 
 
 class SentenceTransformerEmbedder:
     def __init__(self, model_id: str) -> None:
-        try:
-            from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise EmbedderUnavailable(
-                "sentence-transformers embedders need `pip install sentence-transformers`"
-            ) from exc
-        self._model: Any = SentenceTransformer(model_id)
+        st = optional_import(
+            "sentence_transformers", "sentence-transformers embedders", "sentence-transformers"
+        )
+        self._model: Any = st.SentenceTransformer(model_id)
         self.name = f"sentence-transformers:{model_id}"
         self.dim = int(self._model.get_sentence_embedding_dimension())
 
@@ -34,13 +31,9 @@ class SentenceTransformerEmbedder:
 
 class HfMeanPoolEmbedder:
     def __init__(self, model_id: str) -> None:
-        try:
-            import torch
-            from transformers import AutoModel, AutoTokenizer
-        except ImportError as exc:
-            raise EmbedderUnavailable(
-                "hf: embedders need the extra: `pip install folio-search[rerank]`"
-            ) from exc
+        torch = optional_import("torch", "hf: embedders", "folio-search[rerank]")
+        transformers = optional_import("transformers", "hf: embedders", "folio-search[rerank]")
+        AutoModel, AutoTokenizer = transformers.AutoModel, transformers.AutoTokenizer  # noqa: N806
         self._torch: Any = torch
         self._tokenizer: Any = AutoTokenizer.from_pretrained(model_id)
         self._model: Any = AutoModel.from_pretrained(model_id).eval()

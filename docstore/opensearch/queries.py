@@ -23,8 +23,8 @@ Vectors: ``knn_vector`` with the HNSW method on the **lucene** engine and cosine
 The Lucene engine supports efficient filtering inside the kNN search, and needs no native
 library (the faiss/nmslib engines do; a node without them fails at the first write).
 The vector is left out of the stored ``_source`` (mapping ``_source.excludes``): as a JSON
-array it was the bulk of every page's source, and filtering it out per hit cost a search at
-100k pages ~4 ms on the node, while returning it cost the client more. The exact vector is
+array it was the bulk of every page's source, and filtering it out per hit cost every search
+time on the node, while returning it cost the client more. The exact vector is
 kept beside the text as ``embedding_f32`` (base64 of little-endian float32, not indexed), a
 quarter of the JSON's size, so searches fetch the whole source unfiltered and `get_page`
 still returns the embedding. Indices created before this keep the vector in ``_source``;

@@ -3,8 +3,8 @@ the bytes, then the few best rows are rescored exactly in float32.
 
 The exact matvec over 100k x 384 float32 reads 150 MB and is bound by memory bandwidth; the
 int8 codes are 38 MB. The query is quantised to int8 too and the scan is SimSIMD's int8 dot
-product (AVX2/AVX-512/NEON kernels with exact int32 accumulation): about 5 ms for 100k x 384 on
-one core, where numpy, which has no fast int8 matvec, needed ~12 ms on two.
+product (AVX2/AVX-512/NEON kernels with exact int32 accumulation): faster on one core than
+numpy, which has no fast int8 matvec, on two (timings in BENCHMARKS.md).
 
 Exactness does not depend on luck. Each row i keeps `error[i] = ||row - codes*scale||`; with the
 query's own quantisation error e_q, Cauchy-Schwarz bounds how far an approximate score can be

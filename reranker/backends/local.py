@@ -11,7 +11,7 @@ from reranker.types import Scorer
 def load_local(path_or_id: str, **opts: Any) -> Scorer:
     """An `M0Reranker` for a checkpoint folder or model id; `opts` as `M0Reranker.from_pretrained`."""
     try:
-        from reranker.m0.reranker import M0Reranker
+        from reranker.m0.reranker import M0Reranker  # says which extra to install when torch is missing
     except ImportError as exc:
-        raise ValueError(f"the local reranker needs torch: install folio-search[rerank] ({exc})") from exc
+        raise ValueError(str(exc)) from exc
     return M0Reranker.from_pretrained(path_or_id, **opts)

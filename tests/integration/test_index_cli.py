@@ -220,4 +220,4 @@ def test_an_embedder_whose_package_is_missing_is_a_clear_error(tmp_path: Path) -
         [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=REPO, timeout=120
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "pip install sentence-transformers" in proc.stderr
+    assert "pip install 'sentence-transformers'" in proc.stderr

@@ -58,7 +58,7 @@ def test_missing_optional_packages_give_a_clear_error() -> None:
     try:
         import sentence_transformers  # type: ignore[import-not-found]  # noqa: F401
     except ImportError:
-        with pytest.raises(EmbedderUnavailable, match="pip install sentence-transformers"):
+        with pytest.raises(EmbedderUnavailable, match="pip install 'sentence-transformers'"):
             get_embedder("sentence-transformers:some/model")
     else:
         pytest.skip("sentence-transformers is installed")
