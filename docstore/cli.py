@@ -13,7 +13,7 @@ from typing import Any
 from docstore.embedders import EmbedderUnavailable
 from docstore.embedders.binding import query_embedder
 from docstore.protocol import Store, StoreUnavailable
-from docstore.schema import Filters, Hit, SearchMode, SearchRequest
+from docstore.schema import MAX_TOP_K, Filters, Hit, SearchMode, SearchRequest
 from docstore.store import DEFAULT_STORE_URL, open_store
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("search", help="first-stage search (bm25, knn, hybrid)")
     parser.add_argument("query", help="the search text")
     parser.add_argument("--mode", choices=[m.value for m in SearchMode], default=SearchMode.hybrid.value)
-    parser.add_argument("--top-k", type=int, default=10, help="number of hits (1-1000, default 10)")
+    parser.add_argument("--top-k", type=int, default=10, help=f"number of hits (1-{MAX_TOP_K}, default 10)")
     parser.add_argument("--collection", default=None, help="only pages of this collection")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -78,8 +78,8 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 1 <= args.top_k <= 1000:
-        return _fail("--top-k must be between 1 and 1000", 2)
+    if not 1 <= args.top_k <= MAX_TOP_K:
+        return _fail(f"--top-k must be between 1 and {MAX_TOP_K}", 2)
     url = args.store or os.environ.get("FOLIO_STORE") or DEFAULT_STORE_URL
     try:
         store = open_store(url)

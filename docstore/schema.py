@@ -52,12 +52,19 @@ class Filters(BaseModel):
     groups: list[str] | None = None
 
 
+# How deep and how far a search may go, the same for every entry point (the API's JSON and form
+# bodies, `folio search`); the first-stage depth is also how many candidates the reranker scores.
+MAX_TOP_K = 200
+MAX_TOP_N = 100
+MAX_OFFSET = 10_000
+
+
 class SearchRequest(BaseModel):
     query: str = ""
     vector: list[float] | None = None  # query embedding, needed by knn and hybrid
     mode: SearchMode = SearchMode.hybrid
-    top_k: int = Field(default=50, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    top_k: int = Field(default=50, ge=1, le=MAX_TOP_K)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     filters: Filters = Field(default_factory=Filters)
     # False: hits come without snippets (a caller that shows only some hits makes its own)
     snippets: bool = True

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from docstore.schema import SearchMode
+from docstore.schema import MAX_OFFSET, MAX_TOP_K, MAX_TOP_N, SearchMode
 
 
 class SearchBody(BaseModel):
@@ -18,9 +18,9 @@ class SearchBody(BaseModel):
         description="a query image: base64, a data URL, or an http(s) URL where the server allows them",
     )
     mode: SearchMode = SearchMode.hybrid
-    top_k: int = Field(default=50, ge=1, le=200, description="first-stage candidates to rerank")
-    top_n: int = Field(default=10, ge=1, le=100, description="hits returned")
-    offset: int = Field(default=0, ge=0, le=10_000, description="paging over the reranked list")
+    top_k: int = Field(default=50, ge=1, le=MAX_TOP_K, description="first-stage candidates to rerank")
+    top_n: int = Field(default=10, ge=1, le=MAX_TOP_N, description="hits returned")
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="paging over the reranked list")
     collection: str | None = None
     doc_id: str | None = None
     language: str | None = None

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from docstore.schema import Filters, SearchMode
+from docstore.schema import MAX_OFFSET, MAX_TOP_K, MAX_TOP_N, Filters, SearchMode
 from search_api.auth import Caller, get_caller
 from search_api.models import ErrorResponse, SearchBody, SearchResponse
 from search_api.query_image import image_limits, load_request_image, ocr_text
@@ -86,9 +86,9 @@ async def search_image(
     image: UploadFile = File(..., description="the query image"),
     query: str | None = Form(default=None, max_length=4096),
     mode: SearchMode = Form(default=SearchMode.hybrid),
-    top_k: int = Form(default=50, ge=1, le=200),
-    top_n: int = Form(default=10, ge=1, le=100),
-    offset: int = Form(default=0, ge=0, le=10_000),
+    top_k: int = Form(default=50, ge=1, le=MAX_TOP_K),
+    top_n: int = Form(default=10, ge=1, le=MAX_TOP_N),
+    offset: int = Form(default=0, ge=0, le=MAX_OFFSET),
     collection: str | None = Form(default=None),
     doc_id: str | None = Form(default=None),
     language: str | None = Form(default=None),

@@ -98,6 +98,8 @@ def test_missing_store_and_bad_arguments_fail_clearly(
     assert main(["search", "x", "--store", "ftp://nope"]) == 2
     assert "unsupported store URL" in capsys.readouterr().err
     assert main(["search", "x", "--top-k", "0", "--store", missing]) == 2
+    assert main(["search", "x", "--top-k", str(MAX_TOP_K + 1), "--store", missing]) == 2
+    assert f"between 1 and {MAX_TOP_K}" in capsys.readouterr().err
 
 
 def test_knn_on_a_store_without_vectors_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -93,3 +93,17 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
     monkeypatch.setenv("FOLIO_CANDIDATE_MODALITY", "video")
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_search_bounds_are_the_schemas_on_every_entry_point(tmp_path: Path) -> None:
+    """The JSON body and the multipart form of the API publish the bounds docstore.schema states."""
+    from docstore.schema import MAX_OFFSET, MAX_TOP_K, MAX_TOP_N
+    from search_api.app import create_app
+
+    app = create_app(Settings(store=f"sqlite:///{tmp_path}/b.db", keys_file=tmp_path / "k.db"))
+    schemas = app.openapi()["components"]["schemas"]
+    form = next(s for name, s in schemas.items() if name.startswith("Body_search_image"))
+    for props in (schemas["SearchBody"]["properties"], form["properties"]):
+        assert props["top_k"]["maximum"] == MAX_TOP_K
+        assert props["top_n"]["maximum"] == MAX_TOP_N
+        assert props["offset"]["maximum"] == MAX_OFFSET
