@@ -9,7 +9,7 @@ import pytest
 
 from docstore.embedders import get_embedder
 from docstore.embedders.binding import record_embedder
-from docstore.schema import Page, page_id
+from docstore.schema import MAX_TOP_K, Page, page_id
 from docstore.sqlite.store import SqliteStore
 from search_api.main import main
 
