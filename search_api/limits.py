@@ -12,7 +12,7 @@ from fastapi import HTTPException
 from search_api.metrics import Metrics
 
 
-class Overloaded(HTTPException):
+class AtCapacity(HTTPException):
     def __init__(self, kind: str) -> None:
         super().__init__(
             status_code=503,
@@ -32,7 +32,7 @@ class ConcurrencyLimit:
     def slot(self) -> Iterator[None]:
         if not self._sem.acquire(blocking=False):
             self._metrics.shed.labels(self.kind).inc()
-            raise Overloaded(self.kind)
+            raise AtCapacity(self.kind)
         gauge = self._metrics.in_flight.labels(self.kind)
         gauge.inc()
         try:
