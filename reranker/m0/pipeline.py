@@ -9,29 +9,18 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from reranker.errors import CandidateError
+from reranker.errors import BackendFailed, CandidateError
 from reranker.m0.gate import TurnGate
 from reranker.m0.model import logits_to_scores
 from reranker.m0.prepare import PreparedPair, Preparer, Side
 from reranker.m0.runner import ModelRunner
 from reranker.m0.token_budget import take_batch
-from reranker.types import RerankError
-
-
-@dataclass
-class PipelineResult:
-    scores: list[float | CandidateError]
-    pair_tokens: list[int] = field(default_factory=list)  # text + visual tokens per pair (0: failed)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def total_tokens(self) -> int:
-        return sum(self.pair_tokens)
+from reranker.types import RerankScores
 
 
 @dataclass
@@ -77,12 +66,16 @@ class Pipeline:
                 future.set_exception(exc)
         return future.result()
 
-    def run(self, pairs: Sequence[tuple[Any, Any]]) -> PipelineResult:
+    def run(
+        self, pairs: Sequence[tuple[Any, Any]], model: str = "", max_length: int | None = None
+    ) -> RerankScores:
+        """Scores of the pairs in the order given (`model` names them in the result); `max_length`
+        truncates this call's pairs (None: the preparer's configured one)."""
         start = time.perf_counter()
         n = len(pairs)
         scores: list[float | CandidateError] = [CandidateError("not scored")] * n
         if n == 0:
-            return PipelineResult(scores=[])
+            return RerankScores(model=model, scores=[], pair_tokens=[])
         ready: queue.Queue[PreparedPair | _Fatal] = queue.Queue(maxsize=max(8, 2 * self.max_batch_pairs))
         memo: dict[Any, Future[Side | CandidateError]] = {}
         memo_lock = threading.Lock()
@@ -95,7 +88,7 @@ class Pipeline:
                 query, candidate = pairs[i]
                 with self.gate.prepare():
                     item: PreparedPair | _Fatal = self.preparer.prepare_pair(
-                        i, self._query_side(memo, memo_lock, query), candidate
+                        i, self._query_side(memo, memo_lock, query), candidate, max_length
                     )
             except BaseException as exc:  # a bug, not bad input: fail the call, loudly
                 item = _Fatal(exc)
@@ -146,8 +139,9 @@ class Pipeline:
             done.put(None)
             post.join()
         if post_errors:
-            raise RerankError(f"reranker failed while reading scores: {post_errors[0]!r}") from post_errors[0]
-        return PipelineResult(
+            raise BackendFailed(f"reranker failed while reading scores: {post_errors[0]!r}") from post_errors[0]
+        return RerankScores(
+            model=model,
             scores=scores,
             pair_tokens=pair_tokens,
             timings_ms={"total": (time.perf_counter() - start) * 1000, "model": model_ms},
@@ -162,7 +156,7 @@ class Pipeline:
     ) -> int:
         item = ready.get(block=block)
         if isinstance(item, _Fatal):
-            raise RerankError(f"reranker failed while preparing inputs: {item.exc!r}") from item.exc
+            raise BackendFailed(f"reranker failed while preparing inputs: {item.exc!r}") from item.exc
         if item.error is not None:
             scores[item.index] = item.error
         else:

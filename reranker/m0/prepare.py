@@ -5,11 +5,11 @@ prompt encoding. Runs on worker threads; failures are CandidateErrors for that p
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import cachetools
 from PIL import Image
 
 from reranker.errors import CandidateError
@@ -33,23 +33,19 @@ from reranker.types import ImageInput, TextInput
 
 class _Memo:
     """A small thread-safe LRU for per-document tokenisation: a candidate reached by many queries is
-    truncated and tokenised once."""
+    truncated and tokenised once (a miss computes outside the lock)."""
 
     def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._items: cachetools.LRUCache[Any, Any] = cachetools.LRUCache(maxsize=size)
         self._lock = threading.Lock()
 
     def get_or(self, key: Any, make: Callable[[], Any]) -> Any:
         with self._lock:
             if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
+                return self._items[key]  # a read refreshes the key's place
         value = make()
         with self._lock:
             self._items[key] = value
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
         return value
 
 
@@ -83,7 +79,9 @@ def as_input(value: Any) -> TextInput | ImageInput:
         return value
     if isinstance(value, Image.Image | bytes):
         return ImageInput(value)
-    raise CandidateError(f"unsupported input of type {type(value).__name__} (use str, TextInput or ImageInput)")
+    raise CandidateError(
+        f"unsupported input of type {type(value).__name__} (use str, TextInput or ImageInput)"
+    )
 
 
 class Preparer:
@@ -119,17 +117,24 @@ class Preparer:
         pixels, grid = self.preprocessor(image)
         return PreparedImage(key=key, grid_thw=grid, pixel_values=pixels)
 
-    def prepare_side(self, value: Any, what: str) -> Side:
+    def prepare_side(self, value: Any, what: str, max_length: int | None = None) -> Side:
+        """`max_length`: this call's truncation (None: the configured one); only a text document's
+        cut depends on it."""
         item = as_input(value)
         if isinstance(item, ImageInput):
             return Side(image=self.prepare_image(item.image, document=what == "document"))
         text = clean_text(item.text, what)
         if what == "query":
             return Side(text=truncate_text(self.tokenizer, text, MAX_QUERY_TOKENS))
-        limit = max_doc_tokens(self.max_length)
-        return Side(text=self._memo.get_or(("cut", text, limit), lambda: truncate_text(self.tokenizer, text, limit)))
+        limit = max_doc_tokens(max_length or self.max_length)
+        return Side(
+            text=self._memo.get_or(("cut", text, limit), lambda: truncate_text(self.tokenizer, text, limit))
+        )
 
-    def encode(self, index: int, query: Side, doc: Side, with_prefix: bool = True) -> PreparedPair:
+    def encode(
+        self, index: int, query: Side, doc: Side, with_prefix: bool = True, max_length: int | None = None
+    ) -> PreparedPair:
+        max_length = max_length or self.max_length
         # Images go in placeholder order: the document's before the query's.
         images = [s.image for s in (doc, query) if s.image is not None]
         encoded = encode_pair(
@@ -138,42 +143,56 @@ class Preparer:
             [self.preprocessor.tokens(im.grid_thw) for im in images],
             [im.key for im in images],
             self.image_token_id,
-            self.max_length,
+            max_length,
         )
         pair = PreparedPair(index=index, encoded=encoded, images=images)
         if with_prefix and self.prefix_cache is not None and self.prefix_cache.enabled:
-            self._find_prefix(pair, doc)
+            self._find_prefix(pair, doc, max_length)
         page = doc.image
-        if page is not None and page.source is not None and page.pixel_values is None and page.features is None:
+        if (
+            page is not None
+            and page.source is not None
+            and page.pixel_values is None
+            and page.features is None
+        ):
             if pair.prefix is None:  # its cached prefix was evicted since preparation: prepare the page
                 page = images[0] = doc.image = self.prepare_image(page.source)
                 if page.pixel_values is None and page.features is None:
                     raise RuntimeError(f"image {page.key} could not be prepared again")
         return pair
 
-    def _find_prefix(self, pair: PreparedPair, doc: Side) -> None:
-        """The prompt's document-only prefix: its length, cache key and cached keys/values if any."""
+    def _find_prefix(self, pair: PreparedPair, doc: Side, max_length: int) -> None:
+        """The prompt's document-only prefix: its length, cache key and cached keys/values if any.
+        The key holds the prefix's own token ids (so a document cut differently never shares it)
+        and `max_length` as well."""
         assert pair.encoded is not None and self.prefix_cache is not None
         if doc.image is not None:
-            slot = self._memo.get_or(("slot",), lambda: self.tokenizer(DOC_PREFIX + IMAGE_SLOT,
-                                                                       add_special_tokens=False)["input_ids"])
+            slot = self._memo.get_or(
+                ("slot",),
+                lambda: self.tokenizer(DOC_PREFIX + IMAGE_SLOT, add_special_tokens=False)["input_ids"],
+            )
             doc_ids = expand_images(slot, [self.preprocessor.tokens(doc.image.grid_thw)], self.image_token_id)
         else:
             text = doc.text or ""
-            doc_ids = self._memo.get_or(("ids", text), lambda: self.tokenizer(DOC_PREFIX + text,
-                                                                              add_special_tokens=False)["input_ids"])
+            doc_ids = self._memo.get_or(
+                ("ids", text),
+                lambda: self.tokenizer(DOC_PREFIX + text, add_special_tokens=False)["input_ids"],
+            )
         full = pair.encoded.input_ids
         n = min(common_length(full, doc_ids), len(full) - 1)  # the score token always runs
         if n <= 0:
             return
         pair.prefix_len = n
-        pair.prefix_key = prefix_key(full[:n], doc.image.key if doc.image is not None else None, self.max_length)
+        pair.prefix_key = prefix_key(full[:n], doc.image.key if doc.image is not None else None, max_length)
         pair.prefix = self.prefix_cache.get(pair.prefix_key)
 
-    def prepare_pair(self, index: int, query: Side | CandidateError, candidate: Any) -> PreparedPair:
+    def prepare_pair(
+        self, index: int, query: Side | CandidateError, candidate: Any, max_length: int | None = None
+    ) -> PreparedPair:
         if isinstance(query, CandidateError):
             return PreparedPair(index=index, error=CandidateError(f"query: {query}"))
         try:
-            return self.encode(index, query, self.prepare_side(candidate, "document"))
+            doc = self.prepare_side(candidate, "document", max_length)
+            return self.encode(index, query, doc, max_length=max_length)
         except CandidateError as exc:
             return PreparedPair(index=index, error=exc)

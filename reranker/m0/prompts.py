@@ -42,10 +42,12 @@ def clean_text(text: str, what: str) -> str:
 
 def truncate_text(tokenizer: Any, text: str, limit: int) -> str:
     """Cut `text` to `limit` tokens by tokenising, cutting and decoding back (as the reference does:
-    a text that reaches the limit is replaced by its decoded tokens)."""
-    ids = tokenizer(text, add_special_tokens=False, truncation=True, max_length=limit)["input_ids"]
+    a text that reaches the limit is replaced by its decoded tokens). The ids are cut here, not by
+    the tokenizer's `truncation`: a fast tokenizer keeps that setting on its shared backend, so a
+    truncating call would race with the preparation threads' other encodings."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(ids) >= limit:
-        return str(tokenizer.decode(ids))
+        return str(tokenizer.decode(ids[:limit]))
     return text
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from reranker.errors import CandidateError, require_torch
-from reranker.types import Candidate, Query, RerankOutput, RerankResult
+from reranker.errors import BackendFailed, CandidateError, require_torch
+from reranker.types import Candidate, Query, RerankOutput, RerankScores
 
 require_torch()
 
@@ -18,13 +18,13 @@ import torch  # noqa: E402
 
 from reranker.checkpoint import resolve_checkpoint  # noqa: E402
 from reranker.images import ImageLimits  # noqa: E402
+from reranker.m0.card_api import card_result, checked_max_length, given_pairs, to_inputs  # noqa: E402
 from reranker.m0.loading import load_model, load_tokenizer  # noqa: E402
 from reranker.m0.model import M0RankingModel  # noqa: E402
-from reranker.m0.pipeline import Pipeline, PipelineResult  # noqa: E402
+from reranker.m0.pipeline import Pipeline  # noqa: E402
 from reranker.m0.prefix import PrefixCache  # noqa: E402
 from reranker.m0.prepare import Preparer  # noqa: E402
 from reranker.m0.runner import ModelRunner  # noqa: E402
-from reranker.m0.tokens import TokenCounter  # noqa: E402
 from reranker.m0.vision import MAX_PIXELS, MIN_PIXELS, ImagePreprocessor, VisionCache  # noqa: E402
 
 __all__ = ["CandidateError", "M0Options", "M0Reranker"]
@@ -79,7 +79,6 @@ class M0Reranker:
         self.pipeline = Pipeline(
             self.preparer, self.runner, workers, budget, opts.max_batch_pairs, take_turns=cpu
         )
-        self.counter = TokenCounter(self.preparer)
         self._closed = False
 
     @classmethod
@@ -108,27 +107,14 @@ class M0Reranker:
         tokenizer = load_tokenizer(folder)
         return cls(model, tokenizer, folder, name or _default_name(path_or_id), opts)
 
-    def score_pairs_detailed(self, pairs: Sequence[tuple[Query, Candidate]]) -> PipelineResult:
+    shares_batches = True  # one model on one device: the engine gathers concurrent calls into batches
+
+    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> RerankScores:
+        """One score per pair (any mix of queries), or the CandidateError that pair failed with, and
+        the text + visual tokens each pair cost (0 if it failed), counted from the prepared inputs."""
         if self._closed:
-            raise RuntimeError("this reranker is closed")
-        return self.pipeline.run(list(pairs))
-
-    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float | CandidateError]:
-        """One score per pair (any mix of queries), or the CandidateError that pair failed with."""
-        return self.score_pairs_detailed(pairs).scores
-
-    def score_pairs_counted(
-        self, pairs: Sequence[tuple[Query, Candidate]]
-    ) -> tuple[list[float | CandidateError], list[int]]:
-        """Scores as `score_pairs`, plus the text + visual tokens each pair cost (0 if it failed),
-        counted from the prepared inputs: usage without reading or tokenising anything again."""
-        out = self.score_pairs_detailed(pairs)
-        return out.scores, out.pair_tokens
-
-    def count_tokens(self, pairs: Sequence[tuple[Query, Candidate]]) -> int:
-        """Text + visual tokens the pairs would cost (failed pairs count 0), without scoring them:
-        reads image headers and tokenises (a scoring call reports its usage itself)."""
-        return self.counter.count(pairs)
+            raise BackendFailed("this reranker is closed")
+        return self.pipeline.run(list(pairs), self.model_name)
 
     def rerank(
         self,
@@ -137,23 +123,37 @@ class M0Reranker:
         top_n: int | None = None,
         return_documents: bool = False,
     ) -> RerankOutput:
-        out = self.score_pairs_detailed([(query, d) for d in documents])
-        results = [
-            RerankResult(
-                index=i,
-                relevance_score=0.0 if isinstance(s, CandidateError) else s,
-                document=documents[i] if return_documents else None,
-                error=str(s) if isinstance(s, CandidateError) else None,
-            )
-            for i, s in enumerate(out.scores)
-        ]
-        # Best first; failed candidates last, in their given order.
-        results.sort(key=lambda r: (r.error is not None, -r.relevance_score, r.index))
-        if top_n is not None:
-            results = results[: max(0, top_n)]
-        return RerankOutput(
-            model=self.model_name, results=results, total_tokens=out.total_tokens, timings_ms=out.timings_ms
-        )
+        """The documents ranked for the query, best first (see `rank_results`)."""
+        scored = self.score_pairs([(query, d) for d in documents])
+        return scored.output(top_n, documents if return_documents else None)
+
+    def compute_score(
+        self,
+        pairs: Sequence[Any],
+        *,
+        max_length: int | None = None,
+        doc_type: str = "text",
+        query_type: str = "text",
+        batch_size: int | None = None,
+    ) -> float | list[float]:
+        """The model card's API: `pairs` is a list of `[query, document]` (or one such pair);
+        `query_type` / `doc_type` ("text" or "image") say what every query / document is. An image
+        is a file path (str or Path), a PIL image, bytes, base64 / a data URL, or an http(s) URL
+        (fetched only when loaded with `allow_urls=True`). Scores equal `score_pairs`' / `rerank`'s.
+
+        Returns the scores in input order, and, as the card's code does, a bare float when there is
+        exactly one pair. A pair that cannot be scored raises its CandidateError (ImageTooLarge for
+        a size limit), naming the pair: the card's API has no per-pair error.
+
+        `max_length` (default: the configured one) truncates as the card does: a text document to
+        `max(max_length - 512, 512)` tokens, the whole pair to `max_length - 1`, then the score
+        token. Queries are cut to 512 tokens. `batch_size` is accepted for the card's signature and
+        ignored: batches are formed by token budget and never change a score."""
+        if self._closed:
+            raise BackendFailed("this reranker is closed")
+        given = given_pairs(pairs)
+        inputs = to_inputs(given, query_type, doc_type)
+        return card_result(self.pipeline.run(inputs, self.model_name, checked_max_length(max_length)), given)
 
     def ping(self) -> bool:
         return not self._closed

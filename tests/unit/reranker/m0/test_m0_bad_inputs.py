@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import base64
-import http.server
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ from PIL import Image
 
 from reranker.errors import CandidateError
 from reranker.types import ImageInput
-from tests.unit.reranker.m0.conftest import png_bytes
+from tests.unit.reranker.m0.conftest import png_bytes, serve_folder
 
 PAGE = png_bytes(112, 140, seed=30)
 
@@ -32,22 +30,10 @@ def huge_png_header(width: int = 8000, height: int = 6250) -> bytes:
 
 @pytest.fixture
 def image_server(tmp_path: Path) -> Iterator[str]:
+    """A loopback HTTP server for PAGE as /page.png."""
     (tmp_path / "page.png").write_bytes(PAGE)
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(tmp_path), **kw)
-
-        def log_message(self, *a) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
+    with serve_folder(tmp_path) as url:
+        yield url
 
 def test_bad_candidates_fail_alone(m0) -> None:
     good = ["a fine text", ImageInput(PAGE)]
