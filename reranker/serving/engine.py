@@ -97,6 +97,10 @@ class RerankEngine:
             if self._closed:
                 raise BackendFailed("the reranker is shutting down")
             if len(self._queue) >= self.limits.max_queue:
+                # Calls whose callers stopped waiting hold no place (a stuck worker may not have
+                # reached them yet).
+                self._queue = collections.deque(c for c in self._queue if not c.future.cancelled())
+            if len(self._queue) >= self.limits.max_queue:
                 self.stats.rejected += 1
                 raise Overloaded(
                     f"the rerank queue is full ({len(self._queue)} calls waiting); retry shortly"

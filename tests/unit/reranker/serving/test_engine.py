@@ -239,3 +239,21 @@ def test_ranked_output_puts_failed_candidates_last_and_cuts_to_top_n() -> None:
     assert all(r.document is docs[r.index] for r in out.results)
     top = scored.output(top_n=2)
     assert [r.index for r in top.results] == [r.index for r in out.results[:2]] and top.results[0].document is None
+
+
+def test_calls_given_up_by_their_callers_free_their_place_in_the_queue() -> None:
+    scorer = FakeScorer(hold=True)
+    engine = _engine(scorer, max_queue=2)
+    try:
+        _held(engine, scorer)
+        for query in ("a", "b"):  # both wait behind the held call, then their callers give up
+            with pytest.raises(DeadlineExceeded):
+                engine.rerank(query, ["x"], deadline_s=0.01)
+        assert engine.queue_depth == 2
+        waiting = engine.submit("c", ["y"])  # not Overloaded: the two abandoned calls make room
+        assert engine.queue_depth == 1
+        scorer.gate.set()
+        assert waiting.result(timeout=10).scores == [fake_score("c", "y")]
+    finally:
+        engine.close()
+    assert engine.stats.rejected == 0 and scorer.batch_sizes == [1, 1]
