@@ -1,6 +1,6 @@
 """The embedded store: one SQLite file with FTS5 for BM25, float32 vectors beside the pages and
-page images in a blob table. See sqlite_schema (tables), sqlite_fts (CJK-aware analysis) and
-sqlite_vectors (exact cosine kNN).
+page images in a blob table. See `schema` (tables), `fts` (CJK-aware analysis) and
+`vectors` (exact cosine kNN).
 
 Concurrency: WAL mode, one connection per thread (the API serves from a thread pool), writes
 serialised by a lock within the process and by `BEGIN IMMEDIATE` across processes."""
