@@ -1,4 +1,4 @@
-"""The SQLite store's BM25 query and hit assembly (the I/O shell around sqlite_fts)."""
+"""The SQLite store's BM25 query and hit assembly (the I/O shell around `fts`)."""
 
 from __future__ import annotations
 
