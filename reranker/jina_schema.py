@@ -2,9 +2,13 @@
 Folio's reranker types. Shared by the server (parsing requests) and the HTTP backends (building them).
 
 Request:  {"model"?, "query": str | {"text"} | {"image"}, "documents": [str | {"text"} | {"image"}],
-           "top_n"?, "return_documents"?}
+           "top_n"?, "return_documents"?, "max_tokens_per_doc"?, "truncation"?}
 Response: {"model", "usage": {"total_tokens"}, "results": [{"index", "relevance_score", "document"?}]}
 An image is an http(s) URL, a data URL, or bare base64.
+
+The same route serves clients of other dialects whose requests fit: Cohere's v1 rerank (documents as
+strings or {"text"}) and vLLM's rerank, whose query and documents may be given as content parts
+(see `reranker.vllm_schema`) and whose `truncate_prompt_tokens` caps each document.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from reranker.errors import CandidateError
 from reranker.types import Candidate, ImageInput, Query, RerankScores, TextInput, WireImage, rank_results
+from reranker.vllm_schema import Content, content_item, doc_token_cap, spread_content
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -36,11 +41,11 @@ class ImageDoc(BaseModel):
     image: NonEmpty = Field(description="http(s) URL, data URL, or base64-encoded image bytes")
 
 
-WireItem = str | TextDoc | ImageDoc
+WireItem = str | TextDoc | ImageDoc | Content
 
 
 class RerankRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # tolerate fields other Jina clients send (e.g. "truncation")
+    model_config = ConfigDict(extra="ignore")  # tolerate fields other clients send (e.g. "rank_fields")
 
     model: str | None = None
     query: WireItem
@@ -48,6 +53,22 @@ class RerankRequest(BaseModel):
     top_n: int | None = Field(default=None, ge=1)
     # Jina's API returns the documents unless told not to.
     return_documents: bool = True
+    max_tokens_per_doc: int | None = Field(
+        default=None, ge=1, description="cut each text document to at most this many tokens"
+    )
+    # Long documents are always cut to the model's limit, never refused; accepted for clients that send it.
+    truncation: bool | None = None
+    truncate_prompt_tokens: int | None = Field(default=None, ge=-1, description="vLLM's name for the cap")
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _spread(cls, value: Any) -> Any:
+        return spread_content(value)
+
+    def doc_token_cap(self) -> int | None:
+        """The tightest document cap asked for (None: the model's own limit)."""
+        caps = [c for c in (self.max_tokens_per_doc, doc_token_cap(self.truncate_prompt_tokens)) if c]
+        return min(caps) if caps else None
 
 
 class Usage(BaseModel):
@@ -70,11 +91,14 @@ class RerankResponse(BaseModel):
 
 
 def to_item(item: WireItem) -> Candidate:
-    """A query or document as received: text, or an image that is never a path on this machine."""
+    """A query or document as received: text, or an image that is never a path on this machine
+    (CandidateError for content of several parts)."""
     if isinstance(item, str):
         return item
     if isinstance(item, TextDoc):
         return TextInput(item.text)
+    if isinstance(item, Content):
+        return content_item(item)
     return ImageInput(WireImage(item.image))
 
 
@@ -116,8 +140,16 @@ def to_wire(item: Candidate) -> str | dict[str, str]:
 
 
 def echo_document(item: WireItem) -> TextDoc | ImageDoc:
-    """The document as Jina echoes it back: always an object."""
-    return TextDoc(text=item) if isinstance(item, str) else item
+    """The document as Jina echoes it back: always {"text"} or {"image"}, content parts included."""
+    if isinstance(item, str):
+        return TextDoc(text=item)
+    if isinstance(item, Content):
+        echoed = to_item(item)
+        if isinstance(echoed, TextInput):
+            return TextDoc(text=echoed.text)
+        assert isinstance(echoed, ImageInput) and isinstance(echoed.image, WireImage)
+        return ImageDoc(image=echoed.image.text)
+    return item
 
 
 def build_request_payload(
@@ -127,6 +159,7 @@ def build_request_payload(
     model: str | None,
     top_n: int | None,
     return_documents: bool,
+    max_tokens_per_doc: int | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "query": to_wire(query),
@@ -137,6 +170,8 @@ def build_request_payload(
         payload["model"] = model
     if top_n is not None:
         payload["top_n"] = top_n
+    if max_tokens_per_doc is not None:
+        payload["max_tokens_per_doc"] = max_tokens_per_doc
     return payload
 
 

@@ -117,9 +117,13 @@ class Scorer(Protocol):
     # concurrent calls into its batches. False: calls may overlap (each is one HTTP request).
     shares_batches: bool
 
-    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> RerankScores:
+    def score_pairs(
+        self, pairs: Sequence[tuple[Query, Candidate]], max_doc_tokens: int | None = None
+    ) -> RerankScores:
         """Scores in the order given; a pair that cannot be scored gets its CandidateError. Raises
-        when the whole call fails (unreachable, out of memory)."""
+        when the whole call fails (unreachable, out of memory). `max_doc_tokens` cuts every text
+        document of the call to at most that many tokens (None: the scorer's own limit); a long
+        document is cut, never refused, and the tokens reported are those scored."""
 
     def ping(self) -> bool: ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
 import sys
 
@@ -17,8 +18,16 @@ _COMMAND_MODULES = {
 }
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("folio-search")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser(load: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="folio", description="Folio visual-document search.")
+    parser.add_argument("--version", action="version", version=f"folio {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name, commands in _COMMAND_MODULES.items():
         if load is None or load in commands:
@@ -55,6 +64,9 @@ def _unavailable(exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--version"]:  # without importing every command's package
+        print(f"folio {version()}")
+        return 0
     command = next((a for a in argv if not a.startswith("-")), None)
     known = {c for cmds in _COMMAND_MODULES.values() for c in cmds}
     parser = build_parser(command if command in known else "")

@@ -63,8 +63,12 @@ class RemoteBackend:
     def model_name(self) -> str:
         return self.model or "jina-reranker-m0"
 
-    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> RerankScores:
-        """One request per distinct query (the contract has one query per call), in the order given."""
+    def score_pairs(
+        self, pairs: Sequence[tuple[Query, Candidate]], max_doc_tokens: int | None = None
+    ) -> RerankScores:
+        """One request per distinct query (the contract has one query per call), in the order given.
+        `max_doc_tokens` is sent as `max_tokens_per_doc` (Folio's rerank server cuts documents by
+        it; a server that ignores the field applies its own limit)."""
         if not pairs:
             return RerankScores(model=self.model_name, scores=[], pair_tokens=[])
         groups: dict[int, list[int]] = {}  # first position of a query -> positions sharing it
@@ -75,17 +79,24 @@ class RemoteBackend:
         scores: list[float | CandidateError] = [CandidateError("not scored")] * len(pairs)
         total, model, start = 0, self.model_name, time.perf_counter()
         for head, positions in groups.items():
-            part = self._score_one(pairs[head][0], [pairs[i][1] for i in positions])
+            part = self._score_one(pairs[head][0], [pairs[i][1] for i in positions], max_doc_tokens)
             for i, s in zip(positions, part.scores, strict=True):
                 scores[i] = s
             total, model = total + part.total_tokens, part.model
         timings = {"remote": (time.perf_counter() - start) * 1000}
         return RerankScores(model=model, scores=scores, total_tokens=total, timings_ms=timings)
 
-    def _score_one(self, query: Query, documents: Sequence[Candidate]) -> RerankScores:
+    def _score_one(
+        self, query: Query, documents: Sequence[Candidate], max_doc_tokens: int | None = None
+    ) -> RerankScores:
         try:
             payload = build_request_payload(
-                query, documents, model=self.model, top_n=None, return_documents=False
+                query,
+                documents,
+                model=self.model,
+                top_n=None,
+                return_documents=False,
+                max_tokens_per_doc=max_doc_tokens,
             )
         except (OSError, TypeError) as exc:
             raise BackendFailed(f"cannot encode the rerank request: {exc}") from exc

@@ -67,10 +67,15 @@ class Pipeline:
         return future.result()
 
     def run(
-        self, pairs: Sequence[tuple[Any, Any]], model: str = "", max_length: int | None = None
+        self,
+        pairs: Sequence[tuple[Any, Any]],
+        model: str = "",
+        max_length: int | None = None,
+        max_doc_tokens: int | None = None,
     ) -> RerankScores:
         """Scores of the pairs in the order given (`model` names them in the result); `max_length`
-        truncates this call's pairs (None: the preparer's configured one)."""
+        truncates this call's pairs (None: the preparer's configured one); `max_doc_tokens` caps
+        this call's text documents further."""
         start = time.perf_counter()
         n = len(pairs)
         scores: list[float | CandidateError] = [CandidateError("not scored")] * n
@@ -88,7 +93,7 @@ class Pipeline:
                 query, candidate = pairs[i]
                 with self.gate.prepare():
                     item: PreparedPair | _Fatal = self.preparer.prepare_pair(
-                        i, self._query_side(memo, memo_lock, query), candidate, max_length
+                        i, self._query_side(memo, memo_lock, query), candidate, max_length, max_doc_tokens
                     )
             except BaseException as exc:  # a bug, not bad input: fail the call, loudly
                 item = _Fatal(exc)

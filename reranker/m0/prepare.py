@@ -117,9 +117,12 @@ class Preparer:
         pixels, grid = self.preprocessor(image)
         return PreparedImage(key=key, grid_thw=grid, pixel_values=pixels)
 
-    def prepare_side(self, value: Any, what: str, max_length: int | None = None) -> Side:
-        """`max_length`: this call's truncation (None: the configured one); only a text document's
-        cut depends on it."""
+    def prepare_side(
+        self, value: Any, what: str, max_length: int | None = None, doc_tokens: int | None = None
+    ) -> Side:
+        """`max_length`: this call's truncation (None: the configured one); `doc_tokens`: this
+        call's cap on a text document's tokens, below the one `max_length` gives. Only a text
+        document's cut depends on them (an image is scored whole)."""
         item = as_input(value)
         if isinstance(item, ImageInput):
             return Side(image=self.prepare_image(item.image, document=what == "document"))
@@ -127,6 +130,8 @@ class Preparer:
         if what == "query":
             return Side(text=truncate_text(self.tokenizer, text, MAX_QUERY_TOKENS))
         limit = max_doc_tokens(max_length or self.max_length)
+        if doc_tokens is not None:
+            limit = min(limit, doc_tokens)
         return Side(
             text=self._memo.get_or(("cut", text, limit), lambda: truncate_text(self.tokenizer, text, limit))
         )
@@ -187,12 +192,17 @@ class Preparer:
         pair.prefix = self.prefix_cache.get(pair.prefix_key)
 
     def prepare_pair(
-        self, index: int, query: Side | CandidateError, candidate: Any, max_length: int | None = None
+        self,
+        index: int,
+        query: Side | CandidateError,
+        candidate: Any,
+        max_length: int | None = None,
+        doc_tokens: int | None = None,
     ) -> PreparedPair:
         if isinstance(query, CandidateError):
             return PreparedPair(index=index, error=CandidateError(f"query: {query}"))
         try:
-            doc = self.prepare_side(candidate, "document", max_length)
+            doc = self.prepare_side(candidate, "document", max_length, doc_tokens)
             return self.encode(index, query, doc, max_length=max_length)
         except CandidateError as exc:
             return PreparedPair(index=index, error=exc)

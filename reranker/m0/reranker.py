@@ -109,12 +109,18 @@ class M0Reranker:
 
     shares_batches = True  # one model on one device: the engine gathers concurrent calls into batches
 
-    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> RerankScores:
+    def score_pairs(
+        self, pairs: Sequence[tuple[Query, Candidate]], max_doc_tokens: int | None = None
+    ) -> RerankScores:
         """One score per pair (any mix of queries), or the CandidateError that pair failed with, and
-        the text + visual tokens each pair cost (0 if it failed), counted from the prepared inputs."""
+        the text + visual tokens each pair cost (0 if it failed), counted from the prepared inputs.
+        `max_doc_tokens` cuts each text document to at most that many tokens, below the cut that
+        `max_length` makes (the pair stays within `max_length` either way)."""
         if self._closed:
             raise BackendFailed("this reranker is closed")
-        return self.pipeline.run(list(pairs), self.model_name)
+        if max_doc_tokens is not None and (not isinstance(max_doc_tokens, int) or max_doc_tokens < 1):
+            raise ValueError(f"max_doc_tokens must be a positive integer, not {max_doc_tokens!r}")
+        return self.pipeline.run(list(pairs), self.model_name, max_doc_tokens=max_doc_tokens)
 
     def rerank(
         self,

@@ -6,8 +6,10 @@ semaphore for reranking.
   latency cannot grow without bound (a client backs off, a search keeps its first-stage order).
 - Batching: a scorer that shares batches (the local model: one device, calls never overlap) is
   fed by one worker that gathers the pairs of concurrent calls for up to `window_ms`, up to
-  `max_batch_pairs`; the model's pipeline then forms token-budget batches from them. Other
-  scorers (HTTP backends) run up to `max_in_flight` calls at once, one call each.
+  `max_batch_pairs`; the model's pipeline then forms token-budget batches from them. Only calls
+  that ask for the same document truncation (`max_doc_tokens`) share a scorer call, since the
+  scorer takes one limit per call. Other scorers (HTTP backends) run up to `max_in_flight` calls
+  at once, one call each.
 - Deadline: every call has one; a call still queued at its deadline is dropped without running,
   and the caller gets `DeadlineExceeded`. A call already on the device cannot be stopped, so it
   finishes and keeps the worker busy until then.
@@ -58,6 +60,7 @@ class _Call:
     pairs: list[tuple[Query, Candidate]]
     deadline: float  # time.monotonic()
     queued_at: float
+    max_doc_tokens: int | None = None  # calls share a scorer call only when this is equal
     future: Future[RerankScores] = field(default_factory=Future)
 
 
@@ -84,12 +87,30 @@ class RerankEngine:
     # --- callers -------------------------------------------------------------------------------
 
     def submit(
-        self, query: Query, documents: Sequence[Candidate], deadline_s: float | None = None
+        self,
+        query: Query,
+        documents: Sequence[Candidate],
+        deadline_s: float | None = None,
+        *,
+        max_doc_tokens: int | None = None,
     ) -> Future[RerankScores]:
-        """Queue one call (its pairs share `query`); Overloaded at once when the queue is full."""
+        """Queue one call (its pairs share `query`); Overloaded at once when the queue is full.
+        `max_doc_tokens` cuts the call's text documents (see `Scorer.score_pairs`)."""
+        return self.submit_pairs([(query, d) for d in documents], deadline_s, max_doc_tokens=max_doc_tokens)
+
+    def submit_pairs(
+        self,
+        pairs: Sequence[tuple[Query, Candidate]],
+        deadline_s: float | None = None,
+        *,
+        max_doc_tokens: int | None = None,
+    ) -> Future[RerankScores]:
+        """`submit` for pairs of any queries (one call, one place in the queue)."""
+        if max_doc_tokens is not None and max_doc_tokens < 1:
+            raise ValueError(f"max_doc_tokens must be at least 1, not {max_doc_tokens}")
         now = time.monotonic()
         budget = self.limits.deadline_s if deadline_s is None else deadline_s
-        call = _Call([(query, d) for d in documents], now + max(0.0, budget), now)
+        call = _Call(list(pairs), now + max(0.0, budget), now, max_doc_tokens)
         if not call.pairs:
             call.future.set_result(RerankScores(model=self.model_name, scores=[], pair_tokens=[]))
             return call.future
@@ -111,22 +132,43 @@ class RerankEngine:
         return call.future
 
     def rerank(
-        self, query: Query, documents: Sequence[Candidate], deadline_s: float | None = None
+        self,
+        query: Query,
+        documents: Sequence[Candidate],
+        deadline_s: float | None = None,
+        *,
+        max_doc_tokens: int | None = None,
     ) -> RerankScores:
         """Blocking: the scores of `documents` for `query`, in the order given."""
         budget = self.limits.deadline_s if deadline_s is None else deadline_s
-        future = self.submit(query, documents, budget)
+        future = self.submit(query, documents, budget, max_doc_tokens=max_doc_tokens)
         try:
             return future.result(timeout=max(0.0, budget))
         except TimeoutError:
             raise self._expired(future, budget) from None
 
     async def arerank(
-        self, query: Query, documents: Sequence[Candidate], deadline_s: float | None = None
+        self,
+        query: Query,
+        documents: Sequence[Candidate],
+        deadline_s: float | None = None,
+        *,
+        max_doc_tokens: int | None = None,
     ) -> RerankScores:
         """`rerank` for the event loop: waits without holding a thread."""
+        pairs = [(query, d) for d in documents]
+        return await self.arerank_pairs(pairs, deadline_s, max_doc_tokens=max_doc_tokens)
+
+    async def arerank_pairs(
+        self,
+        pairs: Sequence[tuple[Query, Candidate]],
+        deadline_s: float | None = None,
+        *,
+        max_doc_tokens: int | None = None,
+    ) -> RerankScores:
+        """`arerank` for pairs of any queries, in the order given."""
         budget = self.limits.deadline_s if deadline_s is None else deadline_s
-        future = self.submit(query, documents, budget)
+        future = self.submit_pairs(pairs, budget, max_doc_tokens=max_doc_tokens)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), max(0.0, budget))
         except TimeoutError:
@@ -193,10 +235,14 @@ class RerankEngine:
                     if self._closed or not self._queue:
                         continue
                 calls: list[_Call] = []
+                passed: list[_Call] = []  # asked for another truncation: they keep their place
                 n_pairs = 0
                 now = time.monotonic()
                 while self._queue:
                     call = self._queue[0]
+                    if calls and call.max_doc_tokens != calls[0].max_doc_tokens:
+                        passed.append(self._queue.popleft())
+                        continue
                     # The first call always goes, even over the pair budget.
                     if calls and (not shares or n_pairs + len(call.pairs) > self.limits.max_batch_pairs):
                         break
@@ -211,6 +257,7 @@ class RerankEngine:
                         continue
                     calls.append(call)
                     n_pairs += len(call.pairs)
+                self._queue.extendleft(reversed(passed))
                 if calls:
                     self._running += len(calls)
                     return calls
@@ -227,7 +274,7 @@ class RerankEngine:
         pairs = [p for call in calls for p in call.pairs]
         start = time.monotonic()
         try:
-            out = self.scorer.score_pairs(pairs)
+            out = self.scorer.score_pairs(pairs, max_doc_tokens=calls[0].max_doc_tokens)
             if len(out.scores) != len(pairs):
                 raise BackendFailed(f"the scorer returned {len(out.scores)} scores for {len(pairs)} pairs")
         except BaseException as exc:  # the scorer failed as a whole: every call of the batch fails

@@ -1,11 +1,15 @@
-"""How rerank failures leave over HTTP, the same for every app that serves `/v1/rerank`."""
+"""How rerank failures leave over HTTP, the same for every app that serves the rerank router."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reranker.errors import CandidateError, DeadlineExceeded, ImageTooLarge, Overloaded, RerankError
 
@@ -25,21 +29,60 @@ def unscorable(errors: Sequence[tuple[str, CandidateError]]) -> HTTPException:
     return HTTPException(status, "; ".join(f"{where}: {e}" for where, e in errors[:20]))
 
 
-_UNION_MEMBERS = {"str", "TextDoc", "ImageDoc"}
-_UNION_HINT = 'must be a string, {"text": ...} or {"image": ...}'
+# The members of the wire unions (a query or document item), as pydantic names them in an error's
+# location, and how a message names them.
+_UNION_MEMBERS = {"str": "a string", "TextDoc": '{"text": ...}', "ImageDoc": '{"image": ...}',
+                  "Content": '{"content": [...]}'}  # fmt: skip
 
 
 def format_validation(exc: RequestValidationError) -> str:
     """One short line per bad field, e.g. `documents[2]: must be a string, {"text": ...} or ...`."""
+    errors = [
+        ([p for p in err.get("loc", ()) if p != "body"], str(err.get("msg", "invalid")))
+        for err in exc.errors()
+    ]
+    # pydantic reports each union member separately: say once what the item may be
+    members: dict[tuple[Any, ...], list[str]] = {}
+    for loc, _ in errors:
+        at = next((i for i, p in enumerate(loc) if p in _UNION_MEMBERS), None)
+        if at is not None and loc[at] not in members.setdefault(tuple(loc[:at]), []):
+            members[tuple(loc[:at])].append(str(loc[at]))
     parts: list[str] = []
-    for err in exc.errors():
-        loc = [p for p in err.get("loc", ()) if p != "body"]
-        msg = str(err.get("msg", "invalid"))
-        member = next((i for i, p in enumerate(loc) if p in _UNION_MEMBERS), None)
-        if member is not None:  # pydantic reports each union member separately: say it once
-            loc, msg = loc[:member], _UNION_HINT
+    for loc, msg in errors:
+        at = next((i for i, p in enumerate(loc) if p in _UNION_MEMBERS), None)
+        if at is not None:
+            loc, msg = loc[:at], _may_be(members[tuple(loc[:at])])
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
         line = f"{where or 'body'}: {msg}"
         if line not in parts:
             parts.append(line)
     return "; ".join(parts[:10]) or "invalid request"
+
+
+def _may_be(members: list[str]) -> str:
+    hints = [hint for name, hint in _UNION_MEMBERS.items() if name in members]
+    return "must be " + (", ".join(hints[:-1]) + " or " + hints[-1] if len(hints) > 1 else hints[0])
+
+
+def error_body(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An error as the dialects' clients read it: `detail` (FastAPI's, Folio's other routes) and
+    `message` (what Cohere's and OpenAI-style clients show)."""
+    return JSONResponse({"detail": message, "message": message}, status_code=status, headers=headers)
+
+
+class DialectRoute(APIRoute):
+    """A route of a dialect whose clients read `message` (Cohere, vLLM, OpenAI's model list): its
+    validation and HTTP errors leave as `error_body`, with the status codes of the Jina route."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError as exc:
+                return error_body(422, format_validation(exc))
+            except StarletteHTTPException as exc:
+                return error_body(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+        return route

@@ -1,5 +1,7 @@
-"""The one `/v1/rerank` route (Jina's contract), mounted by `folio serve` and `folio rerank-server`
-alike. It validates, hands the call to the engine and shapes the answer; the engine owns admission,
+"""The one rerank router, mounted by `folio serve` and `folio rerank-server` alike: Jina's contract
+(`/v1/rerank`, which Cohere v1 and vLLM rerank clients speak too), Cohere's v2 (`/v2/rerank`),
+vLLM's score (`/score`) and the OpenAI-style model list (`/v1/models`). Every route validates, hands
+the call to the one engine through `RerankCalls` and shapes the answer; the engine owns admission,
 queueing, batching and the deadline."""
 
 from __future__ import annotations
@@ -8,17 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
-from fastapi.concurrency import run_in_threadpool
 
-from reranker.errors import CandidateError, RerankError
-from reranker.jina_schema import RerankRequest, RerankResponse, WireItem, response_from_scores, to_item
+from reranker.jina_schema import RerankRequest, RerankResponse, response_from_scores, to_item
+from reranker.serving.calls import ImageReader, RerankCalls, empty_query
+from reranker.serving.cohere_routes import add_cohere_routes
 from reranker.serving.engine import RerankEngine
-from reranker.serving.http_errors import rerank_failed, unscorable
-from reranker.types import Candidate, ImageInput
+from reranker.serving.vllm_routes import add_vllm_routes
 
-# Reads a request's image before the engine sees it (e.g. with the API's own limits); raises
-# CandidateError. Without one, images go to the scorer as they came.
-ImageReader = Callable[[ImageInput], Candidate]
+__all__ = ["ERROR_RESPONSES", "ImageReader", "build_rerank_router"]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or invalid API key"},
@@ -35,50 +34,18 @@ def build_rerank_router(
     read_image: ImageReader | None = None,
 ) -> APIRouter:
     """`get_engine()` is asked per request (a model may still be loading: 503); `authorize` is the
-    app's FastAPI dependency that admits a caller (or raises 401)."""
-    router = APIRouter(tags=["rerank"])
+    app's FastAPI dependency that admits a caller (or raises 401), on every route."""
+    router = APIRouter(tags=["rerank"], dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
+    calls = RerankCalls(get_engine, read_image)
 
-    def inputs(body: RerankRequest) -> tuple[Candidate, list[Candidate]]:
-        items: list[tuple[str, WireItem]] = [("query", body.query)]
-        items += [(f"documents[{i}]", d) for i, d in enumerate(body.documents)]
-        converted: list[Candidate] = []
-        errors: list[tuple[str, CandidateError]] = []
-        for where, item in items:
-            candidate = to_item(item)
-            if read_image is not None and isinstance(candidate, ImageInput):
-                try:
-                    candidate = read_image(candidate)
-                except CandidateError as exc:
-                    errors.append((where, exc))
-            converted.append(candidate)
-        if errors:
-            raise unscorable(errors)
-        return converted[0], converted[1:]
-
-    @router.post(
-        "/v1/rerank",
-        response_model=RerankResponse,
-        response_model_exclude_none=True,
-        responses=ERROR_RESPONSES,
-        summary="Jina-compatible rerank: score documents (text or images) against a query",
-        dependencies=[Depends(authorize)],
-    )
     async def rerank(body: RerankRequest) -> RerankResponse:
-        engine = get_engine()
-        if engine is None:
-            raise HTTPException(
-                503, "the reranker is not available (loading, or none is configured)", {"Retry-After": "5"}
-            )
-        if isinstance(body.query, str) and not body.query.strip():
+        engine = calls.engine()
+        if empty_query(body.query):
             raise HTTPException(422, "query: the query text is empty")
-        # An image reader may fetch a URL: off the event loop.
-        query, documents = await run_in_threadpool(inputs, body) if read_image else inputs(body)
-        try:
-            scored = await engine.arerank(query, documents)
-        except RerankError as exc:
-            raise rerank_failed(exc) from None
-        if errors := scored.errors:
-            raise unscorable([(f"documents[{i}]", e) for i, e in errors])
+        items = [("query", body.query), *((f"documents[{i}]", d) for i, d in enumerate(body.documents))]
+        query, *documents = await calls.inputs(items, to_item)
+        pairs = [(query, d) for d in documents]
+        scored = await calls.score(engine, pairs, "documents", body.doc_token_cap())
         return response_from_scores(
             body.model or scored.model,
             body.documents,
@@ -87,4 +54,17 @@ def build_rerank_router(
             return_documents=body.return_documents,
         )
 
+    # vLLM serves the same contract at /rerank (where LiteLLM's hosted_vllm provider posts).
+    for path, listed in (("/v1/rerank", True), ("/rerank", False)):
+        router.add_api_route(
+            path,
+            rerank,
+            methods=["POST"],
+            response_model=RerankResponse,
+            response_model_exclude_none=True,
+            summary="Jina-compatible rerank: score documents (text or images) against a query",
+            include_in_schema=listed,
+        )
+    add_cohere_routes(router, calls)
+    add_vllm_routes(router, calls)
     return router

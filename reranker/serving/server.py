@@ -1,4 +1,5 @@
-"""The rerank server (`folio rerank-server`): `POST /v1/rerank`, `GET /healthz`, `GET /metrics`.
+"""The rerank server (`folio rerank-server`): the rerank router (Jina's `POST /v1/rerank`, Cohere's
+`POST /v2/rerank`, vLLM's `POST /score`, `GET /v1/models`), `GET /healthz`, `GET /metrics`.
 
 `create_rerank_app(settings)` builds the app (nothing happens at import time); the model is loaded
 in the app's lifespan unless a scorer is passed in. Every request goes through one `RerankEngine`,

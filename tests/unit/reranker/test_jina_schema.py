@@ -123,3 +123,41 @@ def test_response_scores_come_back_in_the_order_sent() -> None:
     bad = RerankResponse.model_validate({"model": "m", "results": [{"index": 5, "relevance_score": 0.1}]})
     with pytest.raises(ValueError, match="out of range"):
         scores_from_response(bad, 2)
+
+
+def test_truncation_fields_give_one_document_cap() -> None:
+    def cap(**fields: object) -> int | None:
+        return RerankRequest.model_validate({"query": "q", "documents": ["a"], **fields}).doc_token_cap()
+
+    assert cap() is None and cap(truncation=True) is None and cap(truncation=False) is None
+    assert cap(max_tokens_per_doc=300) == 300
+    assert cap(truncate_prompt_tokens=-1) is None and cap(truncate_prompt_tokens=200) == 200  # vLLM's name
+    assert cap(max_tokens_per_doc=300, truncate_prompt_tokens=200) == 200  # the tightest
+    for bad in ({"max_tokens_per_doc": 0}, {"truncate_prompt_tokens": -2}):
+        with pytest.raises(ValidationError):
+            cap(**bad)
+
+
+def test_vllm_content_documents_parse_to_candidates_and_echo_as_jina_documents() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8=", "detail": "auto"}}
+    text = {"type": "text", "text": "boxed"}
+    bare = RerankRequest.model_validate({"query": {"content": [text]}, "documents": {"content": [image, text]}})
+    listed = RerankRequest.model_validate({"query": "q", "documents": [{"content": [image]}, "plain"]})
+    assert to_item(bare.query) == TextInput("boxed")
+    assert [to_item(d) for d in bare.documents] == [
+        ImageInput(WireImage("data:image/png;base64,aGVsbG8=")), TextInput("boxed")
+    ]
+    assert [to_item(d) for d in listed.documents][1] == "plain"
+    resp = response_from_scores("m", bare.documents, RerankScores("m", [0.1, 0.9]), top_n=None, return_documents=True)
+    assert [r.document for r in resp.results] == [TextDoc(text="boxed"), ImageDoc(image="data:image/png;base64,aGVsbG8=")]
+    two_parts = RerankRequest.model_validate({"query": "q", "documents": [{"content": [image, text]}]})
+    with pytest.raises(CandidateError, match="2 content parts"):
+        to_item(two_parts.documents[0])
+    with pytest.raises(ValidationError):  # a part of a kind m0 cannot score
+        RerankRequest.model_validate({"query": "q", "documents": [{"content": [{"type": "video_url", "video_url": {"url": "x"}}]}]})
+
+
+def test_payload_passes_the_document_cap_on() -> None:
+    payload = build_request_payload("q", ["a"], model=None, top_n=None, return_documents=False, max_tokens_per_doc=64)
+    assert payload["max_tokens_per_doc"] == 64
+    assert "max_tokens_per_doc" not in build_request_payload("q", ["a"], model=None, top_n=None, return_documents=False)

@@ -1,6 +1,7 @@
 """A small deterministic `Scorer` (the protocol the m0 model and the HTTP backends implement), for
 testing the engine and the serving logic on their own. It can be held (gate) to make batching
-deterministic, and told to fail its next call."""
+deterministic, and told to fail its next call. A text "token" is a word: `max_doc_tokens` keeps a
+text document's first words, so a cut document scores as its cut text."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from reranker.errors import CandidateError
-from reranker.types import Candidate, ImageInput, Query, RerankScores, TextInput
+from reranker.types import Candidate, ImageInput, Query, RerankScores, TextInput, WireImage
 
 
 def _image_bytes(image: object) -> bytes:
+    if isinstance(image, WireImage):  # as a server receives it
+        image = image.text
     if isinstance(image, str):
         return base64.b64decode(image.split(",", 1)[1] if image.startswith("data:") else image, validate=True)
     if isinstance(image, Path):
@@ -37,7 +40,16 @@ def _key(item: Query | Candidate) -> str:
     return f"text:{item.text if isinstance(item, TextInput) else item}"
 
 
-def fake_score(query: Query, candidate: Candidate) -> float:
+def cut(candidate: Candidate, max_doc_tokens: int | None) -> Candidate:
+    """A text document cut to its first `max_doc_tokens` words (images are never cut)."""
+    if max_doc_tokens is None or isinstance(candidate, ImageInput):
+        return candidate
+    text = candidate.text if isinstance(candidate, TextInput) else candidate
+    return " ".join(text.split()[:max_doc_tokens])
+
+
+def fake_score(query: Query, candidate: Candidate, max_doc_tokens: int | None = None) -> float:
+    candidate = cut(candidate, max_doc_tokens)
     return (zlib.crc32(f"{_key(query)}|{_key(candidate)}".encode()) % 10_000) / 10_000
 
 
@@ -59,6 +71,7 @@ class FakeScorer:
     def __init__(self, hold: bool = False, shares_batches: bool = True) -> None:
         self.shares_batches = shares_batches
         self.batch_sizes: list[int] = []
+        self.batch_limits: list[int | None] = []  # max_doc_tokens of each call, beside batch_sizes
         self.gate = threading.Event()
         if not hold:
             self.gate.set()
@@ -67,20 +80,23 @@ class FakeScorer:
         self.closed = False
         self._lock = threading.Lock()
 
-    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> RerankScores:
+    def score_pairs(
+        self, pairs: Sequence[tuple[Query, Candidate]], max_doc_tokens: int | None = None
+    ) -> RerankScores:
         self.entered.set()
         self.gate.wait(30)
         with self._lock:
             failure, self.fail_next = self.fail_next, None
             if failure is None:
                 self.batch_sizes.append(len(pairs))
+                self.batch_limits.append(max_doc_tokens)
         if failure is not None:
             raise failure
         scores: list[float | CandidateError] = []
         tokens: list[int] = []
         for q, c in pairs:
             problem = next((p for p in (_image_problem(q), _image_problem(c)) if p), None)
-            scores.append(CandidateError(problem) if problem else fake_score(q, c))
+            scores.append(CandidateError(problem) if problem else fake_score(q, c, max_doc_tokens))
             tokens.append(0 if problem else self.TOKENS_PER_PAIR)
         return RerankScores(model=self.model_name, scores=scores, pair_tokens=tokens)
 

@@ -257,3 +257,37 @@ def test_calls_given_up_by_their_callers_free_their_place_in_the_queue() -> None
     finally:
         engine.close()
     assert engine.stats.rejected == 0 and scorer.batch_sizes == [1, 1]
+
+
+def test_only_calls_with_the_same_document_truncation_share_a_scorer_call() -> None:
+    """The scorer takes one `max_doc_tokens` per call: queued calls are grouped by it, the first
+    waiting call's group goes first, and the others keep their order for the next batch."""
+    scorer = FakeScorer(hold=True)
+    engine = _engine(scorer, max_batch_pairs=100)
+    long_doc = "one two three four five six"
+    caps = [None, 2, None, 2, 4]
+    try:
+        _held(engine, scorer)
+        futures = [engine.submit(f"q{i}", [long_doc, "short"], max_doc_tokens=cap) for i, cap in enumerate(caps)]
+        scorer.gate.set()
+        results = [f.result(timeout=10) for f in futures]
+    finally:
+        engine.close()
+    assert scorer.batch_limits == [None, None, 2, 4] and scorer.batch_sizes == [1, 4, 4, 2]
+    for i, (cap, res) in enumerate(zip(caps, results, strict=True)):
+        assert res.scores == [fake_score(f"q{i}", long_doc, cap), fake_score(f"q{i}", "short", cap)]
+    assert results[1].scores[0] != fake_score("q1", long_doc)  # the cut document scored as cut
+
+
+def test_pairs_of_several_queries_are_one_call_and_bad_limits_are_refused() -> None:
+    scorer = FakeScorer()
+    engine = _engine(scorer)
+    pairs = [("q1", "a b c"), ("q2", "d e f"), ("q1", "g")]
+    try:
+        scored = engine.submit_pairs(pairs, max_doc_tokens=1).result(timeout=10)
+        with pytest.raises(ValueError, match="at least 1"):
+            engine.submit_pairs(pairs, max_doc_tokens=0)
+    finally:
+        engine.close()
+    assert scored.scores == [fake_score(q, d, 1) for q, d in pairs]
+    assert scorer.batch_sizes == [3] and scorer.batch_limits == [1]
