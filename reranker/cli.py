@@ -175,7 +175,8 @@ def run_server(args: argparse.Namespace) -> int:
     try:
         app = create_rerank_app(settings, scorer=model)
         print(
-            f"folio rerank-server: serving {model.model_name} on http://{args.host}:{args.port}/v1/rerank",
+            f"folio rerank-server: serving {model.model_name} on http://{args.host}:{args.port} "
+            "(Jina and Cohere v1 /v1/rerank, Cohere /v2/rerank, vLLM /score and /rerank, /v1/models)",
             file=sys.stderr,
         )
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
