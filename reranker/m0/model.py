@@ -9,6 +9,12 @@ import torch
 from torch import nn
 from transformers import Qwen2VLConfig, Qwen2VLModel
 
+# Subnormal floats (activations next to zero, e.g. SiLU of a large negative) send CPU matmuls down a
+# path many times slower, at random from one call to the next; as zeros they change no score. The
+# flag is per thread and torch's CPU worker threads copy it when they start, so it is set when the
+# model code is imported, before any model runs.
+torch.set_flush_denormal(True)
+
 LOGIT_BIAS = 2.65  # score = sigmoid(head(h_last) - 2.65)
 
 
