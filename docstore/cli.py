@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from docstore.embedders import EmbedderUnavailable
+from docstore.embedders.base import encode_queries
 from docstore.embedders.binding import query_embedder
 from docstore.protocol import Store, StoreUnavailable
 from docstore.schema import MAX_TOP_K, Filters, Hit, SearchMode, SearchRequest
@@ -48,7 +49,7 @@ def _request(store: Store, args: argparse.Namespace) -> SearchRequest | str:
                 return "this store records no embedder, so it holds no vectors: use --mode bm25"
             mode = SearchMode.bm25  # hybrid degrades to its lexical half
         else:
-            vector = embedder.encode([args.query])[0].tolist()
+            vector = encode_queries(embedder, [args.query])[0].tolist()
     return SearchRequest(
         query=args.query,
         vector=vector,

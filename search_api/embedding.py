@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from docstore.embedders.base import encode_queries
 from docstore.protocol import Store
 from search_api.service_errors import ServiceUnavailable
 
@@ -48,5 +49,5 @@ class QueryEmbedder:
             pass
 
     def __call__(self, text: str) -> list[float]:
-        vectors = self._resolve().encode([text])
+        vectors = encode_queries(self._resolve(), [text])
         return [float(x) for x in vectors[0]]

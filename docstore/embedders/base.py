@@ -42,3 +42,13 @@ def l2_normalise(matrix: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
     norms[norms == 0] = 1.0
     result: npt.NDArray[np.float32] = out / norms
     return result
+
+
+def encode_queries(embedder: Embedder, texts: list[str]) -> npt.NDArray[np.float32]:
+    """Query vectors: the embedder's own query encoding where it has one (models trained with
+    asymmetric query/passage inputs, such as e5), else the same encoding as pages."""
+    encode = getattr(embedder, "encode_queries", None)
+    if callable(encode):
+        result: npt.NDArray[np.float32] = encode(texts)
+        return result
+    return embedder.encode(texts)

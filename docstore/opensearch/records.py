@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from docstore.opensearch.queries import VECTOR_COPY
+from docstore.analysis import stem_text
+from docstore.opensearch.queries import STEM_FIELD, VECTOR_COPY
 from docstore.schema import Hit, Page, SearchRequest
 from docstore.snippets import make_snippet
 
 IMAGE_FIELDS = ("image", "thumbnail")
-_HEAVY = frozenset({"embedding", VECTOR_COPY})  # never parsed into a hit's page
+_HEAVY = frozenset({"embedding", VECTOR_COPY, STEM_FIELD})  # never parsed into a hit's page
 
 
 def page_actions(
@@ -28,6 +29,7 @@ def page_actions(
     `vector_copy` False for a pages index from before the stored vector copy (strict mapping)."""
     for page in pages:
         doc = page.model_dump(exclude={"image", "thumbnail", "embedding"})
+        doc[STEM_FIELD] = stem_text(page.title + "\n" + page.text, page.language)
         if page.embedding is not None:
             doc["embedding"] = page.embedding
             if vector_copy:
@@ -52,7 +54,7 @@ def page_actions(
 def page_from_source(source: dict[str, Any]) -> Page:
     """A Page from a pages-index _source, the embedding decoded from its stored copy (or read
     from the JSON vector of an index that predates the copy)."""
-    fields = {k: v for k, v in source.items() if k != VECTOR_COPY}
+    fields = {k: v for k, v in source.items() if k not in (VECTOR_COPY, STEM_FIELD)}
     copy = source.get(VECTOR_COPY)
     if copy is not None:
         fields["embedding"] = np.frombuffer(base64.b64decode(copy), dtype="<f4").tolist()

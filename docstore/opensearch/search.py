@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from docstore.fusion import fusion_depth
@@ -47,13 +48,19 @@ def search_params(request: SearchRequest, query: str) -> dict[str, Any]:
 
 
 def build_hybrid_msearch(
-    index: str, query: str, vector: list[float] | None, filters: Filters | None, want: int
+    index: str,
+    query: str,
+    vector: list[float] | None,
+    filters: Filters | None,
+    want: int,
+    languages: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """_msearch lines for the two rankings RRF fuses, each hit with its page fields (kNN left
-    out without a vector)."""
+    """_msearch lines for the two rankings the hybrid mode fuses, each hit with its page fields
+    (kNN left out without a vector)."""
     depth = fusion_depth(want)
     header = {"index": index, "request_cache": True, "preference": preference_for(query, filters)}
-    lines: list[dict[str, Any]] = [dict(header), q.build_bm25_query(query, filters, size=depth)]
+    bm25 = q.build_bm25_query(query, filters, size=depth, languages=languages)
+    lines: list[dict[str, Any]] = [dict(header), bm25]
     if vector is not None:
         lines += [dict(header), q.build_knn_query(vector, depth, filters)]
     return lines

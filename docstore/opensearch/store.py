@@ -10,6 +10,7 @@ access is checked in the query), ``{prefix}-docs`` (DocumentInfo records) and ``
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
@@ -28,6 +29,8 @@ from docstore.opensearch.url import parse_opensearch_url
 from docstore.protocol import StoreUnavailable
 from docstore.schema import DocumentInfo, FileFailure, Filters, Hit, Page, SearchMode, SearchRequest
 
+LANGUAGES_TTL = 30.0  # seconds a store trusts its list of the index's page languages
+
 
 class OpenSearchStore:
     def __init__(self, url: str) -> None:
@@ -43,6 +46,8 @@ class OpenSearchStore:
         self._ready: set[str] = set()  # indices known to exist
         self._dim_known: int | None = None  # the vector field's size, once known to exist
         self._vector_copy: bool | None = None  # see _has_vector_copy
+        self._stem_field: bool | None = None  # whether the pages index maps q.STEM_FIELD
+        self._languages: tuple[float, list[str]] | None = None  # (read at, languages present)
 
     @property
     def client(self) -> Any:
@@ -87,6 +92,8 @@ class OpenSearchStore:
         self._ready.clear()
         self._dim_known = None
         self._vector_copy = None
+        self._stem_field = None
+        self._languages = None
 
     # -- indices -------------------------------------------------------------------------
     def _create(self, index: str) -> None:
@@ -125,6 +132,7 @@ class OpenSearchStore:
         has the vector copy, so a store's first write reads the mapping once."""
         properties = self._mapping().get("properties", {})
         self._vector_copy = q.VECTOR_COPY in properties
+        self._stem_field = q.STEM_FIELD in properties
         dim = properties.get("embedding", {}).get("dimension")
         return int(dim) if dim is not None else None
 
@@ -190,7 +198,13 @@ class OpenSearchStore:
         ):
             self._ready.add(self.images_index)
         images = self.images_index if self.images_index in self._ready else None
-        self._bulk(page_actions(pages, self.pages_index, images, self._has_vector_copy()))
+        vector_copy = self._has_vector_copy()
+        if not self._stem_field:  # an index from before the stemmed field: map it (strict mapping)
+            body = {"properties": {q.STEM_FIELD: q.stem_field()}}
+            self._call(self.client.indices.put_mapping, index=self.pages_index, body=body)
+            self._stem_field = True
+        self._languages = None
+        self._bulk(page_actions(pages, self.pages_index, images, vector_copy))
 
     def _bulk(self, actions: Iterator[dict[str, Any]]) -> None:
         from opensearchpy import helpers
@@ -306,7 +320,10 @@ class OpenSearchStore:
         query = unicodedata.normalize("NFKC", request.query)
         want = request.offset + request.top_k
         if request.mode == SearchMode.bm25:
-            body = q.build_bm25_query(query, request.filters, size=request.top_k, offset=request.offset)
+            languages = self._index_languages()
+            body = q.build_bm25_query(
+                query, request.filters, size=request.top_k, offset=request.offset, languages=languages
+            )
             return self._ranked(body, request, query)
         if request.mode == SearchMode.knn:
             assert request.vector is not None
@@ -315,6 +332,18 @@ class OpenSearchStore:
             body = q.build_knn_query(request.vector, want, request.filters, offset=request.offset)
             return self._ranked(body, request, query)
         return self._hybrid(query, request, want)
+
+    def _index_languages(self) -> list[str]:
+        """The page languages present, re-read after this store's own writes and at most every
+        LANGUAGES_TTL seconds otherwise (other writers)."""
+        cached = self._languages
+        if cached is not None and time.monotonic() - cached[0] < LANGUAGES_TTL:
+            return cached[1]
+        result = self._search(self.pages_index, q.build_languages_query(), request_cache="true")
+        buckets = result.get("aggregations", {}).get("languages", {}).get("buckets", [])
+        languages = [str(b["key"]) for b in buckets]
+        self._languages = (time.monotonic(), languages)
+        return languages
 
     def _has_vectors(self) -> bool:
         """kNN on an index without the vector field is an error; an empty store answers nothing."""
@@ -325,7 +354,8 @@ class OpenSearchStore:
     def _hybrid(self, query: str, request: SearchRequest, want: int) -> list[Hit]:
         """BM25 and kNN in one _msearch round trip, hits carrying their pages, fused by RRF."""
         vector = request.vector if self._has_vectors() else None
-        lines = s.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want)
+        languages = self._index_languages()
+        lines = s.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want, languages)
         result = self._call(self.client.msearch, body=lines, filter_path=s.MSEARCH_FILTER_PATH)
         lists, sources = s.rankings(result)
         fused = rrf_fuse(lists)[request.offset : want]

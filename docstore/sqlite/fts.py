@@ -8,8 +8,8 @@ Why CJK bigrams in front of `unicode61` (and not the `trigram` tokenizer):
 - `trigram` would need queries of ≥ 3 characters, yet most Chinese/Japanese words are two
   characters, and it would triple the index for Latin text and lose BM25's word statistics.
 - Latin, Cyrillic, Greek, Arabic, … stay with `unicode61 remove_diacritics 2` (case and accent
-  folding, no stemming: stemming is language-specific and would make snippet marks disagree
-  with matches).
+  folding, no stemming). Stems live in a second table, `pages_stem`, made per page language by
+  docstore.analysis and searched beside this one.
 A one-character CJK query becomes a prefix query on the bigrams (it misses a character that
 only ends a run, an accepted gap).
 
@@ -47,8 +47,14 @@ def _quote(term: str) -> str:
 def fts_query(query: str) -> str | None:
     """A safe FTS5 MATCH expression (terms OR-ed, like a match query), or None if no terms."""
     norm = unicodedata.normalize("NFKC", query).lower()
+    return exact_match(list(dict.fromkeys(_TOKEN.findall(norm)))[:MAX_QUERY_TERMS])
+
+
+def exact_match(tokens: list[str]) -> str | None:
+    """MATCH expression over pages_fts for already lower-cased tokens (words and CJK runs); a
+    repeated token stays repeated, so that FTS5's bm25() counts it as often as the query has it."""
     clauses: list[str] = []
-    for token in _TOKEN.findall(norm)[:MAX_QUERY_TERMS]:
+    for token in tokens:
         if _CJK_RUN.fullmatch(token):
             if len(token) == 1:
                 clauses.append(_quote(token) + "*")
@@ -56,5 +62,9 @@ def fts_query(query: str) -> str | None:
                 clauses.append(_quote(" ".join(_bigrams(token))))  # a phrase of adjacent bigrams
         else:
             clauses.append(_quote(token))
-    unique = list(dict.fromkeys(clauses))
-    return " OR ".join(unique) if unique else None
+    return " OR ".join(clauses) if clauses else None
+
+
+def stem_match(stems: list[str]) -> str | None:
+    """MATCH expression over pages_stem (see docstore.analysis), or None if no terms."""
+    return " OR ".join(_quote(s) for s in stems) if stems else None

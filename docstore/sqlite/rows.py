@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from docstore.schema import DocumentInfo, Filters, Hit, Page
 from docstore.sqlite.fts import fts_text
+from docstore.sqlite.schema import stem_values
 
 
 def visibility_clause(groups: list[str] | None, alias: str = "p") -> tuple[str, list[Any]]:
@@ -60,8 +61,9 @@ def page_values(page: Page, dim: int | None) -> tuple[tuple[Any, ...], bytes | N
     return row, blob
 
 
-def fts_values(page: Page) -> tuple[str, str]:
-    return fts_text(page.title), fts_text(page.text)
+def fts_values(page: Page) -> tuple[str, str, str]:
+    """(title and text for pages_fts, stems for pages_stem)."""
+    return fts_text(page.title), fts_text(page.text), stem_values(page.title, page.text, page.language)
 
 
 def page_from_row(row: sqlite3.Row, with_media: bool = False) -> Page:

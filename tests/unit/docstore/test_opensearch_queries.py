@@ -37,7 +37,7 @@ def test_every_vector_mapping_uses_the_lucene_engine_with_cosine() -> None:
     }
     assert "embedding" not in q.pages_mapping(None)["properties"]
     # the JSON vector is not stored; its exact float32 copy is
-    assert q.pages_mapping(384)["_source"] == {"excludes": ["embedding"]}
+    assert q.pages_mapping(384)["_source"] == {"excludes": ["embedding", q.STEM_FIELD]}
     assert q.pages_mapping(384)["properties"][q.VECTOR_COPY] == {"type": "binary"}
     with pytest.raises(ValueError):
         q.knn_vector_field(0)
@@ -49,10 +49,13 @@ def test_pages_index_declares_knn_and_the_cjk_aware_analyzers() -> None:
     analyzers = settings["analysis"]["analyzer"]
     assert analyzers["folio_text"]["tokenizer"] == "standard"
     assert analyzers["folio_text"]["filter"] == ["cjk_width", "lowercase", "cjk_bigram"]
-    assert "folio_porter" in analyzers["folio_english"]["filter"]
+    assert set(analyzers) == {"folio_text"}  # the stemmed field is analysed in Python (docstore.analysis)
     props = q.pages_mapping(8)["properties"]
-    assert props["title"]["copy_to"] == props["text"]["copy_to"] == ["content", "content_en"]
-    assert props["content_en"]["analyzer"] == "folio_english"
+    assert props["title"]["copy_to"] == props["text"]["copy_to"] == ["content"]
+    assert props[q.STEM_FIELD] == {
+        "type": "text",
+        "analyzer": "whitespace",
+    }  # terms made by docstore.analysis
     assert "knn" not in q.index_settings()["index"]  # images/docs indices need no k-NN
 
 
@@ -80,15 +83,23 @@ def test_filters_become_term_clauses_and_documents_ignore_language() -> None:
 
 
 def test_bm25_query_is_plain_text_over_title_and_content_with_filters() -> None:
-    body = q.build_bm25_query('a AND "b', Filters(collection="c"), size=5, offset=10)
+    body = q.build_bm25_query('Panels AND "b', Filters(collection="c"), size=5, offset=10, languages=["en"])
     assert (body["from"], body["size"]) == (10, 5)
-    must = body["query"]["bool"]["must"][0]["multi_match"]
-    assert must["query"] == 'a AND "b'  # no query-string syntax: operators are words
-    assert must["type"] == "most_fields"
-    assert must["fields"] == ["title^2.0", "content", "content_en"]
+    exact, stemmed = body["query"]["bool"]["must"][0]["bool"]["should"]
+    # no query-string syntax: operators are words; English stop words ("and") only on the exact field
+    assert exact["multi_match"]["query"] == "panels b"
+    assert exact["multi_match"]["type"] == "most_fields"
+    assert exact["multi_match"]["fields"] == ["title^2.0", "content"]
+    assert stemmed == {"match": {q.STEM_FIELD: {"query": "panel b"}}}
     assert body["query"]["bool"]["filter"] == [{"term": {"collection": "c"}}]
     assert body["_source"] is True  # unfiltered: the stored source holds no JSON vector
     assert q.build_bm25_query("x", source=False)["_source"] is False
+    # a query made only of stop words is searched on the exact field alone
+    only_stops = q.build_bm25_query("to be or not", languages=["en"])["query"]["bool"]["must"][0]["bool"][
+        "should"
+    ]
+    assert only_stops == [{"multi_match": {**exact["multi_match"], "query": "to be or not"}}]
+    assert q.build_bm25_query("*** ()")["query"]["bool"]["must"] == [{"match_none": {}}]
 
 
 def test_knn_query_filters_inside_the_knn_clause_not_after() -> None:

@@ -99,3 +99,25 @@ def test_fts_analysis_bigrams_cjk_and_quotes_everything() -> None:
     assert fts_query('a "b" OR *') == '"a" OR "b" OR "or"'
     assert fts_query("猫") == '"猫"*'
     assert fts_query("*** ()") is None
+
+
+def test_a_store_from_before_the_stemmed_table_is_filled_on_open(tmp_path: Path) -> None:
+    import sqlite3 as sq
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    store = SqliteStore(url)
+    store.upsert_pages([
+        Page(page_id="d:1", doc_id="d", source="/d.pdf", content_hash="h", page_number=1, page_count=1,
+             language="en", text="solar panels on roofs"),
+    ])  # fmt: skip
+    store.close()
+    conn = sq.connect(tmp_path / "old.db")  # as a store written before pages_stem existed
+    conn.execute("DROP TABLE pages_stem")
+    conn.execute("DELETE FROM meta WHERE key = 'stems'")
+    conn.commit()
+    conn.close()
+    reopened = SqliteStore(url)
+    hits = reopened.search(SearchRequest(query="panel", mode=SearchMode.bm25))
+    assert [h.page.page_id for h in hits] == ["d:1"]  # found through its stem
+    assert reopened.get_meta("stems") == "1"
+    reopened.close()

@@ -1,0 +1,59 @@
+"""Language-aware BM25 (docstore.analysis): both stores stem each page in its own language, leave
+stop words out of the stemmed field, analyse queries to match, and rank alike."""
+
+from __future__ import annotations
+
+from docstore.protocol import Store
+from tests.contract.helpers import add, ids, page
+
+
+def test_stems_match_and_exact_forms_outrank_them(store: Store) -> None:
+    add(
+        store,
+        [
+            page("exact", 1, "the panels on the roof"),
+            page("stem", 1, "a panel of experts met"),
+            page("other", 1, "wind turbines"),
+        ],
+    )
+    assert ids(store, "panels") == ["exact:1", "stem:1"]
+    assert ids(store, "panel") == ["stem:1", "exact:1"]
+    assert ids(store, "converting panels") == ["exact:1", "stem:1"]
+
+
+def test_each_page_is_stemmed_in_its_own_language(store: Store) -> None:
+    add(
+        store,
+        [
+            page("de", 1, "Die Häuser der Stadt", language="de"),
+            page("en", 1, "houses of the city", language="en"),
+        ],
+    )
+    assert ids(store, "Haus") == ["de:1"]  # German Snowball: häuser -> haus
+    assert ids(store, "house") == ["en:1"]
+
+
+def test_stop_words_do_not_rank_but_a_query_of_stop_words_still_finds(store: Store) -> None:
+    add(
+        store,
+        [
+            page("many", 1, "the and of the the to the in the library"),
+            page("topic", 1, "library catalogues and classification"),
+            page("none", 1, "museum archives"),
+        ],
+    )
+    # "the" is not counted for ranking: the page about the topic wins over the one full of "the"
+    assert ids(store, "the classification of the library")[0] == "topic:1"
+    assert ids(store, "to be or not to the") == ["many:1"]
+
+
+def test_query_terms_repeated_weigh_more(store: Store) -> None:
+    add(
+        store,
+        [
+            page("a", 1, "indexing theory"),
+            page("b", 1, "retrieval theory"),
+        ],
+    )
+    assert ids(store, "retrieval indexing retrieval")[0] == "b:1"
+    assert ids(store, "indexing retrieval indexing")[0] == "a:1"
