@@ -17,7 +17,10 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--store", help="store URL (default $FOLIO_STORE or sqlite:///.folio/folio.db)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--reranker", help="none | local:/path | jina[:model] | remote:http://host:port")
+    serve.add_argument(
+        "--reranker",
+        help="none | local:/path | jina[:model] | remote:http://host:port[,http://host2:port,...] (a pool)",
+    )
     serve.add_argument("--embedder", help="query embedder when the store records none")
     serve.add_argument("--anonymous", action="store_true", default=None, help="allow requests without a key")
     serve.add_argument("--keys-file", help="API keys file (default: keys.db beside a SQLite store)")

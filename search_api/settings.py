@@ -14,7 +14,7 @@ class Settings(BaseSettings):
 
     # `store` also reads FOLIO_STORE, the variable the CLI and indexer use.
     store: str = "sqlite:///.folio/folio.db"
-    # none | local:/path/to/model | jina[:model] | remote:http://host:port
+    # none | local:/path/to/model | jina[:model] | remote:http://host:port[,http://host2:port,...]
     reranker: str = "none"
     # Query embedder when the store has none recorded (the store's own record always wins).
     embedder: str = "default"

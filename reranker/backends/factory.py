@@ -3,7 +3,9 @@
 none                      no reranking (returns None; callers keep the first-stage order)
 local:/path/or/model-id   the m0 model in this process (needs the `rerank` extra: torch)
 jina[:model]              Jina's hosted API (JINA_API_KEY; model defaults to jina-reranker-m0)
-remote:http://host:port   any server speaking the Jina rerank contract (e.g. `folio rerank-server`)
+  remote:http://host:port   any server speaking the Jina rerank contract (e.g. `folio rerank-server`);
+                            several, comma-separated, form a pool (reranker.backends.pool)
+remote:URL1,URL2,...      a pool of such servers: candidates routed by page affinity, with failover
 """
 
 from __future__ import annotations
@@ -44,9 +46,15 @@ def make_backend(spec: str, **opts: Any) -> Scorer | None:
     if kind == "remote":
         from reranker.backends.remote import RemoteBackend
 
-        if not arg:
+        urls = [u.strip() for u in arg.split(",") if u.strip()]
+        if not urls:
             raise ValueError("remote: needs a URL, e.g. remote:http://127.0.0.1:8081")
-        return RemoteBackend(arg, opts.get("api_key"), model=opts.get("model"), **_pick(opts, _HTTP_OPTS))
+        if len(urls) > 1:
+            from reranker.backends.pool import RemotePool
+
+            # no retries or backoff inside a pool: it fails over to the next server instead
+            return RemotePool(urls, opts.get("api_key"), model=opts.get("model"), **_pick(opts, ("timeout",)))
+        return RemoteBackend(urls[0], opts.get("api_key"), model=opts.get("model"), **_pick(opts, _HTTP_OPTS))
     raise ValueError(
-        f"unknown reranker {spec!r}: use none, local:/path/or/model-id, jina[:model] or remote:http://host:port"
+        f"unknown reranker {spec!r}: use none, local:/path/or/model-id, jina[:model] or remote:URL[,URL...]"
     )

@@ -15,6 +15,12 @@ from reranker.errors import BackendFailed, CandidateError
 from reranker.jina_schema import RerankResponse, build_request_payload, scores_from_response
 from reranker.types import Candidate, Query, RerankScores
 
+
+class ServerDown(BackendFailed):
+    """The server could not answer (unreachable, timed out, overloaded or failing), as opposed to a
+    request it refused; a pool of servers fails over on this one."""
+
+
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _MAX_RETRY_AFTER_S = 30.0
 
@@ -125,7 +131,7 @@ class RemoteBackend:
                 retry_after = _retry_after(response)
             if attempt < self.retries:
                 time.sleep(self._delay(attempt, retry_after))
-        raise BackendFailed(f"{self.base_url} failed after {self.retries + 1} attempts ({last})")
+        raise ServerDown(f"{self.base_url} failed after {self.retries + 1} attempts ({last})")
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -1,14 +1,24 @@
 """The engine's counters as Prometheus metrics, the same names on `folio serve` and
-`folio rerank-server` (each registers this collector in its own registry)."""
+`folio rerank-server` (each registers this collector in its own registry), and per server of a
+rerank pool when the engine's scorer is one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, runtime_checkable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from reranker.backends.pool import ServerStats
 from reranker.serving.engine import RerankEngine
+
+
+@runtime_checkable
+class PoolStats(Protocol):
+    """A scorer spread over several servers (`RemotePool`) that reports on each."""
+
+    def server_stats(self) -> Sequence[ServerStats]: ...
 
 
 class EngineCollector(Collector):
@@ -41,3 +51,27 @@ class EngineCollector(Collector):
         )
         for name, doc, value in gauges:
             yield GaugeMetricFamily(name, doc, value=value)
+        if isinstance(engine.scorer, PoolStats):
+            yield from _pool_metrics(engine.scorer.server_stats())
+
+
+def _pool_metrics(servers: Sequence[ServerStats]) -> Iterator[Metric]:
+    label = ["server"]
+    requests = CounterMetricFamily(
+        "folio_rerank_pool_requests", "requests sent to each pool server", labels=label
+    )
+    errors = CounterMetricFamily("folio_rerank_pool_errors", "of those, the ones that failed", labels=label)
+    pairs = CounterMetricFamily("folio_rerank_pool_pairs", "pairs sent to each pool server", labels=label)
+    latency = CounterMetricFamily(
+        "folio_rerank_pool_latency_seconds", "time spent in requests to each pool server", labels=label
+    )
+    up = GaugeMetricFamily(
+        "folio_rerank_pool_up", "0 while a server is in its cool-off after failing", labels=label
+    )
+    for s in servers:
+        requests.add_metric([s.url], s.requests)
+        errors.add_metric([s.url], s.errors)
+        pairs.add_metric([s.url], s.pairs)
+        latency.add_metric([s.url], s.latency_s)
+        up.add_metric([s.url], 1.0 if s.up else 0.0)
+    yield from (requests, errors, pairs, latency, up)
