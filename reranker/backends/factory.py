@@ -1,11 +1,10 @@
 """`make_backend(spec)`: one string picks the reranker.
 
-none                      no reranking (returns None; callers keep the first-stage order)
-local:/path/or/model-id   the m0 model in this process (needs the `rerank` extra: torch)
-jina[:model]              Jina's hosted API (JINA_API_KEY; model defaults to jina-reranker-m0)
-  remote:http://host:port   any server speaking the Jina rerank contract (e.g. `folio rerank-server`);
-                            several, comma-separated, form a pool (reranker.backends.pool)
-remote:URL1,URL2,...      a pool of such servers: candidates routed by page affinity, with failover
+  none                      no reranking (returns None; callers keep the first-stage order)
+  local:/path/or/model-id   the m0 model in this process (needs the `rerank` extra: torch)
+  jina[:model]              Jina's hosted API (JINA_API_KEY; model defaults to jina-reranker-m0)
+  remote:http://host:port   any server speaking the Jina rerank contract (e.g. `folio rerank-server`)
+  remote:URL1,URL2,...      a pool of such servers: candidates routed by page affinity, with failover
 """
 
 from __future__ import annotations
