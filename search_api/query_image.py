@@ -37,9 +37,13 @@ def image_limits(settings: Settings) -> ImageLimits:
 def read_image_input(image: ImageInput, limits: ImageLimits) -> ImageInput:
     """A `/v1/rerank` image read and checked here with the API's limits, so the reranker gets bytes
     (whatever backend it is) and a bad image is the caller's error. Raises CandidateError."""
-    raw = read_bytes(image.image, limits)
-    decode_image(raw, limits)
+    raw, _ = _read_and_decode(image.image, limits)
     return ImageInput(raw)
+
+
+def _read_and_decode(source: object, limits: ImageLimits) -> tuple[bytes, Image.Image]:
+    raw = read_bytes(source, limits)
+    return raw, decode_image(raw, limits)
 
 
 def load_request_image(source: str | bytes, limits: ImageLimits) -> tuple[bytes, Image.Image]:
@@ -47,8 +51,7 @@ def load_request_image(source: str | bytes, limits: ImageLimits) -> tuple[bytes,
     a data URL, or an http(s) URL where the server allows them; never a path on this server).
     Raises 400 saying what is wrong, or 413 for a byte or pixel limit."""
     try:
-        raw = read_bytes(source if isinstance(source, bytes) else WireImage(source), limits)
-        return raw, decode_image(raw, limits)
+        return _read_and_decode(source if isinstance(source, bytes) else WireImage(source), limits)
     except ImageTooLarge as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from None
     except CandidateError as exc:

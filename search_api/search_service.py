@@ -14,7 +14,7 @@ import cachetools
 from docstore.protocol import Store
 from docstore.schema import Filters, Hit, SearchMode, SearchRequest
 from docstore.snippets import make_snippet
-from reranker.errors import BackendFailed, RerankError
+from reranker.errors import RerankError
 from reranker.serving.engine import RerankEngine
 from reranker.types import Candidate, ImageInput, Query, TextInput, rank_results
 from search_api.candidates import choose_candidate
@@ -134,10 +134,6 @@ class SearchService:
             scored = engine.rerank(query, candidates, deadline_s=budget_s)
         finally:
             timings.rerank = _ms(t)
-        if len(scored.scores) != len(hits):
-            raise BackendFailed(
-                f"the reranker returned {len(scored.scores)} scores for {len(hits)} candidates"
-            )
         # A candidate the model could not score sinks below every scored one (rank_results puts it last).
         ranked: list[tuple[Hit, float | None]] = [
             (hits[r.index], r.relevance_score) for r in rank_results(scored.scores)

@@ -71,22 +71,25 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
     The app closes the engine on shutdown, and the scorer with it when the app loaded it."""
     if scorer is None and not settings.model_path:
         raise ValueError("create_rerank_app needs a scorer or settings.model_path")
-    state: dict[str, Any] = {"engine": None}
 
     def start(s: Scorer) -> None:
-        state["engine"] = app.state.engine = RerankEngine(s, settings.engine_limits(), settings.model_name)
+        app.state.engine = RerankEngine(s, settings.engine_limits(), settings.model_name)
+
+    def engine_now() -> RerankEngine | None:
+        engine: RerankEngine | None = app.state.engine
+        return engine
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if state["engine"] is None:
+        if engine_now() is None:
             start(scorer if scorer is not None else await asyncio.to_thread(_load_scorer, settings))
         try:
             yield
         finally:
-            engine: RerankEngine | None = state["engine"]
+            engine = engine_now()
             if engine is not None:
                 engine.close(close_scorer=scorer is None)
-                state["engine"] = app.state.engine = None
+                app.state.engine = None
 
     app = FastAPI(title="Folio rerank", version="1", lifespan=lifespan)
     app.state.engine = None
@@ -117,11 +120,11 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
         log.exception("unexpected error in the rerank server")
         return JSONResponse({"detail": f"the reranker could not serve this request: {exc}"}, status_code=503)
 
-    app.include_router(build_rerank_router(lambda: state["engine"], authorize))
+    app.include_router(build_rerank_router(engine_now, authorize))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        engine: RerankEngine | None = state["engine"]
+        engine = engine_now()
         if engine is None:
             return JSONResponse({"status": "loading"}, status_code=503)
         return JSONResponse(
@@ -135,7 +138,7 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
         )
 
     registry = CollectorRegistry()
-    registry.register(EngineCollector(lambda: state["engine"]))
+    registry.register(EngineCollector(engine_now))
 
     @app.get("/metrics")
     async def metrics() -> Response:
