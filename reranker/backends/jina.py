@@ -36,8 +36,9 @@ class JinaBackend(RemoteBackend):
             health_path=None,  # Jina has no health route; a rerank call is the only real check
         )
 
-    def ping(self) -> bool:
-        """A one-pair rerank (costs a few tokens): the API is reachable and the key is valid."""
+    def ping(self, timeout: float = 5.0) -> bool:
+        """A one-pair rerank (costs a few tokens; the client's own timeout applies): the API is
+        reachable and the key is valid."""
         try:
             self.score_pairs([("ping", "ping")])
         except RerankError:

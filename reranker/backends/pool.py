@@ -170,19 +170,11 @@ class RemotePool:
             if now < st.down_until:
                 return False
             st.down_until = now + self.cooloff_s
-        healthy = self._healthy(server)
+        healthy = self.members[server].ping(self.health_timeout_s)
         if healthy:
             with self._lock:
                 self._states[server].down_until = 0.0
         return healthy
-
-    def _healthy(self, server: int) -> bool:
-        member = self.members[server]
-        try:
-            r = member.client.get(member.health_path or "/healthz", timeout=self.health_timeout_s)
-        except httpx.HTTPError:
-            return False
-        return r.status_code == 200
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -200,7 +192,7 @@ class RemotePool:
 
     def ping(self) -> bool:
         """Ready when any server is."""
-        return any(self._healthy(s) for s in range(len(self.members)))
+        return any(m.ping(self.health_timeout_s) for m in self.members)
 
     def close(self) -> None:
         with self._lock:

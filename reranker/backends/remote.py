@@ -139,11 +139,12 @@ class RemoteBackend:
         # exponential backoff with jitter, so many clients do not retry in lockstep
         return self.backoff * (2**attempt) * (0.5 + random.random() / 2)
 
-    def ping(self) -> bool:
+    def ping(self, timeout: float = 5.0) -> bool:
+        """The server's health route answers 200 within `timeout` (at most the request timeout)."""
         if not self.health_path:
             return True
         try:
-            return self.client.get(self.health_path, timeout=min(self.timeout, 5.0)).status_code == 200
+            return self.client.get(self.health_path, timeout=min(self.timeout, timeout)).status_code == 200
         except httpx.HTTPError:
             return False
 
