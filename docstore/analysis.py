@@ -43,7 +43,7 @@ MAX_QUERY_TERMS = 64
 MAX_QUERY_WORDS = 256
 
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
-_CJK_RUN = re.compile(f"[{_CJK}]+")
+CJK_RUN = re.compile(f"[{_CJK}]+")  # a run of CJK characters (matched as bigrams on the exact field)
 _local = threading.local()  # PyStemmer's stemmers keep state between calls: one per thread
 
 
@@ -74,7 +74,7 @@ def _stem_words(words: list[str], language: str) -> list[str]:
 def stem_text(text: str, language: str) -> str:
     """The stemmed field of a page in `language` ("" or unknown: its words unchanged)."""
     stops = STOP_WORDS.get(language, frozenset())
-    words = [t for t in tokens(text) if not _CJK_RUN.match(t) and t not in stops]
+    words = [t for t in tokens(text) if not CJK_RUN.match(t) and t not in stops]
     return " ".join(_stem_words(words, language))
 
 
@@ -95,7 +95,7 @@ def query_terms(query: str, languages: Iterable[str]) -> QueryTerms:
     content = [t for t in found if t not in stops]
     if not content:
         return QueryTerms(exact=found, stems=[])
-    words = [t for t in content if not _CJK_RUN.match(t)]
+    words = [t for t in content if not CJK_RUN.match(t)]
     # each occurrence of a word gives its stem in every language, a stem shared by several once
     per_language = [_stem_words(words, lang) for lang in langs]
     stems = [stem for forms in zip(*per_language, strict=True) for stem in dict.fromkeys(forms)]

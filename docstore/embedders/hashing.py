@@ -6,22 +6,18 @@ cosine. It knows no synonyms: use it only where speed matters more than meaning.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 
 import numpy as np
 import numpy.typing as npt
 
+from docstore.analysis import CJK_RUN, tokens
 from docstore.embedders.base import l2_normalise
-from docstore.snippets import _CJK
-
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
 
 
 def _features(text: str) -> list[str]:
     feats: list[str] = []
-    for tok in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower()):
-        if re.fullmatch(f"[{_CJK}]+", tok) and len(tok) > 1:
+    for tok in tokens(text):
+        if CJK_RUN.fullmatch(tok) and len(tok) > 1:
             feats.extend(tok[i : i + 2] for i in range(len(tok) - 1))
         else:
             feats.append(tok)

@@ -18,14 +18,9 @@ are searched as words or dropped, and a query with no terms matches nothing."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
-from docstore.snippets import _CJK
-
-_CJK_RUN = re.compile(f"[{_CJK}]+")
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
-MAX_QUERY_TERMS = 64  # bounds the cost of pathological queries
+from docstore.analysis import CJK_RUN
 
 
 def _bigrams(run: str) -> list[str]:
@@ -37,17 +32,11 @@ def _bigrams(run: str) -> list[str]:
 def fts_text(text: str) -> str:
     """Index form of a text: NFKC-normalised, CJK runs replaced by their bigrams."""
     norm = unicodedata.normalize("NFKC", text)
-    return _CJK_RUN.sub(lambda m: " " + " ".join(_bigrams(m.group(0))) + " ", norm)
+    return CJK_RUN.sub(lambda m: " " + " ".join(_bigrams(m.group(0))) + " ", norm)
 
 
 def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
-
-
-def fts_query(query: str) -> str | None:
-    """A safe FTS5 MATCH expression (terms OR-ed, like a match query), or None if no terms."""
-    norm = unicodedata.normalize("NFKC", query).lower()
-    return exact_match(list(dict.fromkeys(_TOKEN.findall(norm)))[:MAX_QUERY_TERMS])
 
 
 def exact_match(tokens: list[str]) -> str | None:
@@ -55,7 +44,7 @@ def exact_match(tokens: list[str]) -> str | None:
     repeated token stays repeated, so that FTS5's bm25() counts it as often as the query has it."""
     clauses: list[str] = []
     for token in tokens:
-        if _CJK_RUN.fullmatch(token):
+        if CJK_RUN.fullmatch(token):
             if len(token) == 1:
                 clauses.append(_quote(token) + "*")
             else:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from docstore.analysis import query_terms
 from docstore.schema import Page, SearchMode, SearchRequest
-from docstore.sqlite.fts import fts_query, fts_text
+from docstore.sqlite.fts import exact_match, fts_text
 from docstore.sqlite.store import SqliteStore
 from docstore.store import open_store
 
@@ -95,10 +96,10 @@ def test_a_second_connection_sees_writes_and_knn_refreshes(tmp_path: Path) -> No
 
 def test_fts_analysis_bigrams_cjk_and_quotes_everything() -> None:
     assert fts_text("東京大学").split() == ["東京", "京大", "大学"]
-    assert fts_query("東京大学") == '"東京 京大 大学"'
-    assert fts_query('a "b" OR *') == '"a" OR "b" OR "or"'
-    assert fts_query("猫") == '"猫"*'
-    assert fts_query("*** ()") is None
+    assert exact_match(query_terms("東京大学", []).exact) == '"東京 京大 大学"'
+    assert exact_match(query_terms('a "b" OR *', []).exact) == '"a" OR "b" OR "or"'
+    assert exact_match(query_terms("猫", []).exact) == '"猫"*'
+    assert exact_match(query_terms("*** ()", []).exact) is None
 
 
 def test_a_store_from_before_the_stemmed_table_is_filled_on_open(tmp_path: Path) -> None:
