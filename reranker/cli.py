@@ -1,5 +1,5 @@
 """`folio rerank` (score candidates once and print them in order) and `folio rerank-server`
-(serve a local model over the Jina rerank contract). torch loads only when a command runs."""
+(serve a local model over the Jina, Cohere and vLLM rerank APIs). torch loads only when a command runs."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def register(subparsers: Any) -> None:
     _model_options(p)
     p.set_defaults(func=run_rerank)
 
-    s = subparsers.add_parser("rerank-server", help="serve a local m0 model over the Jina rerank contract")
+    s = subparsers.add_parser(
+        "rerank-server", help="serve a local m0 model over the Jina, Cohere and vLLM rerank APIs"
+    )
     s.add_argument("--model", required=True, help="local jina-reranker-m0 folder (or a model id)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8081)

@@ -51,7 +51,7 @@ _HELP = {
     "status": "show what the store holds",
     "search": "first-stage search (bm25, knn, hybrid)",
     "rerank": "score candidates with jina-reranker-m0",
-    "rerank-server": "serve a local m0 model over the Jina rerank contract",
+    "rerank-server": "serve a local m0 model over the Jina, Cohere and vLLM rerank APIs",
     "serve": "start the search API and portal",
     "keys": "manage API keys",
 }
