@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 
-from docstore.analysis import query_terms
+from docstore.analysis import STEM_WEIGHT, query_terms
 from docstore.schema import Filters, Hit, SearchRequest
 from docstore.snippets import make_snippet
 from docstore.sqlite.fts import exact_match, stem_match
 from docstore.sqlite.rows import HIT_COLUMNS, filter_clause, page_from_tuple, placeholders, trusted
 
-TITLE_WEIGHT, TEXT_WEIGHT = 2.0, 1.0  # bm25() column weights: a title match counts double
+# bm25() column weights: a title's words count once more than the text's (text pages repeat their
+# title line, PDF pages do not), as in OpenSearch's `content` field, which holds title and text
+TITLE_WEIGHT, TEXT_WEIGHT = 1.0, 1.0
 _BM25 = f"bm25(pages_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
 
 
@@ -22,8 +24,8 @@ def index_languages(conn: sqlite3.Connection) -> list[str]:
 def bm25_rank(
     conn: sqlite3.Connection, query: str, filters: Filters, k: int, languages: list[str]
 ) -> list[tuple[int, float]]:
-    """BM25 on the exact table plus BM25 on the stemmed table, summed per page (a page matching
-    the exact form scores on both), like OpenSearch's most_fields over the two fields."""
+    """BM25 on the exact table plus STEM_WEIGHT × BM25 on the stemmed table, summed per page (a
+    page matching the exact form scores on both), like OpenSearch's bool over the two fields."""
     terms = query_terms(query, languages)
     parts: list[str] = []
     params: list[object] = []
@@ -32,7 +34,7 @@ def bm25_rank(
         parts.append(f"SELECT rowid, -{_BM25} AS s FROM pages_fts WHERE pages_fts MATCH ?")
         params.append(exact)
     if stems is not None:
-        parts.append("SELECT rowid, -bm25(pages_stem) AS s FROM pages_stem WHERE pages_stem MATCH ?")
+        parts.append(f"SELECT rowid, -{STEM_WEIGHT} * bm25(pages_stem) AS s FROM pages_stem WHERE pages_stem MATCH ?")
         params.append(stems)
     if not parts:
         return []

@@ -57,3 +57,17 @@ def test_query_terms_repeated_weigh_more(store: Store) -> None:
     )
     assert ids(store, "retrieval indexing retrieval")[0] == "b:1"
     assert ids(store, "indexing retrieval indexing")[0] == "a:1"
+
+
+def test_lone_letters_are_searched_exactly_not_stemmed(store: Store) -> None:
+    add(
+        store,
+        [
+            page("letter", 1, "vitamin c and health"),
+            page("plain", 1, "vitamin and health"),
+            page("possessive", 1, "the library's s-curve"),
+        ],
+    )
+    # "c" still finds and ranks on the exact field; the stemmed field holds no lone letters
+    assert ids(store, "vitamin c") == ["letter:1", "plain:1"]
+    assert ids(store, "s") == ["possessive:1"]

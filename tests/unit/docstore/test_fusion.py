@@ -1,4 +1,6 @@
-from docstore.fusion import rrf_fuse
+import pytest
+
+from docstore.fusion import DENSE_WEIGHT, LEXICAL_WEIGHT, RRF_K, fuse_hybrid, rrf_fuse
 
 
 def test_rrf_rewards_ids_ranked_high_in_both_lists() -> None:
@@ -21,3 +23,20 @@ def test_rrf_handles_empty_and_duplicate_inputs() -> None:
     assert rrf_fuse([[], []]) == []
     fused = dict(rrf_fuse([["a", "a", "b"]], k=0))
     assert fused == {"a": 1.0, "b": 1 / 3}
+
+
+def test_weights_scale_each_list_and_must_match_the_lists() -> None:
+    fused = dict(rrf_fuse([["a", "b"], ["b", "a"]], k=0, weights=[1.0, 0.5]))
+    assert fused == {"a": 1.0 + 0.5 / 2, "b": 1 / 2 + 0.5}
+    with pytest.raises(ValueError):
+        rrf_fuse([["a"], ["b"]], weights=[1.0])
+    with pytest.raises(ValueError):
+        rrf_fuse([["a"]], weights=[0.0])
+
+
+def test_hybrid_weighs_the_lexical_list_above_the_dense_one() -> None:
+    # disjoint lists: with the dense list at 0.75, the lexical second page still beats the dense first
+    assert [i for i, _ in fuse_hybrid(["lex", "x"], ["dense", "y"])] == ["lex", "x", "dense", "y"]
+    assert fuse_hybrid(["a", "b"], None) == rrf_fuse([["a", "b"]], k=RRF_K)
+    score = dict(fuse_hybrid(["a"], ["a"]))["a"]
+    assert score == LEXICAL_WEIGHT / (RRF_K + 1) + DENSE_WEIGHT / (RRF_K + 1)
