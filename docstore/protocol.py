@@ -51,6 +51,19 @@ class Store(Protocol):
         self, page_id: str, kind: Literal["image", "thumbnail"] = "image", groups: list[str] | None = None
     ) -> bytes | None: ...
 
+    def get_pages(self, page_ids: Sequence[str], groups: list[str] | None = None) -> list[Page]:
+        """The pages of `page_ids` that exist and `groups` may see, in the order asked (each once),
+        as hits carry them (no image, thumbnail or embedding); one read for all."""
+
+    def get_images(
+        self,
+        page_ids: Sequence[str],
+        kind: Literal["image", "thumbnail"] = "image",
+        groups: list[str] | None = None,
+    ) -> dict[str, bytes]:
+        """The stored images of `kind` by page_id, for the pages of `page_ids` that have one and
+        `groups` may see; one read for all."""
+
     def search(self, request: SearchRequest) -> list[Hit]: ...
 
     def count(self, filters: Filters | None = None) -> int: ...

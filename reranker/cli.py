@@ -47,6 +47,20 @@ def register(subparsers: Any) -> None:
         help="require this bearer key (default: $FOLIO_RERANK_API_KEY)",
     )
     s.add_argument("--allow-urls", action="store_true", help="let clients send image URLs to fetch")
+    s.add_argument(
+        "--store", help="resolve documents `folio-page:<page_id>` to that page of this store (a store URL)"
+    )
+    s.add_argument(
+        "--candidate-modality",
+        choices=["image", "text", "auto"],
+        default=os.environ.get("FOLIO_CANDIDATE_MODALITY", "image"),
+        help="what a referenced PDF page is scored as, as in the search API "
+        "(default: $FOLIO_CANDIDATE_MODALITY or image)",
+    )
+    s.add_argument("--vision-cache-mb", type=int, help="vision features of pages kept, LRU (default 512)")
+    s.add_argument(
+        "--prefix-cache-mb", type=int, help="document key/value prefixes kept, LRU (default 2048; 0: off)"
+    )
     _model_options(s)
     s.set_defaults(func=run_server)
 
@@ -168,9 +182,20 @@ def run_server(args: argparse.Namespace) -> int:
             max_batch_pairs=args.max_batch_pairs,
             batch_window_ms=args.batch_window_ms,
             allow_urls=args.allow_urls,
+            store_url=args.store or None,
+            candidate_modality=args.candidate_modality,
         )
+        if settings.store_url and not settings.api_key and args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(
+                "folio rerank-server: warning: --store without --api-key: any client that reaches this "
+                "server can have any page of the store scored",
+                file=sys.stderr,
+            )
         # Load before serving, so a bad model folder is a clear error, not a failed startup.
-        model = load_model(args, allow_urls=args.allow_urls)
+        caches = {k: v for k in ("vision_cache_mb", "prefix_cache_mb") if (v := getattr(args, k)) is not None}
+        if any(v < 0 for v in caches.values()):
+            raise CliError("--vision-cache-mb and --prefix-cache-mb must be 0 or more")
+        model = load_model(args, allow_urls=args.allow_urls, **caches)
     except (CliError, ValueError) as exc:
         print(f"folio rerank-server: {exc}", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator
 
 from reranker.errors import CandidateError
 from reranker.types import Candidate, ImageInput, Query, RerankScores, TextInput, WireImage, rank_results
@@ -29,6 +29,11 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 # Documents per call, the same for every entry point (`folio serve`, `folio rerank-server`).
 MAX_DOCUMENTS = 1024
+
+# A Folio extension beside the contract: a response header counting the documents of the call whose
+# key/value prefix the server had already computed (only the query's tokens ran), so a client, a
+# pool of servers above all, learns the servers' cache hit rate. Other servers do not send it.
+CACHE_HITS_HEADER = "Folio-Cache-Hits"
 
 
 class TextDoc(BaseModel):
@@ -79,6 +84,13 @@ class ResultItem(BaseModel):
     index: int
     relevance_score: float
     document: TextDoc | ImageDoc | None = None
+
+    @field_serializer("relevance_score")
+    def _score_digits(self, score: float) -> float:
+        """m0 scores in float32, so 9 significant digits say all there is. They also keep the JSON
+        number at most 15 characters: ML Commons (OpenSearch's rerank processor) reads a longer
+        number as a BigDecimal, which its Cohere post-processing cannot cast to a score."""
+        return float(f"{score:.9g}")
 
 
 class RerankResponse(BaseModel):

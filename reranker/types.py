@@ -68,23 +68,34 @@ def rank_results(
 class RerankScores:
     """What a scorer (and the engine) returns for a list of pairs: one score, or the error that pair
     failed with, per pair in the order given; the text + visual tokens each pair cost (None when
-    the backend reports only a total); timings of the stages."""
+    the backend reports only a total); timings of the stages; and the pairs whose document
+    key/value prefix was already computed, so only the query's tokens ran (per pair, or None when
+    the backend reports only a count: a rerank server's `Folio-Cache-Hits`; 0 when it says nothing)."""
 
     model: str
     scores: list[float | CandidateError]
     pair_tokens: list[int] | None = None
     total_tokens: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    cached: list[bool] | None = None
+    cache_hits: int = 0
 
     def __post_init__(self) -> None:
         if self.pair_tokens is not None:
             self.total_tokens = sum(self.pair_tokens)
+        if self.cached is not None:
+            self.cache_hits = sum(self.cached)
 
     def slice(self, start: int, end: int) -> RerankScores:
         """The part of a batch that belongs to one call (pairs start..end)."""
+        whole = (start, end) == (0, len(self.scores))
         tokens = self.pair_tokens[start:end] if self.pair_tokens is not None else None
-        total = self.total_tokens if tokens is None and (start, end) == (0, len(self.scores)) else 0
-        return RerankScores(self.model, self.scores[start:end], tokens, total, dict(self.timings_ms))
+        total = self.total_tokens if tokens is None and whole else 0
+        cached = self.cached[start:end] if self.cached is not None else None
+        hits = self.cache_hits if cached is None and whole else 0
+        return RerankScores(
+            self.model, self.scores[start:end], tokens, total, dict(self.timings_ms), cached, hits
+        )
 
     @property
     def errors(self) -> list[tuple[int, CandidateError]]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from search_api.key_stores import open_keys
 from search_api.keys import KeyStore, parse_groups
 from search_api.settings import Settings
 
@@ -23,19 +27,26 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--embedder", help="query embedder when the store records none")
     serve.add_argument("--anonymous", action="store_true", default=None, help="allow requests without a key")
-    serve.add_argument("--keys-file", help="API keys file (default: keys.db beside a SQLite store)")
+    serve.add_argument(
+        "--keys-file",
+        help="API keys file (default: keys.db beside a SQLite store; an OpenSearch store keeps keys itself)",
+    )
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
 
     keys = subparsers.add_parser("keys", help="manage API keys")
-    keys.add_argument("--store", help="store URL (locates the default keys file)")
-    keys.add_argument("--keys-file", help="API keys file")
+    keys.add_argument(
+        "--store", help="store URL (an OpenSearch store keeps the keys; else beside a SQLite store)"
+    )
+    keys.add_argument("--keys-file", help="API keys file (instead of the store's keys)")
     # The same two options after the action too (`folio keys list --store URL`); SUPPRESS keeps an
     # action from resetting a value given before it.
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--store", default=argparse.SUPPRESS, help="store URL (locates the default keys file)")
-    where.add_argument("--keys-file", default=argparse.SUPPRESS, help="API keys file")
+    where.add_argument("--store", default=argparse.SUPPRESS, help="store URL (where the keys are)")
+    where.add_argument(
+        "--keys-file", default=argparse.SUPPRESS, help="API keys file (instead of the store's keys)"
+    )
     sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = sub.add_parser("create", help="create a key (printed once)", parents=[where])
     create.add_argument("--groups", default="", help="comma-separated groups the key may see")
@@ -77,7 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     print(
         f"folio serve: http://{args.host}:{args.port} (store {settings.store}, reranker {settings.reranker}, "
-        f"anonymous {'on' if settings.anonymous else 'off'})",
+        f"anonymous {'on' if settings.anonymous else 'off'}, keys in {app.state.keys.where})",
         file=sys.stderr,
     )
     if args.workers > 1:
@@ -95,34 +106,60 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keystore(args: argparse.Namespace) -> KeyStore:
-    return KeyStore(settings_from_args(args).resolved_keys_file())
+def _reports_store_errors(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A store that cannot be reached, or a bad store URL, is a one-line message and exit status 1."""
+
+    @functools.wraps(action)
+    def run(args: argparse.Namespace) -> int:
+        from docstore.protocol import StoreUnavailable
+
+        try:
+            return action(args)
+        except (StoreUnavailable, ValueError) as exc:
+            print(f"folio keys: {exc}", file=sys.stderr)
+            return 1
+
+    return run
 
 
+@contextmanager
+def _keystore(args: argparse.Namespace) -> Iterator[KeyStore]:
+    from docstore.store import open_store
+
+    settings = settings_from_args(args)
+    store = open_store(settings.store)  # opening connects to nothing; only an OpenSearch store is used
+    keys = open_keys(settings, store)
+    try:
+        yield keys
+    finally:
+        keys.close()
+        store.close()
+
+
+@_reports_store_errors
 def _keys_create(args: argparse.Namespace) -> int:
     groups = parse_groups(args.groups)
     if not groups and not args.admin:
         print("folio keys create: give --groups a,b (or --admin)", file=sys.stderr)
         return 2
-    store = _keystore(args)
-    key, record = store.create(groups, admin=args.admin, name=args.name)
-    store.close()
+    with _keystore(args) as keys:
+        key, record = keys.create(groups, admin=args.admin, name=args.name)
     if args.json:
         print(json.dumps({"key": key, **record.model_dump()}))
     else:
         print(key)
         print(
             f"key id {record.key_id}, groups {','.join(groups) or '-'}{', admin' if args.admin else ''} "
-            f"(stored in {store.path}; the key is shown only this once)",
+            f"(stored in {keys.where}; the key is shown only this once)",
             file=sys.stderr,
         )
     return 0
 
 
+@_reports_store_errors
 def _keys_list(args: argparse.Namespace) -> int:
-    store = _keystore(args)
-    records = store.list(include_revoked=args.all)
-    store.close()
+    with _keystore(args) as keys:
+        records = keys.list(include_revoked=args.all)
     if args.json:
         print(json.dumps([r.model_dump() for r in records]))
         return 0
@@ -134,10 +171,10 @@ def _keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@_reports_store_errors
 def _keys_revoke(args: argparse.Namespace) -> int:
-    store = _keystore(args)
-    ok = store.revoke(args.key_id)
-    store.close()
+    with _keystore(args) as keys:
+        ok = keys.revoke(args.key_id)
     if not ok:
         print(f"folio keys revoke: no active key {args.key_id!r}", file=sys.stderr)
         return 1

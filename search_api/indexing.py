@@ -11,6 +11,7 @@ from docstore.protocol import Store
 from indexer.sources import make_doc_id
 from search_api.auth import Caller
 from search_api.models import JobFile
+from search_api.originals import FileOriginals, Originals
 
 if TYPE_CHECKING:
     from docstore.embedders import Embedder
@@ -26,18 +27,26 @@ def safe_name(name: str) -> str:
 
 
 class UploadIndexer:
-    """Moves an uploaded file into `upload_dir/<collection>/<name>` and indexes it there, so the
-    original stays available at /v1/documents/{doc_id}/file. Re-uploading a name replaces that
-    document (unchanged content is not re-indexed) when the uploader may change it, as for a
-    delete; otherwise the upload is stored as `<stem> (2)<suffix>` (or the next free number), so
-    nobody's document is replaced by a caller who could not delete it. Jobs run one at a time,
-    so no two uploads pick the same free name."""
+    """Moves an uploaded file into `upload_dir/<collection>/<name>` and indexes it there; `originals`
+    keeps it for /v1/documents/{doc_id}/file (where it is, by default; in the store, which frees the
+    file). Re-uploading a name replaces that document (unchanged content is not re-indexed) when
+    the uploader may change it, as for a delete; otherwise the upload is stored as
+    `<stem> (2)<suffix>` (or the next free number), so nobody's document is replaced by a caller
+    who could not delete it. Jobs run one at a time, so no two uploads pick the same free name."""
 
-    def __init__(self, store: Store, upload_dir: Path, embedder: str | None, workers: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        upload_dir: Path,
+        embedder: str | None,
+        workers: int,
+        originals: Originals | None = None,
+    ) -> None:
         self.store = store
         self.upload_dir = upload_dir
         self.embedder = embedder
         self.workers = workers
+        self.originals = originals or FileOriginals()
         self._loaded: Embedder | None = None  # kept across uploads: loading one is costly
 
     def __call__(self, incoming: Path, collection: str, acl: list[str], caller: Caller) -> JobFile:
@@ -56,6 +65,8 @@ class UploadIndexer:
         embedder = embedder_for_indexing(self.store, self.embedder, loaded=self._loaded)
         self._loaded = embedder
         summary = Indexer(self.store, options, embedder=embedder).run([target])
+        if summary.files_indexed or summary.files_unchanged:
+            self._keep_original(make_doc_id(collection, target.resolve()), target)
         if summary.skipped:
             return JobFile(name=name, state="skipped", error=summary.skipped[0].reason)
         if summary.files_unchanged:
@@ -73,6 +84,11 @@ class UploadIndexer:
                 name=name, state="failed", pages=summary.pages_indexed, error=error or "not indexed"
             )
         return JobFile(name=name, state="indexed", pages=summary.pages_indexed, error=error)
+
+    def _keep_original(self, doc_id: str, path: Path) -> None:
+        info = self.store.get_document(doc_id)
+        if info is not None and self.originals.keep(info, path):
+            path.unlink(missing_ok=True)
 
     def _target(self, folder: Path, name: str, collection: str, caller: Caller) -> Path:
         """Where the upload goes: its own name unless that names a document the caller may not change."""

@@ -1,5 +1,8 @@
 """Background indexing of uploaded files: a fixed pool of workers and a bounded number of
-pending jobs (a full queue refuses new uploads with 429 rather than growing without limit)."""
+pending jobs (a full queue refuses new uploads with 429 rather than growing without limit).
+Each job's status is written to its `JobRecords` as it progresses: this process's memory
+(`MemoryJobs`) beside a SQLite store, the store itself on OpenSearch (`StoreJobs`, shared by
+every replica)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 from search_api.auth import Caller
 from search_api.metrics import Metrics
@@ -21,21 +25,70 @@ log = logging.getLogger(__name__)
 # state indexed/skipped/failed, pages, error)
 IndexFn = Callable[[Path, str, list[str], Caller], JobFile]
 
-_KEEP_FINISHED = 1000  # finished jobs remembered for status queries
+_KEEP_FINISHED = 1000  # finished jobs remembered for status queries (in memory)
+UNFINISHED = ("queued", "running")
 
 
 class QueueFull(RuntimeError):
     pass
 
 
+class JobRecords(Protocol):
+    def save(self, job: JobStatus) -> None:
+        """Record the job as it is now (the caller keeps changing its own copy)."""
+        ...
+
+    def get(self, job_id: str) -> JobStatus | None: ...
+
+    def close(self) -> None:
+        """This process stops: what it had not finished is recorded as failed where others can see it."""
+        ...
+
+
+def stop_job(job: JobStatus, reason: str) -> None:
+    """Mark a job that will never finish as failed, and its unfinished files with the reason."""
+    job.state, job.error = "failed", reason
+    for f in job.files:
+        if f.state in UNFINISHED:
+            f.state, f.error = "failed", reason
+
+
+class MemoryJobs:
+    """Job status in this process's memory: the last `_KEEP_FINISHED` finished jobs and every
+    unfinished one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[str, JobStatus] = OrderedDict()
+
+    def save(self, job: JobStatus) -> None:
+        with self._lock:
+            self._jobs[job.job_id] = job.model_copy(deep=True)
+            while len(self._jobs) > _KEEP_FINISHED:
+                oldest = next(iter(self._jobs))
+                if self._jobs[oldest].state in UNFINISHED:
+                    break
+                del self._jobs[oldest]
+
+    def get(self, job_id: str) -> JobStatus | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return job.model_copy(deep=True) if job is not None else None
+
+    def close(self) -> None:
+        """Nothing outlives this process here."""
+
+
 class JobManager:
-    def __init__(self, index_fn: IndexFn, workers: int, max_pending: int, metrics: Metrics) -> None:
+    def __init__(
+        self, index_fn: IndexFn, workers: int, max_pending: int, metrics: Metrics, records: JobRecords
+    ) -> None:
         self._index_fn = index_fn
         self._max_pending = max_pending
         self._metrics = metrics
+        self._records = records
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="index-job")
         self._lock = threading.Lock()
-        self._jobs: OrderedDict[str, JobStatus] = OrderedDict()
         self._pending = 0
 
     def reserve(self) -> None:
@@ -57,50 +110,39 @@ class JobManager:
     ) -> JobStatus:
         """Queue a job over already-saved files; the caller has reserved a slot."""
         job = JobStatus(job_id=uuid.uuid4().hex, files=[JobFile(name=name) for name, _ in files])
-        with self._lock:
-            self._jobs[job.job_id] = job
-            while len(self._jobs) > _KEEP_FINISHED:
-                oldest = next(iter(self._jobs))
-                if self._jobs[oldest].state in ("queued", "running"):
-                    break
-                del self._jobs[oldest]
+        self._records.save(job)
         self._pool.submit(self._run, job, [p for _, p in files], collection, acl, caller)
         return job.model_copy(deep=True)
 
     def get(self, job_id: str) -> JobStatus | None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            return job.model_copy(deep=True) if job is not None else None
+        return self._records.get(job_id)
 
     def _run(
         self, job: JobStatus, paths: list[Path], collection: str, acl: list[str], caller: Caller
     ) -> None:
+        # Only this thread changes `job`; each change is saved for status queries.
         try:
-            with self._lock:
-                job.state = "running"
+            job.state = "running"
             for entry, path in zip(job.files, paths, strict=True):
-                with self._lock:
-                    entry.state = "running"
+                entry.state = "running"
+                self._records.save(job)
                 try:
                     result = self._index_fn(path, collection, acl, caller)
                 except Exception as exc:  # one bad file must not stop the others
                     log.exception("indexing %s failed", path)
                     result = JobFile(name=entry.name, state="failed", error=f"{type(exc).__name__}: {exc}")
-                with self._lock:
-                    entry.name, entry.state = result.name, result.state
-                    entry.pages, entry.error = result.pages, result.error
-            with self._lock:
-                failed = all(f.state == "failed" for f in job.files)
-                job.state = "failed" if failed else "done"
+                entry.name, entry.state = result.name, result.state
+                entry.pages, entry.error = result.pages, result.error
+            job.state = "failed" if all(f.state == "failed" for f in job.files) else "done"
         except Exception as exc:
             log.exception("indexing job %s crashed", job.job_id)
-            with self._lock:
-                job.state = "failed"
-                for f in job.files:
-                    if f.state in ("queued", "running"):
-                        f.state, f.error = "failed", str(exc)
+            stop_job(job, str(exc))
         finally:
-            self.release()
+            try:
+                self._records.save(job)
+            finally:
+                self.release()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._records.close()

@@ -1,4 +1,6 @@
-"""API keys, hashed at rest in a small SQLite file.
+"""API keys, hashed at rest: the `KeyStore` protocol and its SQLite file (`KeyFile`, beside a
+SQLite store); `search_api.key_stores.open_keys` picks the file or the store's own keys index
+(`search_api.keys_in_store.StoreKeys`, for an OpenSearch store shared by API replicas).
 
 A key is `folio_<id>_<secret>` with 256 bits of randomness in the secret, so a plain SHA-256 of
 the whole key is a safe stored form (slow password hashes only matter for low-entropy secrets).
@@ -12,6 +14,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -41,6 +44,20 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def new_key() -> tuple[str, str]:
+    """(key id, the key in clear)."""
+    key_id = secrets.token_hex(6)
+    return key_id, f"folio_{key_id}_{secrets.token_urlsafe(32)}"
+
+
+def key_id_of(key: str) -> str | None:
+    """The id part of a well-formed key (None for anything else)."""
+    if not key.startswith("folio_") or len(key) > 200:
+        return None
+    key_id, sep, secret = key.removeprefix("folio_").partition("_")
+    return key_id if sep and key_id and secret else None
+
+
 def parse_groups(text: str | None) -> list[str]:
     """'a, b,,c' -> ['a', 'b', 'c'] (order kept, duplicates dropped)."""
     out: list[str] = []
@@ -51,13 +68,40 @@ def parse_groups(text: str | None) -> list[str]:
     return out
 
 
-class KeyStore:
-    """Thread-safe; the file is created on first use, not in the constructor."""
+class KeyStore(Protocol):
+    """Where keys live; `where` says so in words (a file path, or the store's keys index)."""
+
+    @property
+    def where(self) -> str: ...
+
+    def create(self, groups: list[str], admin: bool = False, name: str = "") -> tuple[str, ApiKey]:
+        """Returns (the key in clear — show it once, the stored record)."""
+        ...
+
+    def verify(self, key: str) -> ApiKey | None:
+        """The live key record for a presented key, or None (unknown or revoked)."""
+        ...
+
+    def list(self, include_revoked: bool = False) -> list[ApiKey]: ...
+
+    def revoke(self, key_id: str) -> bool:
+        """True when an active key was revoked."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class KeyFile:
+    """Keys in a SQLite file. Thread-safe; the file is created on first use, not in the constructor."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -69,9 +113,7 @@ class KeyStore:
         return self._conn
 
     def create(self, groups: list[str], admin: bool = False, name: str = "") -> tuple[str, ApiKey]:
-        """Returns (the key in clear — show it once, the stored record)."""
-        key_id = secrets.token_hex(6)
-        key = f"folio_{key_id}_{secrets.token_urlsafe(32)}"
+        key_id, key = new_key()
         record = ApiKey(key_id=key_id, name=name, groups=groups, admin=admin, created_at=time.time())
         with self._lock:
             db = self._db()
@@ -83,8 +125,7 @@ class KeyStore:
         return key, record
 
     def verify(self, key: str) -> ApiKey | None:
-        """The live key record for a presented key, or None (unknown or revoked)."""
-        if not key.startswith("folio_") or len(key) > 200:
+        if key_id_of(key) is None:
             return None
         with self._lock:
             row = (

@@ -13,6 +13,7 @@ import sys
 _COMMAND_MODULES = {
     "indexer.cli": ("index", "delete", "status"),
     "docstore.cli": ("search",),
+    "docstore.opensearch.cli": ("opensearch",),
     "reranker.cli": ("rerank", "rerank-server"),
     "search_api.cli": ("serve", "keys"),
 }
@@ -50,6 +51,7 @@ _HELP = {
     "delete": "delete indexed documents",
     "status": "show what the store holds",
     "search": "first-stage search (bm25, knn, hybrid)",
+    "opensearch": "rerank OpenSearch's own searches with Folio (search pipelines)",
     "rerank": "score candidates with jina-reranker-m0",
     "rerank-server": "serve a local m0 model over the Jina, Cohere and vLLM rerank APIs",
     "serve": "start the search API and portal",

@@ -116,6 +116,7 @@ class JobStatus(BaseModel):
     job_id: str
     state: Literal["queued", "running", "done", "failed"] = "queued"
     files: list[JobFile]
+    error: str | None = None  # why a job stopped before it finished (e.g. its replica stopped)
 
 
 class DeleteResponse(BaseModel):

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import cachetools
 
+from docstore.candidates import candidate_text, choose_candidate
 from docstore.protocol import Store
 from docstore.schema import Filters, Hit, SearchMode, SearchRequest
 from docstore.snippets import make_snippet
 from reranker.errors import RerankError
 from reranker.serving.engine import RerankEngine
 from reranker.types import Candidate, ImageInput, Query, TextInput, rank_results
-from search_api.candidates import choose_candidate
 from search_api.metrics import Metrics
 from search_api.models import SearchHit, SearchResponse, Timings
 from search_api.service_errors import InvalidRequest
@@ -147,7 +147,7 @@ class SearchService:
             image = self.store.get_image(page.page_id, "image", groups=None)
             if image:
                 return ImageInput(image), "image"
-        return TextInput(page.text or page.title or page.source), "text"
+        return TextInput(candidate_text(page)), "text"
 
     def _hit(self, hit: Hit, rerank_score: float | None, modality: str | None, q: SearchInput) -> SearchHit:
         page = hit.page

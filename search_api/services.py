@@ -1,10 +1,13 @@
 """The API's services, built once per app from its settings: store, keys, the rerank engine, search,
-upload jobs and the request limits."""
+upload jobs, originals and the request limits. On an OpenSearch store, keys, job status and
+uploaded originals live in the store, so replicas on one store serve as one; beside a SQLite store
+they stay on this machine (a keys file, this process's memory, the upload folder)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from docstore.opensearch.store import OpenSearchStore
 from docstore.protocol import Store
 from docstore.store import open_store
 from reranker.serving.engine import EngineLimits, RerankEngine
@@ -12,10 +15,12 @@ from reranker.serving.metrics import EngineCollector
 from reranker.types import Scorer
 from search_api.embedding import QueryEmbedder
 from search_api.indexing import UploadIndexer
-from search_api.jobs import JobManager
+from search_api.jobs import JobManager, JobRecords, MemoryJobs
+from search_api.key_stores import open_keys
 from search_api.keys import KeyStore
 from search_api.limits import ConcurrencyLimit
 from search_api.metrics import Metrics
+from search_api.originals import FileOriginals, Originals
 from search_api.search_service import SearchService
 from search_api.settings import Settings
 
@@ -30,6 +35,7 @@ class Services:
     search: SearchService
     query_embedder: QueryEmbedder
     jobs: JobManager
+    originals: Originals
     search_limit: ConcurrencyLimit
     upload_limit: ConcurrencyLimit
 
@@ -57,6 +63,16 @@ def engine_limits(settings: Settings) -> EngineLimits:
     )
 
 
+def shared_state(settings: Settings, store: Store) -> tuple[JobRecords, Originals]:
+    """Where job status and uploaded originals live for a server on `store` (keys: `open_keys`)."""
+    if isinstance(store, OpenSearchStore):
+        from search_api.jobs_in_store import StoreJobs
+        from search_api.originals import StoreOriginals
+
+        return StoreJobs(store, settings.replica_timeout_s), StoreOriginals(store)
+    return MemoryJobs(), FileOriginals()
+
+
 def build_services(settings: Settings, scorer: Scorer | None = None) -> Services:
     metrics = Metrics()
     store = open_store(settings.store)
@@ -66,16 +82,18 @@ def build_services(settings: Settings, scorer: Scorer | None = None) -> Services
     metrics.registry.register(EngineCollector(lambda: engine))
     embedder = None if settings.embedder == "default" else settings.embedder
     query_embedder = QueryEmbedder(store, embedder)
-    indexer = UploadIndexer(store, settings.upload_dir, embedder, settings.index_workers)
+    job_records, originals = shared_state(settings, store)
+    indexer = UploadIndexer(store, settings.upload_dir, embedder, settings.index_workers, originals)
     return Services(
         settings=settings,
         metrics=metrics,
         store=store,
-        keys=KeyStore(settings.resolved_keys_file()),
+        keys=open_keys(settings, store),
         engine=engine,
         search=SearchService(store, engine, query_embedder, settings, metrics),
         query_embedder=query_embedder,
-        jobs=JobManager(indexer, 1, settings.max_pending_jobs, metrics),
+        jobs=JobManager(indexer, 1, settings.max_pending_jobs, metrics, job_records),
+        originals=originals,
         search_limit=ConcurrencyLimit("search", settings.max_concurrent_searches, metrics),
         upload_limit=ConcurrencyLimit("upload", settings.max_concurrent_uploads, metrics),
     )

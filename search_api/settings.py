@@ -27,8 +27,14 @@ class Settings(BaseSettings):
     max_query_image_pixels: int = Field(default=40_000_000, ge=1)
     allow_image_urls: bool = False  # request images may be http(s) URLs, fetched (never from private hosts)
     image_url_timeout_s: float = Field(default=5.0, gt=0)
-    keys_file: Path | None = None  # default: keys.db beside a SQLite store, else .folio/keys.db
+    # Default: keys.db beside a SQLite store; an OpenSearch store keeps them in its own keys index.
+    keys_file: Path | None = None
+    key_cache_s: float = Field(default=5.0, ge=0)  # store-kept keys: how long a verified key is trusted
+    # Where uploads are indexed from (on an OpenSearch store only while indexing: the originals
+    # are then kept in the store). Give every replica the same path: it names uploaded documents.
     upload_dir: Path = Path(".folio/uploads")
+    # Replicas on an OpenSearch store: a job whose replica has not reported for this long is failed.
+    replica_timeout_s: float = Field(default=15.0, ge=1)
     cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
     # Load shedding: searches beyond this many in flight get 503 immediately rather than queueing.
     max_concurrent_searches: int = Field(default=32, ge=1)

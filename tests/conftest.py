@@ -3,6 +3,8 @@
 pytest_plugins = [
     "tests.fixtures.paths",
     "tests.fixtures.opensearch",
+    "tests.fixtures.opensearch_cluster",
+    "tests.fixtures.opensearch_ml",
     "tests.fixtures.stores",
     "tests.fixtures.tiny_m0",
     "tests.fixtures.api_server",

@@ -17,8 +17,10 @@ guess is not always right). Only analyzers from the modules a stock node ships a
 - ``content_stem``: the page's stemmed field, made by docstore.analysis from the page's language
   (Snowball stemming, stop words left out) and indexed as whitespace-separated terms, so both
   stores search the same stems. Title and text are copied into ``content``; BM25 sums
-  ``title^2`` and ``content`` (``most_fields``) over the query's exact words and ``content_stem``
-  over its stems, so exact forms outrank stems and a title match counts extra. Indices from
+  ``content`` over the query's exact words and ``content_stem`` (weighted by
+  ``analysis.STEM_WEIGHT``) over its stems, so exact forms outrank stems. The title is not
+  searched alone: its own short field gives a title match a score out of proportion (on CISI it
+  cost a tenth of nDCG@10). Indices from
   before the stemmed field get it mapped on their next write (``content_en``, their English
   field, is no longer searched); their pages have stems once re-indexed.
 
@@ -32,6 +34,13 @@ kept beside the text as ``embedding_f32`` (base64 of little-endian float32, not 
 quarter of the JSON's size, so searches fetch the whole source unfiltered and `get_page`
 still returns the embedding. Indices created before this keep the vector in ``_source``;
 the store reads both.
+
+Page references: every page carries ``rerank_ref`` (keyword, in ``_source``), its
+``folio-page:<page_id>`` reference, so that a search pipeline's ``rerank`` processor, which sends
+documents as strings taken from ``_source``, can send it to a rerank server opened on this store
+(``folio rerank-server --store``), which scores the page's image. Indices from before the field get
+it mapped on their next write; their existing pages get it from the one-off ``_update_by_query``
+of ``REF_BACKFILL`` (the README shows it).
 """
 
 from __future__ import annotations
@@ -39,14 +48,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from docstore.analysis import query_terms
+from docstore.analysis import STEM_WEIGHT, query_terms
+from docstore.candidates import PAGE_REF_PREFIX
 from docstore.schema import Filters
 
-TITLE_BOOST = 2.0  # a title match counts double, as in the SQLite store
 SPACE_TYPE = "cosinesimil"
 
 VECTOR_COPY = "embedding_f32"  # the stored copy of the vector (see the module docstring)
 STEM_FIELD = "content_stem"  # the stemmed field (see the module docstring)
+REF_FIELD = "rerank_ref"  # the page's reference for a rerank server (see the module docstring)
 
 LIGATURES = ["ﬀ => ff", "ﬁ => fi", "ﬂ => fl", "ﬃ => ffi", "ﬄ => ffl", "ﬅ => st", "ﬆ => st"]
 
@@ -66,10 +76,16 @@ def analysis_settings() -> dict[str, Any]:
     }
 
 
-def index_settings(knn: bool = False) -> dict[str, Any]:
-    """One shard (a first-stage index of pages is small per collection); replicas follow the
-    cluster size, so a single dev node stays green and a cluster keeps a copy."""
-    settings: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+def index_settings(
+    knn: bool = False, shards: int | None = None, replicas: int | None = None
+) -> dict[str, Any]:
+    """One shard unless told (a first-stage index of pages is small per collection); replicas
+    unless told follow the cluster size, so a single dev node stays green and a cluster keeps a copy."""
+    settings: dict[str, Any] = {"number_of_shards": shards or 1}
+    if replicas is None:
+        settings["auto_expand_replicas"] = "0-1"
+    else:
+        settings["number_of_replicas"] = replicas
     if knn:
         settings["knn"] = True
         settings["analysis"] = analysis_settings()
@@ -77,9 +93,8 @@ def index_settings(knn: bool = False) -> dict[str, Any]:
 
 
 def _searchable(field: str) -> dict[str, Any]:
-    """title/text are copied into `content` (all words), which BM25 searches; the title is also
-    searched alone, boosted. Counting a title's words in `content` too keeps a title match strong
-    even where few pages have titles (the title field's own IDF is then tiny)."""
+    """title/text are copied into `content` (all words), which BM25 searches. The title keeps its
+    own index (mapped so since the first indices, which cannot drop it) but is not searched alone."""
     mapping: dict[str, Any] = {"type": "text", "analyzer": "folio_text", "copy_to": ["content"]}
     if field == "text":
         mapping["index"] = False  # searched through `content`; indexing it again would double the index
@@ -115,6 +130,7 @@ def pages_mapping(dim: int | None) -> dict[str, Any]:
         "ocr": {"type": "boolean"},
         "has_figures": {"type": "boolean"},
         "acl": keyword,
+        REF_FIELD: keyword,
     }
     if dim is not None:
         properties["embedding"] = knn_vector_field(dim)
@@ -217,22 +233,18 @@ def build_bm25_query(
     source: bool = True,
     languages: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The exact words over the title (boosted) and title+text, plus the stems over the stemmed
-    field, scores summed; the query is analysed for the index's `languages` (docstore.analysis).
+    """The exact words over title+text (`content`), plus the stems over the stemmed field with
+    STEM_WEIGHT, scores summed; the query is analysed for the index's `languages`
+    (docstore.analysis).
 
     The query is analysed as plain text (no query-string syntax), so operators and quotes in
     user input are searched as words and never raise a parse error."""
     terms = query_terms(query, languages)
     should: list[dict[str, Any]] = []
     if terms.exact:
-        exact = {
-            "query": " ".join(terms.exact),
-            "type": "most_fields",
-            "fields": [f"title^{TITLE_BOOST}", "content"],
-        }
-        should.append({"multi_match": exact})
+        should.append({"match": {"content": {"query": " ".join(terms.exact)}}})
     if terms.stems:
-        should.append({"match": {STEM_FIELD: {"query": " ".join(terms.stems)}}})
+        should.append({"match": {STEM_FIELD: {"query": " ".join(terms.stems), "boost": STEM_WEIGHT}}})
     match: dict[str, Any] = (
         {"bool": {"should": should, "minimum_should_match": 1}} if should else {"match_none": {}}
     )
@@ -288,6 +300,30 @@ def build_page_lookup(page_id: str, groups: list[str] | None, index_field: str =
     if acl is not None:
         clauses.append(acl)
     return {"size": 1, "query": {"bool": {"filter": clauses}}}
+
+
+def build_pages_lookup(
+    page_ids: Sequence[str], groups: list[str] | None, source: dict[str, Any] | list[str]
+) -> dict[str, Any]:
+    """Pages (or image records) by id, only those visible to `groups`, with the `_source` parts
+    `source` names (includes, or {"excludes": [...]})."""
+    clauses: list[dict[str, Any]] = [{"terms": {"page_id": list(page_ids)}}]
+    acl = acl_clause(groups)
+    if acl is not None:
+        clauses.append(acl)
+    return {"size": len(page_ids), "query": {"bool": {"filter": clauses}}, "_source": source}
+
+
+# The one-off update that gives the pages of an index from before REF_FIELD their reference
+# (`POST <prefix>-pages/_update_by_query?conflicts=proceed`, after the field is mapped); pages
+# written since carry it already, so it touches only the others and can be run again.
+REF_BACKFILL: dict[str, Any] = {
+    "query": {"bool": {"must_not": {"exists": {"field": REF_FIELD}}}},
+    "script": {
+        "lang": "painless",
+        "source": f"ctx._source.{REF_FIELD} = '{PAGE_REF_PREFIX}' + ctx._source.page_id",
+    },
+}
 
 
 def build_docs_query(filters: Filters | None) -> dict[str, Any]:

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from docstore.analysis import stem_text
-from docstore.opensearch.queries import STEM_FIELD, VECTOR_COPY
+from docstore.candidates import page_ref
+from docstore.opensearch.queries import REF_FIELD, STEM_FIELD, VECTOR_COPY
 from docstore.schema import Hit, Page, SearchRequest
 from docstore.snippets import make_snippet
 
 IMAGE_FIELDS = ("image", "thumbnail")
-_HEAVY = frozenset({"embedding", VECTOR_COPY, STEM_FIELD})  # never parsed into a hit's page
+_HEAVY = frozenset({"embedding", VECTOR_COPY, STEM_FIELD, REF_FIELD})  # never parsed into a hit's page
 
 
 def page_actions(
@@ -30,6 +31,7 @@ def page_actions(
     for page in pages:
         doc = page.model_dump(exclude={"image", "thumbnail", "embedding"})
         doc[STEM_FIELD] = stem_text(page.title + "\n" + page.text, page.language)
+        doc[REF_FIELD] = page_ref(page.page_id)
         if page.embedding is not None:
             doc["embedding"] = page.embedding
             if vector_copy:
@@ -54,7 +56,7 @@ def page_actions(
 def page_from_source(source: dict[str, Any]) -> Page:
     """A Page from a pages-index _source, the embedding decoded from its stored copy (or read
     from the JSON vector of an index that predates the copy)."""
-    fields = {k: v for k, v in source.items() if k not in (VECTOR_COPY, STEM_FIELD)}
+    fields = {k: v for k, v in source.items() if k not in (VECTOR_COPY, STEM_FIELD, REF_FIELD)}
     copy = source.get(VECTOR_COPY)
     if copy is not None:
         fields["embedding"] = np.frombuffer(base64.b64decode(copy), dtype="<f4").tolist()
@@ -65,12 +67,17 @@ def images_from_source(source: dict[str, Any]) -> dict[str, bytes]:
     return {f: base64.b64decode(source[f]) for f in IMAGE_FIELDS if source.get(f) is not None}
 
 
+def light_page(source: dict[str, Any]) -> Page:
+    """A Page from a pages-index _source without its embedding, as hits carry it."""
+    return Page(**{k: v for k, v in source.items() if k not in _HEAVY})
+
+
 def hits_from(scored: Sequence[tuple[dict[str, Any], float]], request: SearchRequest) -> list[Hit]:
     """Hits from (page _source, score) pairs, best first, without the embedding (hits stay
     light); snippets only when the request wants them (making one scans the page text)."""
     hits: list[Hit] = []
     for source, score in scored:
-        page = Page(**{k: v for k, v in source.items() if k not in _HEAVY})
+        page = light_page(source)
         snippet = make_snippet(page.text, request.query) if request.snippets and page.text else ""
         hits.append(Hit(page=page, score=score, rank=request.offset + len(hits) + 1, snippet=snippet))
     return hits

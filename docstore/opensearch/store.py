@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from docstore.fusion import rrf_fuse
+from docstore.fusion import fuse_hybrid
 from docstore.opensearch import queries as q
 from docstore.opensearch import search as s
 from docstore.opensearch.records import (
     IMAGE_FIELDS,
     hits_from,
     images_from_source,
+    light_page,
     page_actions,
     page_from_source,
 )
@@ -30,6 +31,10 @@ from docstore.protocol import StoreUnavailable
 from docstore.schema import DocumentInfo, FileFailure, Filters, Hit, Page, SearchMode, SearchRequest
 
 LANGUAGES_TTL = 30.0  # seconds a store trusts its list of the index's page languages
+BULK_RETRY_SECONDS = 60.0  # how long a bulk write keeps sending again what the cluster cannot take yet
+# Bulk item (or request) statuses worth sending again: a full queue (429), and a shard with no live
+# primary or a cluster without a manager for a moment (503) while a lost node's shards move.
+_RETRY_STATUS = frozenset({429, 502, 503, 504})
 
 
 class OpenSearchStore:
@@ -42,11 +47,13 @@ class OpenSearchStore:
         self.images_index = f"{self.prefix}-images"
         self.docs_index = f"{self.prefix}-docs"
         self.failures_index = f"{self.prefix}-failures"
+        self.originals_index = f"{self.prefix}-originals"  # uploaded files, kept by the API (side_index)
         self._client: Any = None
         self._ready: set[str] = set()  # indices known to exist
         self._dim_known: int | None = None  # the vector field's size, once known to exist
         self._vector_copy: bool | None = None  # see _has_vector_copy
         self._stem_field: bool | None = None  # whether the pages index maps q.STEM_FIELD
+        self._ref_field: bool | None = None  # whether the pages index maps q.REF_FIELD
         self._languages: tuple[float, list[str]] | None = None  # (read at, languages present)
 
     @property
@@ -93,6 +100,7 @@ class OpenSearchStore:
         self._dim_known = None
         self._vector_copy = None
         self._stem_field = None
+        self._ref_field = None
         self._languages = None
 
     # -- indices -------------------------------------------------------------------------
@@ -109,13 +117,20 @@ class OpenSearchStore:
                 self.docs_index: q.docs_mapping,
                 self.failures_index: q.failures_mapping,
             }[index]()
-            body = {"settings": q.index_settings(knn=index == self.pages_index), "mappings": mappings}
+            body = {"settings": self.index_settings(index), "mappings": mappings}
             try:
                 self._call(self.client.indices.create, index=index, body=body)
             except RequestError as exc:
                 if exc.error != "resource_already_exists_exception":  # lost a race: fine
                     raise
         self._ready.add(index)
+
+    def index_settings(self, index: str) -> dict[str, Any]:
+        """Settings for a new index of this store: the URL's shards for the pages and images
+        (the big ones), one shard for the small ones; the URL's replicas for all."""
+        big = index in (self.pages_index, self.images_index)
+        shards = self._target.shards if big else None
+        return q.index_settings(knn=index == self.pages_index, shards=shards, replicas=self._target.replicas)
 
     def _mapping(self) -> dict[str, Any]:
         found = self._call(self.client.indices.get_mapping, index=self.pages_index, ignore=404)
@@ -133,6 +148,7 @@ class OpenSearchStore:
         properties = self._mapping().get("properties", {})
         self._vector_copy = q.VECTOR_COPY in properties
         self._stem_field = q.STEM_FIELD in properties
+        self._ref_field = q.REF_FIELD in properties
         dim = properties.get("embedding", {}).get("dimension")
         return int(dim) if dim is not None else None
 
@@ -199,24 +215,79 @@ class OpenSearchStore:
             self._ready.add(self.images_index)
         images = self.images_index if self.images_index in self._ready else None
         vector_copy = self._has_vector_copy()
-        if not self._stem_field:  # an index from before the stemmed field: map it (strict mapping)
-            body = {"properties": {q.STEM_FIELD: q.stem_field()}}
+        known = ((q.STEM_FIELD, self._stem_field), (q.REF_FIELD, self._ref_field))
+        if missing := [field for field, mapped in known if not mapped]:
+            # an index from before these fields: map them (the mapping is strict)
+            wanted = q.pages_mapping(None)["properties"]
+            body = {"properties": {field: wanted[field] for field in missing}}
             self._call(self.client.indices.put_mapping, index=self.pages_index, body=body)
-            self._stem_field = True
+            self._stem_field = self._ref_field = True
         self._languages = None
         self._bulk(page_actions(pages, self.pages_index, images, vector_copy))
 
-    def _bulk(self, actions: Iterator[dict[str, Any]]) -> None:
-        from opensearchpy import helpers
+    def _bulk(self, actions: Iterable[dict[str, Any]], refresh: bool | str | None = None) -> None:
+        """Write bulk actions. What the cluster cannot take yet (a node lost, a replica being
+        promoted, a full queue) is sent again with backoff for up to BULK_RETRY_SECONDS, then
+        StoreUnavailable; an item refused for good (a mapping error) raises BulkIndexError. Each
+        action names its document by id, so one sent again replaces, never duplicates."""
+        pending = list(actions)
+        delay, deadline = 0.5, time.monotonic() + BULK_RETRY_SECONDS
+        while pending:
+            pending, reason = self._call(
+                self._bulk_pass, pending, self._refresh if refresh is None else refresh
+            )
+            if pending and time.monotonic() + delay > deadline:
+                raise StoreUnavailable(
+                    f"OpenSearch at {self._target.address} did not take {len(pending)} write(s)"
+                    f" in {BULK_RETRY_SECONDS:.0f}s: {reason}"
+                )
+            if pending:
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
 
-        self._call(
-            helpers.bulk,
+    def _bulk_pass(
+        self, actions: list[dict[str, Any]], refresh: bool | str
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Send the actions once; returns those to send again and why."""
+        from opensearchpy import TransportError, helpers
+
+        again: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        reason, done = "", 0
+        results = helpers.streaming_bulk(
             self.client,
             actions,
             max_chunk_bytes=20 * 1024 * 1024,  # page images make big actions; stay well under limits
-            ignore_status=(404,),  # deleting images a page never had
-            refresh=self._refresh,
+            raise_on_error=False,
+            refresh=refresh,
+            # How long a shard without a live primary is waited for: under the client's read timeout,
+            # so the item comes back 503 (sent again below) rather than the request timing out.
+            # (request_timeout given, the client sends `timeout` to the server instead of using it.)
+            timeout="20s",
+            request_timeout=30,
         )
+        try:
+            for ok, item in results:  # in the actions' order
+                action = actions[done]
+                done += 1
+                result = next(iter(item.values()))
+                status = int(result.get("status", 500))
+                if ok or status == 404:  # 404: deleting images a page never had
+                    continue
+                if status in _RETRY_STATUS:
+                    again.append(action)
+                    error = result.get("error") or {}
+                    reason = f"{error.get('type', status)}: {error.get('reason', '')}"
+                else:
+                    refused.append(item)
+        except TransportError as exc:  # the request as a whole (after the client tried each host)
+            if not isinstance(exc.status_code, int) or exc.status_code not in _RETRY_STATUS:
+                raise
+            again.extend(actions[done:])
+            reason = str(exc.error)
+        if refused:
+            raise helpers.BulkIndexError(f"{len(refused)} document(s) failed to index.", refused)
+        return again, reason
 
     def begin_document(self, info: DocumentInfo) -> None:
         self._create(self.docs_index)
@@ -239,6 +310,7 @@ class OpenSearchStore:
         # module) and counts exactly what was removed.
         removed = self._delete_where(self.pages_index, doc_id)
         self._delete_where(self.images_index, doc_id)
+        self._delete_where(self.originals_index, doc_id)
         self._call(self.client.delete, index=self.docs_index, id=doc_id, refresh=True, ignore=404)
         return removed
 
@@ -246,10 +318,7 @@ class OpenSearchStore:
         body = {"query": {"term": {"doc_id": doc_id}}, "_source": False}
         found = [h["_id"] for h in self._scan(index, body)]
         if found:
-            from opensearchpy import helpers
-
-            actions = ({"_op_type": "delete", "_index": index, "_id": i} for i in found)
-            self._call(helpers.bulk, self.client, actions, ignore_status=(404,), refresh=True)
+            self._bulk(({"_op_type": "delete", "_index": index, "_id": i} for i in found), refresh=True)
         return len(found)
 
     def _scan(self, index: str, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -307,6 +376,32 @@ class OpenSearchStore:
             raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
         return self._images(page_id, groups).get(kind)
 
+    def get_pages(self, page_ids: Sequence[str], groups: list[str] | None = None) -> list[Page]:
+        wanted = list(dict.fromkeys(page_ids))
+        if not wanted:
+            return []
+        light = {"excludes": ["embedding", q.VECTOR_COPY, q.STEM_FIELD]}
+        body = q.build_pages_lookup(wanted, groups, light)
+        found = {
+            h["_id"]: light_page(h["_source"]) for h in self._search(self.pages_index, body)["hits"]["hits"]
+        }
+        return [found[pid] for pid in wanted if pid in found]
+
+    def get_images(
+        self,
+        page_ids: Sequence[str],
+        kind: Literal["image", "thumbnail"] = "image",
+        groups: list[str] | None = None,
+    ) -> dict[str, bytes]:
+        if kind not in IMAGE_FIELDS:
+            raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
+        wanted = list(dict.fromkeys(page_ids))
+        if not wanted:
+            return {}
+        body = q.build_pages_lookup(wanted, groups, ["page_id", kind])
+        hits = self._search(self.images_index, body)["hits"]["hits"]
+        return {h["_id"]: image for h in hits if (image := images_from_source(h["_source"]).get(kind))}
+
     def count(self, filters: Filters | None = None) -> int:
         result = self._call(
             self.client.count, index=self.pages_index, body=q.build_count_query(filters), ignore=404
@@ -358,7 +453,9 @@ class OpenSearchStore:
         lines = s.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want, languages)
         result = self._call(self.client.msearch, body=lines, filter_path=s.MSEARCH_FILTER_PATH)
         lists, sources = s.rankings(result)
-        fused = rrf_fuse(lists)[request.offset : want]
+        lexical = lists[0] if lists else []
+        dense = lists[1] if len(lists) > 1 else None  # the kNN list, when there was a vector
+        fused = fuse_hybrid(lexical, dense)[request.offset : want]
         return hits_from([(sources[pid], score) for pid, score in fused], request)
 
     def _ranked(self, body: dict[str, Any], request: SearchRequest, query: str) -> list[Hit]:

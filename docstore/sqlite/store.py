@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
-from docstore.fusion import fusion_depth, rrf_fuse
+from docstore.fusion import fuse_hybrid, fusion_depth
 from docstore.protocol import StoreUnavailable
 from docstore.schema import DocumentInfo, FileFailure, Filters, Hit, Page, SearchMode, SearchRequest
 from docstore.sqlite.rows import (
@@ -264,6 +264,44 @@ class SqliteStore:
         ).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 
+    def get_pages(self, page_ids: Sequence[str], groups: list[str] | None = None) -> list[Page]:
+        conn = self._conn(create=False)
+        wanted = list(dict.fromkeys(page_ids))
+        if conn is None or not wanted:
+            return []
+        acl_sql, acl_params = visibility_clause(groups)
+        found: dict[str, Page] = {}
+        for chunk in _chunks(wanted):
+            rows = conn.execute(
+                f"SELECT p.* FROM pages p WHERE p.page_id IN ({placeholders(chunk)}) AND {acl_sql}",
+                [*chunk, *acl_params],
+            ).fetchall()
+            found.update((row["page_id"], page_from_row(row)) for row in rows)
+        return [found[pid] for pid in wanted if pid in found]
+
+    def get_images(
+        self,
+        page_ids: Sequence[str],
+        kind: Literal["image", "thumbnail"] = "image",
+        groups: list[str] | None = None,
+    ) -> dict[str, bytes]:
+        if kind not in ("image", "thumbnail"):
+            raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
+        conn = self._conn(create=False)
+        wanted = list(dict.fromkeys(page_ids))
+        if conn is None or not wanted:
+            return {}
+        acl_sql, acl_params = visibility_clause(groups)
+        images: dict[str, bytes] = {}
+        for chunk in _chunks(wanted):
+            rows = conn.execute(
+                f"SELECT i.page_id, i.{kind} FROM images i JOIN pages p ON p.page_id = i.page_id"
+                f" WHERE i.page_id IN ({placeholders(chunk)}) AND i.{kind} IS NOT NULL AND {acl_sql}",
+                [*chunk, *acl_params],
+            ).fetchall()
+            images.update((str(row[0]), bytes(row[1])) for row in rows)
+        return images
+
     def count(self, filters: Filters | None = None) -> int:
         conn = self._conn(create=False)
         if conn is None:
@@ -296,10 +334,9 @@ class SqliteStore:
                 if index is not None:
                     knn = _KNN_POOL.submit(index.top, request.vector, request.filters, depth)
             languages = self._index_languages(conn)
-            lists = [[r for r, _ in bm25_rank(conn, request.query, request.filters, depth, languages)]]
-            if knn is not None:
-                lists.append([r for r, _ in knn.result()])
-            ranked = rrf_fuse(lists)
+            lexical = [r for r, _ in bm25_rank(conn, request.query, request.filters, depth, languages)]
+            dense = None if knn is None else [r for r, _ in knn.result()]
+            ranked = fuse_hybrid(lexical, dense)
         return build_hits(conn, ranked[request.offset : want], request)
 
     def _index_languages(self, conn: sqlite3.Connection) -> list[str]:
@@ -332,3 +369,8 @@ class SqliteStore:
                 pass
         self._local = threading.local()
         self._vectors = None
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    """Lists short enough for one `IN (...)` (SQLite caps the parameters of a statement)."""
+    return [values[i : i + size] for i in range(0, len(values), size)]

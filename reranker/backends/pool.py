@@ -7,9 +7,14 @@ The parts go out in parallel and are merged back into the order given.
 A server that fails (connection error, timeout, 408/429/5xx) is marked down for a cool-off and,
 within the same call, its part goes to the next server in each candidate's own order. There are
 no retries with backoff inside the pool: failing over is faster than waiting, so a dead server
-costs one connection error. After its cool-off a server rejoins once `GET /healthz` answers 200.
+costs one connection error. A busy server (429, or 503 with Retry-After: its queue is full) is
+left out only for the Retry-After it asks, at most the cool-off, so its pages come back to it as
+soon as it can take them. After its cool-off a server rejoins once `GET /healthz` answers 200.
 A request the server refused as invalid (other 4xx) would be refused by every server, so it fails
-the call at once. Only when every server has failed does the call raise `BackendFailed`."""
+the call at once. Only when every server has failed does the call raise `BackendFailed`.
+
+Each server reports how many of its documents it had cached (`Folio-Cache-Hits`); the pool
+counts them per server, beside requests, errors, pairs and latency (`server_stats`)."""
 
 from __future__ import annotations
 
@@ -32,7 +37,9 @@ class ServerStats:
     url: str
     requests: int  # parts of calls sent to this server
     errors: int  # of those, the ones that failed
+    overloaded: int  # of the errors, the server answering that it was busy (429, 503 with Retry-After)
     pairs: int  # pairs sent
+    cache_hits: int  # of the pairs it scored, those whose document prefix it had cached
     latency_s: float  # total time of the requests, failed ones included
     up: bool  # not in a cool-off
 
@@ -41,7 +48,9 @@ class ServerStats:
 class _State:
     requests: int = 0
     errors: int = 0
+    overloaded: int = 0
     pairs: int = 0
+    cache_hits: int = 0
     latency_s: float = 0.0
     down_until: float = 0.0  # time.monotonic(); 0: up
 
@@ -95,7 +104,7 @@ class RemotePool:
         pending = list(range(len(pairs)))
         failed: set[int] = set()  # servers that failed during this call
         errors: list[str] = []
-        total, model = 0, self.model_name
+        total, hits, model = 0, 0, self.model_name
         while pending:
             up = {s for s in range(len(self.urls)) if s not in failed and self._usable(s)}
             parts: dict[int, list[int]] = {}
@@ -113,9 +122,11 @@ class RemotePool:
                     continue
                 for pos, score in zip(positions, outcome.scores, strict=True):
                     scores[pos] = score
-                total, model = total + outcome.total_tokens, outcome.model
+                total, hits, model = total + outcome.total_tokens, hits + outcome.cache_hits, outcome.model
         timings = {"remote": (time.perf_counter() - start) * 1000}
-        return RerankScores(model=model, scores=scores, total_tokens=total, timings_ms=timings)
+        return RerankScores(
+            model=model, scores=scores, total_tokens=total, timings_ms=timings, cache_hits=hits
+        )
 
     def _run(
         self,
@@ -141,23 +152,37 @@ class RemotePool:
         try:
             result = self.members[server].score_pairs(pairs, max_doc_tokens)
         except ServerDown as exc:
-            self._record(server, len(pairs), start, failed=True, down=True)
+            self._record(server, len(pairs), start, down=exc)
             return exc
         except BaseException:  # a refused request: an error of this server's, yet not a sign it is down
-            self._record(server, len(pairs), start, failed=True, down=False)
+            self._record(server, len(pairs), start, failed=True)
             raise
-        self._record(server, len(pairs), start, failed=False, down=False)
+        self._record(server, len(pairs), start, hits=result.cache_hits)
         return result
 
-    def _record(self, server: int, pairs: int, start: float, *, failed: bool, down: bool) -> None:
+    def _record(
+        self,
+        server: int,
+        pairs: int,
+        start: float,
+        *,
+        hits: int = 0,
+        failed: bool = False,
+        down: ServerDown | None = None,
+    ) -> None:
         with self._lock:
             st = self._states[server]
             st.requests += 1
             st.pairs += pairs
-            st.errors += failed
+            st.cache_hits += hits
+            st.errors += failed or down is not None
             st.latency_s += time.perf_counter() - start
-            if down:
-                st.down_until = time.monotonic() + self.cooloff_s
+            if down is not None:
+                st.overloaded += down.busy
+                cooloff = self.cooloff_s
+                if down.busy and down.retry_after is not None:
+                    cooloff = min(cooloff, down.retry_after)
+                st.down_until = time.monotonic() + cooloff
 
     def _usable(self, server: int) -> bool:
         """Up, or back from its cool-off and healthy. The thread that finds a cool-off over claims
@@ -186,7 +211,16 @@ class RemotePool:
         now = time.monotonic()
         with self._lock:
             return [
-                ServerStats(url, st.requests, st.errors, st.pairs, st.latency_s, st.down_until <= now)
+                ServerStats(
+                    url,
+                    st.requests,
+                    st.errors,
+                    st.overloaded,
+                    st.pairs,
+                    st.cache_hits,
+                    st.latency_s,
+                    st.down_until <= now,
+                )
                 for url, st in zip(self.urls, self._states, strict=True)
             ]
 

@@ -12,13 +12,24 @@ import httpx
 from pydantic import ValidationError
 
 from reranker.errors import BackendFailed, CandidateError
-from reranker.jina_schema import RerankResponse, build_request_payload, scores_from_response
+from reranker.jina_schema import (
+    CACHE_HITS_HEADER,
+    RerankResponse,
+    build_request_payload,
+    scores_from_response,
+)
 from reranker.types import Candidate, Query, RerankScores
 
 
 class ServerDown(BackendFailed):
     """The server could not answer (unreachable, timed out, overloaded or failing), as opposed to a
-    request it refused; a pool of servers fails over on this one."""
+    request it refused; a pool of servers fails over on this one. `busy`: the last answer was 429,
+    or 503 with Retry-After (a full queue, a model still loading), and `retry_after` its seconds."""
+
+    def __init__(self, message: str, *, busy: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.busy = busy
+        self.retry_after = retry_after
 
 
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -83,14 +94,16 @@ class RemoteBackend:
             key = _query_key(query)
             groups.setdefault(first.setdefault(key, i), []).append(i)
         scores: list[float | CandidateError] = [CandidateError("not scored")] * len(pairs)
-        total, model, start = 0, self.model_name, time.perf_counter()
+        total, hits, model, start = 0, 0, self.model_name, time.perf_counter()
         for head, positions in groups.items():
             part = self._score_one(pairs[head][0], [pairs[i][1] for i in positions], max_doc_tokens)
             for i, s in zip(positions, part.scores, strict=True):
                 scores[i] = s
-            total, model = total + part.total_tokens, part.model
+            total, hits, model = total + part.total_tokens, hits + part.cache_hits, part.model
         timings = {"remote": (time.perf_counter() - start) * 1000}
-        return RerankScores(model=model, scores=scores, total_tokens=total, timings_ms=timings)
+        return RerankScores(
+            model=model, scores=scores, total_tokens=total, timings_ms=timings, cache_hits=hits
+        )
 
     def _score_one(
         self, query: Query, documents: Sequence[Candidate], max_doc_tokens: int | None = None
@@ -108,16 +121,19 @@ class RemoteBackend:
             raise BackendFailed(f"cannot encode the rerank request: {exc}") from exc
         response = self._post(payload)
         try:
-            return scores_from_response(RerankResponse.model_validate(response.json()), len(documents))
+            scored = scores_from_response(RerankResponse.model_validate(response.json()), len(documents))
         except (ValueError, ValidationError) as exc:
             raise BackendFailed(
                 f"{self.base_url} sent a response that is not a Jina rerank response: {exc}"
             ) from exc
+        scored.cache_hits = _cache_hits(response, len(documents))
+        return scored
 
     def _post(self, payload: dict[str, object]) -> httpx.Response:
         last = ""
         for attempt in range(self.retries + 1):
             retry_after: float | None = None
+            busy = False  # answered 429, or 503 with Retry-After
             try:
                 response = self.client.post(self.path, json=payload)
             except httpx.TransportError as exc:  # connection refused / reset, timeouts
@@ -129,9 +145,16 @@ class RemoteBackend:
                 if response.status_code not in _RETRY_STATUS:
                     raise BackendFailed(f"{self.base_url} rejected the rerank request ({last})")
                 retry_after = _retry_after(response)
+                busy = response.status_code == 429 or (
+                    response.status_code == 503 and retry_after is not None
+                )
             if attempt < self.retries:
                 time.sleep(self._delay(attempt, retry_after))
-        raise ServerDown(f"{self.base_url} failed after {self.retries + 1} attempts ({last})")
+        raise ServerDown(
+            f"{self.base_url} failed after {self.retries + 1} attempts ({last})",
+            busy=busy,
+            retry_after=retry_after,
+        )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -170,6 +193,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def _cache_hits(response: httpx.Response, documents: int) -> int:
+    """The server's count of documents it had cached (0 from a server that does not say)."""
+    value = response.headers.get(CACHE_HITS_HEADER, "")
+    return min(int(value), documents) if value.isdigit() else 0
 
 
 def _query_key(query: Query) -> object:

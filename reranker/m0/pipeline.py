@@ -115,6 +115,7 @@ class Pipeline:
         post.start()
         model_ms = 0.0
         pair_tokens = [0] * n
+        cached = [False] * n
         try:
             pending: list[PreparedPair] = []
             received = 0
@@ -137,6 +138,7 @@ class Pipeline:
                 model_ms += (time.perf_counter() - t0) * 1000
                 for p in batch:
                     pair_tokens[p.index] = p.length
+                    cached[p.index] = p.prefix_reused
         except BaseException:
             cancelled.set()
             raise
@@ -150,6 +152,7 @@ class Pipeline:
             scores=scores,
             pair_tokens=pair_tokens,
             timings_ms={"total": (time.perf_counter() - start) * 1000, "model": model_ms},
+            cached=cached,
         )
 
     @staticmethod

@@ -66,6 +66,7 @@ class PreparedPair:
     prefix_len: int = 0  # leading tokens that depend on the document only (0: no prefix split)
     prefix_key: str | None = None
     prefix: PrefixKV | None = None  # cached keys/values of those tokens, held so eviction cannot race
+    prefix_reused: bool = False  # set by the runner: only the query's tokens ran, after that prefix
 
     @property
     def length(self) -> int:

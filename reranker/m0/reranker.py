@@ -18,6 +18,7 @@ import torch  # noqa: E402
 
 from reranker.checkpoint import resolve_checkpoint  # noqa: E402
 from reranker.images import ImageLimits  # noqa: E402
+from reranker.lru import LRUFront  # noqa: E402
 from reranker.m0.card_api import card_result, checked_max_length, given_pairs, to_inputs  # noqa: E402
 from reranker.m0.loading import load_model, load_tokenizer  # noqa: E402
 from reranker.m0.model import M0RankingModel  # noqa: E402
@@ -160,6 +161,10 @@ class M0Reranker:
         given = given_pairs(pairs)
         inputs = to_inputs(given, query_type, doc_type)
         return card_result(self.pipeline.run(inputs, self.model_name, checked_max_length(max_length)), given)
+
+    def caches(self) -> dict[str, LRUFront[Any]]:
+        """The byte-bounded caches by name, for metrics (their fill, bound and entries)."""
+        return {"vision": self.vision_cache, "prefix": self.prefix_cache}
 
     def ping(self) -> bool:
         return not self._closed

@@ -121,6 +121,8 @@ class ModelRunner:
             ran_whole = set(whole)
             if rest := [i for i in range(len(batch)) if i not in ran_whole]:
                 out[rest] = self._run_suffixes(batch, rows, rest, prefixes, ids_t, positions, feats)
+            for i, p in enumerate(batch):
+                p.prefix_reused = i not in ran_whole
             return out
 
     def preprocessor_tokens(self, grid: tuple[int, int, int]) -> int:

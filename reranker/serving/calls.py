@@ -20,13 +20,24 @@ from reranker.types import Candidate, ImageInput, Query, RerankScores
 # CandidateError. Without one, images go to the scorer as they came.
 ImageReader = Callable[[ImageInput], Candidate]
 
+# Replaces a request's documents that refer to stored pages by those pages, in one store read
+# (see reranker.serving.page_refs); a reference to no page becomes its CandidateError. Raises
+# RerankError when the store cannot be read.
+DocumentResolver = Callable[[Sequence[Candidate]], list[Candidate | CandidateError]]
+
 W = TypeVar("W")
 
 
 class RerankCalls:
-    def __init__(self, get_engine: Callable[[], RerankEngine | None], read_image: ImageReader | None) -> None:
+    def __init__(
+        self,
+        get_engine: Callable[[], RerankEngine | None],
+        read_image: ImageReader | None,
+        resolve_documents: DocumentResolver | None = None,
+    ) -> None:
         self._get_engine = get_engine
         self._read_image = read_image
+        self._resolve_documents = resolve_documents
 
     def engine(self) -> RerankEngine:
         engine = self._get_engine()
@@ -60,6 +71,19 @@ class RerankCalls:
         if errors:
             raise unscorable(errors)
         return converted
+
+    async def documents(self, documents: list[Candidate], where: str) -> list[Candidate]:
+        """The documents with page references resolved (as they came without a resolver); a bad
+        reference is a 422 naming it as `where[i]`, an unreadable store a 503."""
+        if self._resolve_documents is None:
+            return documents
+        try:
+            resolved = await run_in_threadpool(self._resolve_documents, documents)
+        except RerankError as exc:
+            raise rerank_failed(exc) from None
+        if errors := [(f"{where}[{i}]", d) for i, d in enumerate(resolved) if isinstance(d, CandidateError)]:
+            raise unscorable(errors)
+        return [d for d in resolved if not isinstance(d, CandidateError)]
 
     async def score(
         self,

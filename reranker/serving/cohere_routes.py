@@ -15,7 +15,8 @@ def add_cohere_routes(router: APIRouter, calls: RerankCalls) -> None:
         engine = calls.engine()
         if empty_query(body.query):
             raise HTTPException(422, "query: the query text is empty")
-        pairs = [(body.query, d) for d in body.candidates()]  # texts only: no images to read
+        documents = await calls.documents(body.candidates(), "documents")  # texts, or page references
+        pairs = [(body.query, d) for d in documents]
         scored = await calls.score(engine, pairs, "documents", body.max_tokens_per_doc)
         return cohere_response(
             body.documents, scored, top_n=body.top_n, return_documents=body.return_documents

@@ -49,6 +49,7 @@ class EngineStats:
     expired: int = 0  # DeadlineExceeded (in the queue or while waiting)
     batches: int = 0
     pairs: int = 0
+    cache_hits: int = 0  # pairs whose document prefix was already computed (as the scorer reports)
     failed_batches: int = 0
     max_batch_pairs_seen: int = 0
     max_batch_requests_seen: int = 0
@@ -290,6 +291,7 @@ class RerankEngine:
             s = self.stats
             s.batches += 1
             s.pairs += len(pairs)
+            s.cache_hits += out.cache_hits
             s.max_batch_pairs_seen = max(s.max_batch_pairs_seen, len(pairs))
             s.max_batch_requests_seen = max(s.max_batch_requests_seen, len(calls))
             s.recent_batch_sizes.append(len(pairs))

@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Response
 
-from reranker.jina_schema import RerankRequest, RerankResponse, response_from_scores, to_item
-from reranker.serving.calls import ImageReader, RerankCalls, empty_query
+from reranker.jina_schema import (
+    CACHE_HITS_HEADER,
+    RerankRequest,
+    RerankResponse,
+    response_from_scores,
+    to_item,
+)
+from reranker.serving.calls import DocumentResolver, ImageReader, RerankCalls, empty_query
 from reranker.serving.cohere_routes import add_cohere_routes
 from reranker.serving.engine import RerankEngine
 from reranker.serving.vllm_routes import add_vllm_routes
@@ -32,20 +38,24 @@ def build_rerank_router(
     get_engine: Callable[[], RerankEngine | None],
     authorize: Callable[..., Any],
     read_image: ImageReader | None = None,
+    resolve_documents: DocumentResolver | None = None,
 ) -> APIRouter:
     """`get_engine()` is asked per request (a model may still be loading: 503); `authorize` is the
-    app's FastAPI dependency that admits a caller (or raises 401), on every route."""
+    app's FastAPI dependency that admits a caller (or raises 401), on every route, so page
+    references (`resolve_documents`) resolve only for callers it admits."""
     router = APIRouter(tags=["rerank"], dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
-    calls = RerankCalls(get_engine, read_image)
+    calls = RerankCalls(get_engine, read_image, resolve_documents)
 
-    async def rerank(body: RerankRequest) -> RerankResponse:
+    async def rerank(body: RerankRequest, response: Response) -> RerankResponse:
         engine = calls.engine()
         if empty_query(body.query):
             raise HTTPException(422, "query: the query text is empty")
         items = [("query", body.query), *((f"documents[{i}]", d) for i, d in enumerate(body.documents))]
         query, *documents = await calls.inputs(items, to_item)
+        documents = await calls.documents(documents, "documents")
         pairs = [(query, d) for d in documents]
         scored = await calls.score(engine, pairs, "documents", body.doc_token_cap())
+        response.headers[CACHE_HITS_HEADER] = str(scored.cache_hits)
         return response_from_scores(
             body.model or scored.model,
             body.documents,

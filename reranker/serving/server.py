@@ -4,7 +4,8 @@
 `create_rerank_app(settings)` builds the app (nothing happens at import time); the model is loaded
 in the app's lifespan unless a scorer is passed in. Every request goes through one `RerankEngine`,
 so concurrent requests share model batches. Every failure is a 4xx or 503/504 with a message; a
-client never sees a bare 500.
+client never sees a bare 500. With `store_url`, documents `folio-page:<page_id>` are that page of
+the store (reranker.serving.page_refs).
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from reranker.serving.engine import EngineLimits, RerankEngine
 from reranker.serving.http_errors import format_validation
 from reranker.serving.metrics import EngineCollector
+from reranker.serving.page_refs import PageRefResolver, check_store_url, open_page_refs
 from reranker.serving.router import build_rerank_router
 from reranker.types import Scorer
 
@@ -47,6 +49,17 @@ class RerankServerSettings(BaseModel):
     request_timeout_s: float = Field(default=120.0, gt=0, description="deadline of one request (504 after)")
     max_body_mb: float = Field(default=64.0, gt=0, description="largest request body accepted")
     allow_urls: bool = False
+    store_url: str | None = Field(
+        default=None, description="resolve documents `folio-page:<page_id>` to that page of this store"
+    )
+    candidate_modality: Literal["image", "text", "auto"] = Field(
+        default="image", description="what a referenced PDF page is scored as (as the search API's setting)"
+    )
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, url: str | None) -> str | None:
+        return check_store_url(url) if url else None
 
     def engine_limits(self) -> EngineLimits:
         return EngineLimits(
@@ -79,6 +92,11 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
         engine: RerankEngine | None = app.state.engine
         return engine
 
+    # Opened lazily: the store is first read when a reference comes.
+    page_refs: PageRefResolver | None = None
+    if settings.store_url:
+        page_refs = open_page_refs(settings.store_url, settings.candidate_modality)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if engine_now() is None:
@@ -90,6 +108,8 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
             if engine is not None:
                 engine.close(close_scorer=scorer is None)
                 app.state.engine = None
+            if page_refs is not None:
+                page_refs.close()
 
     app = FastAPI(title="Folio rerank", version="1", lifespan=lifespan)
     app.state.engine = None
@@ -120,7 +140,7 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
         log.exception("unexpected error in the rerank server")
         return JSONResponse({"detail": f"the reranker could not serve this request: {exc}"}, status_code=503)
 
-    app.include_router(build_rerank_router(engine_now, authorize))
+    app.include_router(build_rerank_router(engine_now, authorize, resolve_documents=page_refs))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

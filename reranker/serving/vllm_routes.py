@@ -37,7 +37,7 @@ def add_vllm_routes(router: APIRouter, calls: RerankCalls) -> None:
         items += [(f"text_2[{i}]", d) for i, d in enumerate(body.text_2)]
         converted = await calls.inputs(items, score_item)
         n = len(body.text_1)
-        pairs = pair_up(converted[:n], converted[n:])
+        pairs = pair_up(converted[:n], await calls.documents(converted[n:], "text_2"))
         scored = await calls.score(engine, pairs, "text_2", doc_token_cap(body.truncate_prompt_tokens))
         return score_response(body.model or scored.model, scored)
 

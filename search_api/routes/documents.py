@@ -3,10 +3,11 @@ from __future__ import annotations
 import shutil
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from docstore.schema import DocumentInfo, Filters, page_id
 from search_api.auth import Caller, get_caller
@@ -70,15 +71,27 @@ def document_pages(
     "/v1/documents/{doc_id}/file",
     response_class=FileResponse,
     responses={200: {"content": {"application/pdf": {}}}, **_errors(401, 404)},
-    summary="The original file, while it is still on disk",
+    summary="The original file (uploads on an OpenSearch store: kept in the store; else while on disk)",
 )
-def document_file(request: Request, doc_id: str, caller: Caller = Depends(get_caller)) -> FileResponse:
+def document_file(request: Request, doc_id: str, caller: Caller = Depends(get_caller)) -> Response:
     info = _visible_document(request, doc_id, caller)
-    path = Path(info.source)
-    if not path.is_file():
-        raise HTTPException(status_code=404, detail=f"the original file of {doc_id!r} is no longer on disk")
-    media = "application/pdf" if path.suffix.lower() == ".pdf" else "text/plain; charset=utf-8"
-    return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
+    original = services(request).originals.open(info)
+    if original is None:
+        raise HTTPException(status_code=404, detail=f"the original file of {doc_id!r} is no longer available")
+    media = "application/pdf" if Path(original.name).suffix.lower() == ".pdf" else "text/plain; charset=utf-8"
+    if original.path is not None:
+        return FileResponse(
+            original.path, media_type=media, filename=original.name, content_disposition_type="inline"
+        )
+    assert original.chunks is not None
+    headers = {"Content-Length": str(original.size), "Content-Disposition": _inline(original.name)}
+    return StreamingResponse(original.chunks, media_type=media, headers=headers)
+
+
+def _inline(name: str) -> str:
+    """The Content-Disposition FileResponse writes, for a file that is not on disk."""
+    quoted = quote(name)
+    return f"inline; filename*=utf-8''{quoted}" if quoted != name else f'inline; filename="{name}"'
 
 
 @router.delete("/v1/documents/{doc_id}", response_model=DeleteResponse, responses=_errors(401, 403, 404))

@@ -91,6 +91,36 @@ def test_images_and_thumbnails_follow_the_acl(store: Store) -> None:
     assert full is not None and full.image == b"\x89PNG-hidden" and full.thumbnail == b"JPEG-hid"
 
 
+def test_pages_and_images_by_ids_in_one_read(store: Store) -> None:
+    add(
+        store,
+        [
+            page("a", 1, "first", title="A", image=b"\x89PNG-a1", thumbnail=b"JPEG-a1"),
+            page("a", 2, "second"),
+            page("hid", 1, "secret", acl=["hr"], image=b"\x89PNG-hidden"),
+            page("t", 1, "a text file", thumbnail=b"JPEG-t"),
+        ],
+    )
+    asked = ["hid:1", "missing:1", "a:2", "a:1", "a:2"]
+    pages = store.get_pages(asked)
+    assert [p.page_id for p in pages] == ["hid:1", "a:2", "a:1"]  # order asked, each once
+    for got in pages:  # what get_page gives, without image, thumbnail and embedding
+        one = store.get_page(got.page_id)
+        assert one is not None
+        assert got == one.model_copy(update={"image": None, "thumbnail": None, "embedding": None})
+    assert [p.page_id for p in store.get_pages(asked, groups=["eng"])] == ["a:2", "a:1"]
+    assert [p.page_id for p in store.get_pages(asked, groups=["hr"])] == ["hid:1", "a:2", "a:1"]
+    assert store.get_pages([]) == [] and store.get_pages(["missing:1"]) == []
+
+    ids = ["a:1", "a:2", "hid:1", "t:1", "missing:1"]
+    assert store.get_images(ids) == {"a:1": b"\x89PNG-a1", "hid:1": b"\x89PNG-hidden"}
+    assert store.get_images(ids, groups=[]) == {"a:1": b"\x89PNG-a1"}
+    assert store.get_images(ids, "thumbnail") == {"a:1": b"JPEG-a1", "t:1": b"JPEG-t"}
+    assert store.get_images([]) == {}
+    with pytest.raises(ValueError):
+        store.get_images(ids, "poster")  # type: ignore[arg-type]
+
+
 def test_count_respects_filters_and_acl(store: Store) -> None:
     add(
         store,
@@ -120,6 +150,7 @@ def test_empty_store_answers_without_error(store: Store) -> None:
     assert store.count() == 0
     assert store.list_documents() == []
     assert store.get_page("x:1") is None
+    assert store.get_pages(["x:1"]) == [] and store.get_images(["x:1"]) == {}
     assert store.ping() is True
 
 
@@ -127,6 +158,7 @@ def test_reads_never_create_the_store(store: Store) -> None:
     assert not store.exists()
     assert store.count() == 0 and store.list_documents() == [] and store.get_document("d") is None
     assert store.get_meta("owner") is None and store.get_failure("d") is None
+    assert store.get_pages(["d:1"]) == [] and store.get_images(["d:1"]) == {}
     store.clear_failure("d")
     assert not store.exists()
     store.begin_document(doc_info("d", 1))

@@ -14,8 +14,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from reranker.types import ImageInput
+from docstore.candidates import page_ref
+from reranker.types import ImageInput, TextInput
 from tests.fixtures.api_server import ServerStartError, free_port, wait_until_healthy
+from tests.integration.page_refs_store import NOTE, fill
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,6 +65,8 @@ def test_missing_model_folder_says_how_to_get_one(tmp_path: Path) -> None:
     (tmp_path / "partial" / "config.json").write_text("{}")
     r = folio("rerank-server", "--model", str(tmp_path / "partial"))
     assert r.returncode == 2 and "incomplete (missing *.safetensors)" in r.stderr
+    r = folio("rerank-server", "--model", str(tmp_path / "partial"), "--store", "mysql://db/pages")
+    assert r.returncode == 2 and "unsupported store URL 'mysql://db/pages'" in r.stderr
     # the search API says the same, without a traceback
     r = folio("serve", "--store", f"sqlite:///{tmp_path}/s.db", "--reranker", f"local:{tmp_path / 'nope'}")
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -129,12 +133,14 @@ def test_table_output_with_image_query_and_top_n(tiny_m0_dir: Path, images: dict
 
 
 @pytest.mark.slow  # a fresh process imports torch and loads the model
-def test_rerank_server_command_serves_the_contract(tiny_m0_dir: Path, model: Any) -> None:
+def test_rerank_server_command_serves_the_contract(tiny_m0_dir: Path, model: Any, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "FOLIO_RERANK_API_KEY": "k1"}
+    store = f"sqlite:///{tmp_path}/pages.db"
+    fill(store)
     proc = subprocess.Popen(
         [sys.executable, "-m", "search_api.main", "rerank-server", "--model", str(tiny_m0_dir),
-         "--device", "cpu", "--port", str(port), "--max-queue", "4"],
+         "--device", "cpu", "--port", str(port), "--max-queue", "4", "--store", store],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -150,6 +156,12 @@ def test_rerank_server_command_serves_the_contract(tiny_m0_dir: Path, model: Any
         got = {x["index"]: x["relevance_score"] for x in r.json()["results"]}
         expected = model.score_pairs([("q", "alpha"), ("q", "beta")]).scores
         assert got == pytest.approx(dict(enumerate(expected)), abs=1e-5)
+        # --store: a page reference is that page (a text document: its text)
+        body = {"query": "q", "documents": [page_ref(NOTE.page_id)]}
+        r = httpx.post(f"{url}/v1/rerank", json=body, headers={"Authorization": "Bearer k1"}, timeout=60)
+        assert r.status_code == 200, r.text
+        expected = model.score_pairs([("q", TextInput(NOTE.text))]).scores
+        assert r.json()["results"][0]["relevance_score"] == pytest.approx(expected[0], abs=1e-5)
     finally:
         proc.terminate()
         proc.wait(30)

@@ -1,6 +1,7 @@
 """A pool of two `folio rerank-server` processes (tiny m0 checkpoint) behind `remote:URL1,URL2`:
-scores equal one server's and the local model's, each server scores only its rendezvous share,
-and a server killed mid-run costs no call anything but time."""
+scores equal one server's and the local model's, each server scores only its rendezvous share and
+reports its cache hits to the pool's metrics, an overloaded server's share spreads to the other
+before any call fails, and a server killed mid-run costs no call anything but time."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -23,8 +25,9 @@ from reranker.backends import make_backend
 from reranker.backends.pool import RemotePool
 from reranker.backends.remote import RemoteBackend
 from reranker.errors import BackendFailed
+from reranker.jina_schema import CACHE_HITS_HEADER
 from reranker.rendezvous import candidate_key, split
-from reranker.serving.engine import RerankEngine
+from reranker.serving.engine import EngineLimits, RerankEngine
 from reranker.serving.metrics import EngineCollector
 from reranker.types import Candidate, ImageInput
 from tests.fixtures.api_server import ServerStartError, free_port, wait_until_healthy
@@ -50,12 +53,13 @@ PAIRS = [(QUERY, c) for c in CANDIDATES]
 
 
 class Server:
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, *extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "search_api.main", "rerank-server", "--model", str(model_dir),
-             "--port", str(self.port), "--device", "cpu", "--dtype", "float32", "--batch-window-ms", "0"],
+             "--port", str(self.port), "--device", "cpu", "--dtype", "float32", "--batch-window-ms", "0",
+             *extra],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
 
@@ -68,11 +72,14 @@ class Server:
         except ServerStartError as exc:
             pytest.fail(str(exc))
 
-    def pairs_scored(self) -> float:
+    def metric(self, name: str) -> float:
         text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        match = re.search(r"^folio_rerank_pairs_total (\S+)$", text, re.MULTILINE)
+        match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
         assert match, text
         return float(match.group(1))
+
+    def pairs_scored(self) -> float:
+        return self.metric("folio_rerank_pairs_total")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -86,7 +93,9 @@ class Server:
 
 @pytest.fixture(scope="module")
 def servers(tiny_m0_dir: Path) -> Iterator[list[Server]]:
-    started = [Server(tiny_m0_dir), Server(tiny_m0_dir)]  # both load at once
+    # Both load at once. The second takes one request and queues one (calls one at a time never
+    # notice); the overload test makes it refuse the rest, the last test kills it.
+    started = [Server(tiny_m0_dir), Server(tiny_m0_dir, "--max-queue", "1")]
     try:
         for s in started:
             s.wait()
@@ -123,10 +132,7 @@ def test_pool_scores_equal_one_server_and_each_server_sees_its_share(
     try:
         out = pool.score_pairs(PAIRS)
         after = [s.pairs_scored() for s in servers]
-        engine = RerankEngine(pool)
-        registry = CollectorRegistry()
-        registry.register(EngineCollector(lambda: engine))
-        exposition = generate_latest(registry).decode()
+        exposition = _exposition(RerankEngine(pool))
     finally:
         pool.close()
     assert out.scores == pytest.approx(expected, abs=1e-5)
@@ -146,6 +152,69 @@ def test_pool_scores_equal_one_server_and_each_server_sees_its_share(
         single.close()
     assert out.scores == pytest.approx(one.scores, abs=1e-5)
     assert out.total_tokens == one.total_tokens > 0
+
+
+def _exposition(engine: RerankEngine) -> str:
+    registry = CollectorRegistry()
+    registry.register(EngineCollector(lambda: engine))
+    return generate_latest(registry).decode()
+
+
+@pytest.mark.slow
+def test_each_server_reports_its_cache_hits_to_the_pool_metrics(servers: list[Server]) -> None:
+    urls = [s.url for s in servers]
+    docs = [f"cache test page {i}: budgets, maps and a glossary of terms" for i in range(10)]
+    shares = split([candidate_key(d) for d in docs], urls)
+    assert len(shares) == 2
+    pool = RemotePool(urls, timeout=60)
+    engine = RerankEngine(pool)
+    before = [s.metric("folio_rerank_cache_hits_total") for s in servers]
+    try:
+        cold = engine.rerank("a first query", docs)
+        warm = engine.rerank("a second, different query", docs)  # the pages' prefixes are cached now
+        exposition = _exposition(engine)
+    finally:
+        engine.close()
+    after = [s.metric("folio_rerank_cache_hits_total") for s in servers]
+    assert (cold.cache_hits, warm.cache_hits) == (0, len(docs))
+    assert [a - b for a, b in zip(after, before, strict=True)] == [len(shares[0]), len(shares[1])]
+    assert [s.cache_hits for s in pool.server_stats()] == [len(shares[0]), len(shares[1])]
+    assert f'folio_rerank_pool_cache_hits_total{{server="{urls[0]}"}} {float(len(shares[0]))}' in exposition
+    assert f"folio_rerank_cache_hits_total {float(len(docs))}" in exposition
+    assert "folio_rerank_pool_cache_hit_ratio 0.5" in exposition  # 10 of the 20 pairs
+    for server, share in zip(servers, (shares[0], shares[1]), strict=True):
+        assert server.metric('folio_rerank_cache_entries{cache="prefix"}') >= len(share)
+
+
+@pytest.mark.slow
+def test_an_overloaded_server_sheds_its_share_to_the_other_before_any_call_fails(
+    servers: list[Server], expected: list[float]
+) -> None:
+    """The engine in front of the pool is the API's: a call that raised would be a search answered in
+    first-stage order. The busy server takes one request and queues one; the rest get 503."""
+    calm, busy = servers
+    pool = RemotePool([calm.url, busy.url], timeout=60, cooloff_s=30)
+    engine = RerankEngine(pool, EngineLimits(max_in_flight=8))
+    rejected = busy.metric("folio_rerank_rejected_total")
+    try:
+        for _ in range(5):  # until the busy server has refused something (the first round, as a rule)
+            with ThreadPoolExecutor(8) as threads:
+                rounds = list(threads.map(lambda _: engine.rerank(QUERY, CANDIDATES).scores, range(8)))
+            for scores in rounds:
+                assert scores == pytest.approx(expected, abs=1e-5)
+            if busy.metric("folio_rerank_rejected_total") > rejected:
+                break
+        assert busy.metric("folio_rerank_rejected_total") > rejected
+        stats = {s.url: s for s in pool.server_stats()}
+        assert stats[busy.url].overloaded >= 1 and stats[busy.url].errors == stats[busy.url].overloaded
+        assert stats[calm.url].errors == 0
+        # Left out for the Retry-After it asked (1 s), not for the pool's 30 s cool-off.
+        requests = stats[busy.url].requests
+        threading.Event().wait(1.5)
+        assert engine.rerank(QUERY, CANDIDATES).scores == pytest.approx(expected, abs=1e-5)
+        assert {s.url: s for s in pool.server_stats()}[busy.url].requests == requests + 1
+    finally:
+        engine.close()
 
 
 @pytest.mark.slow
@@ -232,5 +301,50 @@ def test_a_failed_server_rejoins_after_its_cool_off_when_healthy() -> None:
             a_state["up"] = b_state["up"] = False
             with pytest.raises(BackendFailed, match="every rerank server failed"):
                 pool.score_pairs([("q", d) for d in docs])
+        finally:
+            pool.close()
+
+
+def _busy_server(state: dict[str, bool]) -> FastAPI:
+    """Scores each document by its length and counts those starting with "seen" as cached; while
+    `state["busy"]`, answers 503 with a Retry-After of 0.2 s, as a full rerank queue does."""
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    @app.post("/v1/rerank")
+    async def rerank(request: Request) -> JSONResponse:
+        if state["busy"]:
+            return JSONResponse({"detail": "queue full"}, status_code=503, headers={"Retry-After": "0.2"})
+        docs = (await request.json())["documents"]
+        results = [{"index": i, "relevance_score": float(len(d))} for i, d in enumerate(docs)]
+        hits = str(sum(d.startswith("seen") for d in docs))
+        body = {"model": "len", "usage": {"total_tokens": len(docs)}, "results": results}
+        return JSONResponse(body, headers={CACHE_HITS_HEADER: hits})
+
+    return app
+
+
+def test_a_busy_server_is_left_out_for_its_retry_after_and_cache_hits_add_up() -> None:
+    a_state, b_state = {"busy": False}, {"busy": True}
+    docs = [f"seen page {i}" for i in range(8)] + [f"new page number {i}" for i in range(8)]
+    pairs = [("q", d) for d in docs]
+    with serve_app(_busy_server(a_state)) as a, serve_app(_busy_server(b_state)) as b:
+        pool = RemotePool([a, b], cooloff_s=30)
+        try:
+            assert len(split([candidate_key(d) for d in docs], [a, b])) == 2
+            out = pool.score_pairs(pairs)  # b is busy: its share goes to a in the same call
+            assert out.scores == [float(len(d)) for d in docs] and out.cache_hits == 8
+            stats = pool.server_stats()
+            assert [(s.errors, s.overloaded, s.up) for s in stats] == [(0, 0, True), (1, 1, False)]
+            assert stats[0].cache_hits == 8
+            b_state["busy"] = False
+            threading.Event().wait(0.3)  # past b's Retry-After, far from the 30 s cool-off
+            assert pool.score_pairs(pairs).cache_hits == 8
+            stats = pool.server_stats()
+            assert (stats[1].requests, stats[1].up) == (2, True)
+            assert stats[0].cache_hits + stats[1].cache_hits == 16
         finally:
             pool.close()

@@ -122,6 +122,7 @@ TORCH_FREE_MODULES = [
     "reranker.serving.engine",
     "reranker.serving.router",
     "reranker.serving.server",
+    "reranker.serving.page_refs",
     "reranker.backends.factory",
     "reranker.backends.remote",
     "reranker.backends.jina",

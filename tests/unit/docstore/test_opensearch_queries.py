@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from docstore.analysis import STEM_WEIGHT
 from docstore.fusion import fusion_depth
 from docstore.opensearch import queries as q
 from docstore.opensearch import search as s
@@ -82,15 +83,14 @@ def test_filters_become_term_clauses_and_documents_ignore_language() -> None:
     assert q.build_docs_query(Filters())["query"] == {"match_all": {}}
 
 
-def test_bm25_query_is_plain_text_over_title_and_content_with_filters() -> None:
+def test_bm25_query_is_plain_text_over_content_and_stems_with_filters() -> None:
     body = q.build_bm25_query('Panels AND "b', Filters(collection="c"), size=5, offset=10, languages=["en"])
     assert (body["from"], body["size"]) == (10, 5)
     exact, stemmed = body["query"]["bool"]["must"][0]["bool"]["should"]
     # no query-string syntax: operators are words; English stop words ("and") only on the exact field
-    assert exact["multi_match"]["query"] == "panels b"
-    assert exact["multi_match"]["type"] == "most_fields"
-    assert exact["multi_match"]["fields"] == ["title^2.0", "content"]
-    assert stemmed == {"match": {q.STEM_FIELD: {"query": "panel b"}}}
+    assert exact == {"match": {"content": {"query": "panels b"}}}
+    # a lone letter is searched on the exact field only; stems count STEM_WEIGHT times
+    assert stemmed == {"match": {q.STEM_FIELD: {"query": "panel", "boost": STEM_WEIGHT}}}
     assert body["query"]["bool"]["filter"] == [{"term": {"collection": "c"}}]
     assert body["_source"] is True  # unfiltered: the stored source holds no JSON vector
     assert q.build_bm25_query("x", source=False)["_source"] is False
@@ -98,7 +98,7 @@ def test_bm25_query_is_plain_text_over_title_and_content_with_filters() -> None:
     only_stops = q.build_bm25_query("to be or not", languages=["en"])["query"]["bool"]["must"][0]["bool"][
         "should"
     ]
-    assert only_stops == [{"multi_match": {**exact["multi_match"], "query": "to be or not"}}]
+    assert only_stops == [{"match": {"content": {"query": "to be or not"}}}]
     assert q.build_bm25_query("*** ()")["query"]["bool"]["must"] == [{"match_none": {}}]
 
 
@@ -171,7 +171,7 @@ def test_page_lookup_checks_acl_in_the_query() -> None:
 )
 def test_store_urls_parse(url: str, scheme: str, host: str, port: int, prefix: str) -> None:
     target = parse_opensearch_url(url)
-    assert (target.scheme, target.host, target.port, target.prefix) == (scheme, host, port, prefix)
+    assert (target.scheme, target.hosts, target.prefix) == (scheme, [(host, port)], prefix)
     options = target.client_options()
     assert options["use_ssl"] == (scheme == "https") and "http_auth" not in options
 

@@ -10,9 +10,9 @@ import pytest
 from fastapi import HTTPException
 from PIL import Image
 
+from docstore.candidates import choose_candidate
 from docstore.schema import Page
 from reranker.images import ImageLimits
-from search_api.candidates import choose_candidate
 from search_api.query_image import image_limits, load_request_image
 from search_api.settings import Settings
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from search_api.keys import KeyStore, hash_key, parse_groups
+from search_api.keys import KeyFile, hash_key, parse_groups
 from search_api.main import main
 
 
 def test_keys_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
-    store = KeyStore(tmp_path / "keys.db")
+    store = KeyFile(tmp_path / "keys.db")
     key, record = store.create(["a", "b"], name="team")
     admin_key, _ = store.create([], admin=True)
     assert key.startswith(f"folio_{record.key_id}_") and len(key) > 50
     store.close()
     raw = (tmp_path / "keys.db").read_bytes()
     assert key.encode() not in raw and hash_key(key).encode() in raw
-    store = KeyStore(tmp_path / "keys.db")
+    store = KeyFile(tmp_path / "keys.db")
     found = store.verify(key)
     assert found is not None and found.groups == ["a", "b"] and not found.admin
     assert store.verify(admin_key).admin  # type: ignore[union-attr]
@@ -36,7 +36,7 @@ def test_cli_create_list_revoke(tmp_path: Path, capsys) -> None:  # type: ignore
     keys_file = str(tmp_path / "k.db")
     assert main(["keys", "--keys-file", keys_file, "create", "--groups", "x,y", "--name", "n", "--json"]) == 0
     created = json.loads(capsys.readouterr().out)
-    assert created["groups"] == ["x", "y"] and KeyStore(keys_file).verify(created["key"]) is not None
+    assert created["groups"] == ["x", "y"] and KeyFile(keys_file).verify(created["key"]) is not None
     assert main(["keys", "--keys-file", keys_file, "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [k["key_id"] for k in listed] == [created["key_id"]] and "key" not in listed[0]
@@ -49,7 +49,7 @@ def test_cli_location_options_go_before_or_after_the_action(tmp_path: Path, caps
     store = f"sqlite:///{tmp_path}/folio.db"  # the keys file is keys.db beside it
     assert main(["keys", "create", "--groups", "x", "--store", store, "--json"]) == 0
     created = json.loads(capsys.readouterr().out)
-    assert KeyStore(str(tmp_path / "keys.db")).verify(created["key"]) is not None
+    assert KeyFile(str(tmp_path / "keys.db")).verify(created["key"]) is not None
     for argv in (["keys", "--store", store, "list", "--json"], ["keys", "list", "--json", "--store", store]):
         assert main(argv) == 0
         assert [k["key_id"] for k in json.loads(capsys.readouterr().out)] == [created["key_id"]]

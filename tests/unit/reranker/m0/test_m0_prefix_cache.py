@@ -133,3 +133,15 @@ def test_prefix_cache_off(uncached) -> None:
     pair = uncached.preparer.encode(0, uncached.preparer.prepare_side("q", "query"),
                                     uncached.preparer.prepare_side("doc", "document"))
     assert pair.prefix_len == 0 and pair.prefix_key is None
+
+
+def test_each_pair_says_whether_its_document_prefix_was_reused(m0) -> None:
+    m0.prefix_cache.clear()
+    docs = _docs()
+    m0.score_pairs([("warm some", d) for d in docs[::2]])
+    out = m0.score_pairs([("slm markdown", d) for d in docs])
+    assert out.cached == [i % 2 == 0 for i in range(len(docs))] and out.cache_hits == len(docs[::2])
+    # A new document reached by two queries in one call: one pair computes its prefix, the other reuses it.
+    fresh = "a document no query has reached yet, long enough to have a prefix"
+    twice = m0.score_pairs([("one query", fresh), ("another query", fresh)])
+    assert sorted(twice.cached or []) == [False, True]

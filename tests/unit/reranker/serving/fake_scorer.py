@@ -1,7 +1,8 @@
 """A small deterministic `Scorer` (the protocol the m0 model and the HTTP backends implement), for
 testing the engine and the serving logic on their own. It can be held (gate) to make batching
 deterministic, and told to fail its next call. A text "token" is a word: `max_doc_tokens` keeps a
-text document's first words, so a cut document scores as its cut text."""
+text document's first words, so a cut document scores as its cut text. Like the model's prefix
+cache, a document it has scored before is reported as cached."""
 
 from __future__ import annotations
 
@@ -79,6 +80,7 @@ class FakeScorer:
         self.fail_next: BaseException | None = None
         self.closed = False
         self._lock = threading.Lock()
+        self._seen: set[str] = set()  # documents scored before: "cached"
 
     def score_pairs(
         self, pairs: Sequence[tuple[Query, Candidate]], max_doc_tokens: int | None = None
@@ -94,11 +96,16 @@ class FakeScorer:
             raise failure
         scores: list[float | CandidateError] = []
         tokens: list[int] = []
+        cached: list[bool] = []
         for q, c in pairs:
             problem = next((p for p in (_image_problem(q), _image_problem(c)) if p), None)
             scores.append(CandidateError(problem) if problem else fake_score(q, c, max_doc_tokens))
             tokens.append(0 if problem else self.TOKENS_PER_PAIR)
-        return RerankScores(model=self.model_name, scores=scores, pair_tokens=tokens)
+            with self._lock:
+                cached.append(not problem and _key(c) in self._seen)
+                if not problem:
+                    self._seen.add(_key(c))
+        return RerankScores(model=self.model_name, scores=scores, pair_tokens=tokens, cached=cached)
 
     def ping(self) -> bool:
         return not self.closed

@@ -74,6 +74,24 @@ def test_pair_budget_splits_batches_without_splitting_calls() -> None:
     assert scorer.batch_sizes == [1, 7, 5, 20, 1]
 
 
+def test_each_call_of_a_batch_gets_its_own_cache_hits_and_the_engine_counts_them() -> None:
+    scorer = FakeScorer(hold=True)
+    engine = _engine(scorer, max_batch_pairs=100)
+    try:
+        _held(engine, scorer)
+        seen, new = _docs("seen", 3), _docs("new", 2)
+        first = engine.submit("q0", seen)
+        second = engine.submit("q1", [*seen[:2], *new])  # same batch: the scorer sees `seen` first
+        scorer.gate.set()
+        a, b = first.result(timeout=10), second.result(timeout=10)
+    finally:
+        engine.close()
+    assert scorer.batch_sizes == [1, 7]
+    assert (a.cached, a.cache_hits) == ([False] * 3, 0)
+    assert (b.cached, b.cache_hits) == ([True, True, False, False], 2)
+    assert engine.stats.cache_hits == 2 and engine.stats.pairs == 8
+
+
 def test_concurrent_threads_get_the_same_scores_as_sequential_calls() -> None:
     scorer = FakeScorer()
     engine = _engine(scorer, window_ms=20)
