@@ -5,9 +5,9 @@ weight / (k + rank) per id, so it fuses lexical and vector rankings whose scores
 different scales. The hybrid mode's constants were chosen on CISI's judged queries
 (scripts/eval_relevance.py) and are the same for every query: k = 10 rather than the paper's 60
 (Cormack et al., 2009), so a page's rank within a list still matters, and the dense list weighs
-0.75 of the lexical one, since the default embedder ranks below BM25 on its own. With k = 60 and
-equal weights, hybrid scored 1.04× plain BM25 on nDCG@10 and 1.00× on recall@50; with these,
-1.07× and 1.09× (BENCHMARKS.md, "First-stage relevance")."""
+0.75 of the lexical one, since the default embedder ranks below BM25 on its own. On SQLite, with
+k = 60 and equal weights hybrid scored 1.02× plain BM25 on nDCG@10 and 1.00× on recall@50; with
+these, 1.07× and 1.08× (BENCHMARKS.md, "First-stage relevance")."""
 
 from __future__ import annotations
 
