@@ -88,7 +88,7 @@ class ResultItem(BaseModel):
     @field_serializer("relevance_score")
     def _score_digits(self, score: float) -> float:
         """m0 scores in float32, so 9 significant digits say all there is. They also keep the JSON
-        number at most 15 characters: ML Commons (OpenSearch's rerank processor) reads a longer
+        number at most 16 characters: ML Commons (OpenSearch's rerank processor) reads a longer
         number as a BigDecimal, which its Cohere post-processing cannot cast to a score."""
         return float(f"{score:.9g}")
 

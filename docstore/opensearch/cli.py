@@ -8,10 +8,15 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from docstore.protocol import StoreUnavailable
 from docstore.store import DEFAULT_STORE_URL
+
+if TYPE_CHECKING:
+    from docstore.opensearch.ml_reranker import MlReranker
+    from docstore.opensearch.store import OpenSearchStore
 
 
 def register(subparsers: Any) -> None:
@@ -66,25 +71,40 @@ def _fail(command: str, message: str, code: int = 1) -> int:
     return code
 
 
-def _client(args: argparse.Namespace) -> tuple[Any, str, str]:
-    """(opensearch-py client, address for messages, pages index); ValueError for a URL that is not
-    an OpenSearch store."""
-    from opensearchpy import OpenSearch
+def _store(args: argparse.Namespace) -> OpenSearchStore:
+    """The OpenSearch store the command works on (parsed only: nothing is read yet); ValueError for
+    a URL that is not an OpenSearch store."""
+    from docstore.opensearch.store import OpenSearchStore
 
-    from docstore.opensearch.url import parse_opensearch_url
+    return OpenSearchStore(args.store or os.environ.get("FOLIO_STORE") or DEFAULT_STORE_URL)
 
-    url = args.store or os.environ.get("FOLIO_STORE") or DEFAULT_STORE_URL
-    target = parse_opensearch_url(url)
-    return OpenSearch(**target.client_options()), target.address, f"{target.prefix}-pages"
+
+def _run(command: str, args: argparse.Namespace, step: Callable[[MlReranker, OpenSearchStore], Any]) -> int:
+    """`step` on the store's cluster, its result printed as JSON; a refused or failed step is a
+    message and exit status 2 (bad input, an unreachable store) or 1 (OpenSearch refused a step)."""
+    from docstore.opensearch.ml_reranker import MlReranker, RerankerSetupError
+
+    try:
+        store = _store(args)
+    except ValueError as exc:
+        return _fail(command, f"it needs an OpenSearch store: {exc}", 2)
+    try:
+        result = step(MlReranker(store.client, store.address), store)
+    except ValueError as exc:
+        return _fail(command, str(exc), 2)
+    except StoreUnavailable as exc:
+        return _fail(command, f"store unavailable: {exc}", 2)
+    except RerankerSetupError as exc:
+        return _fail(command, str(exc))
+    finally:
+        store.close()
+    print(json.dumps(result, indent=2))
+    return 0
 
 
 def run_install(args: argparse.Namespace) -> int:
-    from docstore.opensearch.ml_reranker import MlReranker, RerankerSetupError, RerankerSpec
+    from docstore.opensearch.ml_reranker import RerankerSpec
 
-    try:
-        client, address, pages_index = _client(args)
-    except ValueError as exc:
-        return _fail("install-reranker", f"it needs an OpenSearch store: {exc}", 2)
     spec = RerankerSpec(
         reranker_url=args.reranker_url,
         pipeline=args.pipeline,
@@ -92,47 +112,22 @@ def run_install(args: argparse.Namespace) -> int:
         allow_private_endpoint=args.allow_private_endpoint,
         fail_when_down=args.fail_when_down,
     )
-    try:
-        ml = MlReranker(client, address)
+
+    def install(ml: MlReranker, store: OpenSearchStore) -> dict[str, Any]:
         result = ml.install(spec)
-        missing = ml.pages_without_ref(pages_index)
-    except ValueError as exc:
-        return _fail("install-reranker", str(exc), 2)
-    except StoreUnavailable as exc:
-        return _fail("install-reranker", f"store unavailable: {exc}", 2)
-    except RerankerSetupError as exc:
-        return _fail("install-reranker", str(exc))
-    finally:
-        client.close()
-    result["pages_index"] = pages_index
-    result["pages_without_ref"] = missing
-    print(json.dumps(result, indent=2))
-    if missing:
-        print(
-            f"folio opensearch install-reranker: {missing} pages of {pages_index} have no page reference "
-            "yet, so the pipeline cannot send them to the reranker: re-index them, or run the one-off "
-            "update in docs/operations.md (Page references in an OpenSearch index from before them)",
-            file=sys.stderr,
-        )
-    return 0
+        missing = ml.pages_without_ref(store.pages_index)
+        if missing:
+            print(
+                f"folio opensearch install-reranker: {missing} pages of {store.pages_index} have no page "
+                "reference yet, so the pipeline cannot send them to the reranker: re-index them, or run "
+                "the one-off update in docs/operations.md (Page references in an OpenSearch index from "
+                "before them)",
+                file=sys.stderr,
+            )
+        return {**result, "pages_index": store.pages_index, "pages_without_ref": missing}
+
+    return _run("install-reranker", args, install)
 
 
 def run_uninstall(args: argparse.Namespace) -> int:
-    from docstore.opensearch.ml_reranker import MlReranker, RerankerSetupError
-
-    try:
-        client, address, _pages = _client(args)
-    except ValueError as exc:
-        return _fail("uninstall-reranker", f"it needs an OpenSearch store: {exc}", 2)
-    try:
-        result = MlReranker(client, address).uninstall(args.pipeline)
-    except ValueError as exc:
-        return _fail("uninstall-reranker", str(exc), 2)
-    except StoreUnavailable as exc:
-        return _fail("uninstall-reranker", f"store unavailable: {exc}", 2)
-    except RerankerSetupError as exc:
-        return _fail("uninstall-reranker", str(exc))
-    finally:
-        client.close()
-    print(json.dumps(result, indent=2))
-    return 0
+    return _run("uninstall-reranker", args, lambda ml, _store: ml.uninstall(args.pipeline))

@@ -64,11 +64,16 @@ class OpenSearchStore:
             self._client = OpenSearch(**self._target.client_options())
         return self._client
 
+    @property
+    def address(self) -> str:
+        """The hosts, for messages (never the credentials)."""
+        return self._target.address
+
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a client call; connection and auth failures become StoreUnavailable."""
         from opensearchpy import AuthenticationException, AuthorizationException, ConnectionError
 
-        where = self._target.address  # never the credentials
+        where = self.address
         try:
             return fn(*args, **kwargs)
         except ConnectionError as exc:
@@ -238,7 +243,7 @@ class OpenSearchStore:
             )
             if pending and time.monotonic() + delay > deadline:
                 raise StoreUnavailable(
-                    f"OpenSearch at {self._target.address} did not take {len(pending)} write(s)"
+                    f"OpenSearch at {self.address} did not take {len(pending)} write(s)"
                     f" in {BULK_RETRY_SECONDS:.0f}s: {reason}"
                 )
             if pending:
