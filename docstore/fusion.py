@@ -3,11 +3,13 @@
 RRF needs no score calibration between BM25 and cosine similarity: each list contributes
 weight / (k + rank) per id, so it fuses lexical and vector rankings whose scores live on
 different scales. The hybrid mode's constants were chosen on CISI's judged queries
-(scripts/eval_relevance.py) and are the same for every query: k = 10 rather than the paper's 60
+(scripts/eval_relevance.py) and are the same for every query: k = 15 rather than the paper's 60
 (Cormack et al., 2009), so a page's rank within a list still matters, and the dense list weighs
-0.75 of the lexical one, since the default embedder ranks below BM25 on its own. On SQLite, with
-k = 60 and equal weights hybrid scored 1.02× plain BM25 on nDCG@10 and 1.00× on recall@50; with
-these, 1.07× and 1.08× (BENCHMARKS.md, "First-stage relevance")."""
+0.8 of the lexical one, since the default embedder ranks below BM25 on its own. With k = 60 and
+equal weights, hybrid scored 1.02× plain BM25 on nDCG@10 and 1.00× on recall@50 (SQLite). Over
+k = 8-20 and dense weights 0.75-0.9 hybrid's recall@50 stayed within 1.094-1.105× of the anchor
+BM25 on both stores, a plateau as wide as the noise of 76 queries; these constants gave the best
+nDCG@10 and recall@50 on both stores of that grid (BENCHMARKS.md, "First-stage relevance")"""
 
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ from typing import TypeVar
 
 Id = TypeVar("Id", str, int)  # page ids (OpenSearch) or SQLite rowids
 
-RRF_K = 10
+RRF_K = 15
 LEXICAL_WEIGHT = 1.0
-DENSE_WEIGHT = 0.75
+DENSE_WEIGHT = 0.8
 
 # RRF depth per list: twice the window the caller asked for, at least 20, at most 2000, in both
 # stores (so they fuse the same candidates). A page deep in both lists can outrank one high in a

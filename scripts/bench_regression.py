@@ -11,6 +11,7 @@ makes it the `regression-<bench>` current table in BENCHMARKS.md and appends it 
 
   .venv/bin/python scripts/bench_regression.py --base c27c4c7 --bench reranker --queries 2 --top 8
   .venv/bin/python scripts/bench_regression.py --base c27c4c7 --bench api --rounds 3 -- --pages 2000
+  .venv/bin/python scripts/bench_regression.py --base d238104 --bench index -- --rounds 1
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ BENCHES = {
     "reranker": Bench("scripts/bench_reranker.py", "--no-record", ("workload", "method"), ("pairs/s", "p50 ms")),
     "api": Bench("scripts/bench_api.py", "--no-write", ("reranker", "mode", "top_k", "clients"),
                  ("req/s", "p50 ms")),
+    "index": Bench("scripts/bench_index.py", "--no-record", ("corpus", "embedder", "workers"),
+                   ("index pages/CPU-s", "index CPU ms/page after start-up")),
 }  # fmt: skip
 PACKAGES = ("reranker", "docstore", "search_api", "tests.fixtures.tiny_m0")
 SEPARATOR = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")
@@ -189,7 +192,7 @@ def main() -> int:
         f"alternately in one session, {args.rounds} runs each (base, head, head, base, …), median per side. "
         f"Arguments: base `{shlex.join(side_args['base']) or '(defaults)'}`, "
         f"head `{shlex.join(side_args['head']) or '(defaults)'}`. head/base above 1 is faster for "
-        "pairs/s and req/s, slower for p50 ms. Load average at the end: "
+        "pairs/s, req/s and pages/CPU-s, slower for p50 ms and CPU ms/page. Load average at the end: "
         f"{os.getloadavg()[0]:.1f} (shared machine)."
     )
     print("\n".join(table))

@@ -162,7 +162,7 @@ def encode_costs(name: str, col: Collection, pages: int = 300) -> tuple[float, f
 def row(store: str, system: str, s: Scores, base: Scores) -> str:
     r = s.ratio(base)
     return (f"| {store} | {system} | {s.ndcg10:.3f} | {s.recall50:.3f} | {s.recall100:.3f} | {s.map:.3f}"
-            f" | {r.ndcg10:.2f}× | {r.recall50:.2f}× |")  # fmt: skip
+            f" | {r.ndcg10:.3f}× | {r.recall50:.3f}× |")  # fmt: skip
 
 
 def main() -> None:
@@ -217,7 +217,9 @@ def main() -> None:
         f"{len(col.queries)} judged queries (`.W` text) searched through `SearchRequest` → `store.search` "
         f"(top {DEPTH}), queries embedded by the store's bound embedder. Anchor, same run: `bm25s` (Lucene BM25, "
         "k1 1.5, b 0.75) with PyStemmer's English Snowball stemmer and English stop words on the same texts. "
-        "Index cost: the indexing process's CPU and wall time per page (OpenSearch's own CPU not counted)."
+        "Index cost: the indexing process's CPU and wall time per page (OpenSearch's own CPU not counted). "
+        "Index cost against older code, run in turns in one session: `scripts/bench_regression.py --bench index` "
+        '("Regression: index").'
     )
     record("relevance", "First-stage relevance (CISI)", notes, table, label=args.label)
     if len(embedders) > 1:

@@ -7,7 +7,9 @@ guess is not always right). Only analyzers from the modules a stock node ships a
 (analysis-common; the ICU plugin is not assumed):
 
 - ``folio_text`` (title, text): a char filter that expands typographic ligatures (PDF text
-  extraction yields "ﬁ" for "fi"), the ``standard`` tokenizer (Unicode word boundaries: Latin,
+  extraction yields "ﬁ" for "fi"), one that puts a space where Unicode word breaking would join
+  two words or numbers ("library's", "U.S.", "1.5"; docstore.analysis splits there, so both stores
+  hold the same words), the ``standard`` tokenizer (Unicode word boundaries: Latin,
   Cyrillic, Greek, Arabic, Hebrew… become words; Han and Hiragana become single characters),
   ``cjk_width`` (full-width Latin / half-width Katakana to their normal forms), ``lowercase``,
   and ``cjk_bigram``, which turns runs of Han/Hiragana/Katakana/Hangul into overlapping bigrams.
@@ -23,6 +25,13 @@ guess is not always right). Only analyzers from the modules a stock node ships a
   cost a tenth of nDCG@10). Indices from
   before the stemmed field get it mapped on their next write (``content_en``, their English
   field, is no longer searched); their pages have stems once re-indexed.
+
+Scoring: the pages index scores text with ``folio_bm25`` (its default similarity), BM25 as SQLite's
+FTS5 computes it (k1 1.2, b 0.75, IDF ``ln((N - n + 0.5) / (n + 0.5))``, at least 1e-6), so both
+stores rank alike. Lucene's own BM25 adds 1 inside that logarithm, which leaves a word found in
+a large share of the pages much of its weight; on CISI's long questions those words cost hybrid
+recall (BENCHMARKS.md, "First-stage relevance"). Indices from before it keep Lucene's BM25 until
+re-indexed under a new prefix or switched in place (docs/operations.md).
 
 Vectors: ``knn_vector`` with the HNSW method on the **lucene** engine and cosine similarity.
 The Lucene engine supports efficient filtering inside the kNN search, and needs no native
@@ -45,6 +54,7 @@ of ``REF_BACKFILL`` (the README shows it).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,19 +71,50 @@ REF_FIELD = "rerank_ref"  # the page's reference for a rerank server (see the mo
 LIGATURES = ["ﬀ => ff", "ﬁ => fi", "ﬂ => fl", "ﬃ => ffi", "ﬄ => ffl", "ﬅ => st", "ﬆ => st"]
 
 
+# The characters Unicode word breaking (UAX #29, the standard tokenizer) keeps inside a word or a
+# number ("library's", "U.S", "1.5", "1,000"): docstore.analysis splits words there, as SQLite's
+# index does, so OpenSearch is given a space instead and both stores hold the same words.
+WORD_JOINERS = "'\u2018\u2019.,:;\u00b7\u0387\u037e\u05f4\u066c\u2024\ufe13\ufe14\ufe50\ufe52\ufe54\ufe55\uff07\uff0c\uff0e\uff1a\uff1b"
+
+
 def analysis_settings() -> dict[str, Any]:
     base_filters = ["cjk_width", "lowercase", "cjk_bigram"]
+    joiners = {"type": "pattern_replace", "pattern": "[" + re.escape(WORD_JOINERS) + "]", "replacement": " "}
     return {
-        "char_filter": {"folio_ligatures": {"type": "mapping", "mappings": LIGATURES}},
+        "char_filter": {
+            "folio_ligatures": {"type": "mapping", "mappings": LIGATURES},
+            "folio_word_breaks": joiners,
+        },
         "analyzer": {
             "folio_text": {
                 "type": "custom",
-                "char_filter": ["folio_ligatures"],
+                "char_filter": ["folio_ligatures", "folio_word_breaks"],
                 "tokenizer": "standard",
                 "filter": base_filters,
             },
         },
     }
+
+
+BM25_K1 = 1.2  # FTS5's constants (sqlite/ext/fts5/fts5_aux.c)
+BM25_B = 0.75
+# Painless for a `scripted` similarity: the weight script is the per-term part (IDF × boost), the
+# score script the per-document part. It reads the same postings and length norms as Lucene's BM25
+# (an index can be switched between them in place); scripts/bench_first_stage.py times both on one
+# index, and their latencies were within noise of each other (BENCHMARKS.md, "First stage").
+_BM25_WEIGHT = (
+    "double n = field.docCount; double df = term.docFreq;"
+    " return query.boost * Math.max(Math.log((n - df + 0.5) / (df + 0.5)), 1e-6);"
+)
+_BM25_SCORE = (
+    "double tf = doc.freq; double avgdl = (double) field.sumTotalTermFreq / field.docCount;"
+    f" return weight * tf * {BM25_K1 + 1} / (tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * doc.length / avgdl));"
+)
+
+
+def bm25_similarity() -> dict[str, Any]:
+    """The pages index's text similarity (see the module docstring)."""
+    return {"type": "scripted", "weight_script": {"source": _BM25_WEIGHT}, "script": {"source": _BM25_SCORE}}
 
 
 def index_settings(
@@ -89,6 +130,7 @@ def index_settings(
     if knn:
         settings["knn"] = True
         settings["analysis"] = analysis_settings()
+        settings["similarity"] = {"default": bm25_similarity()}
     return {"index": settings}
 
 

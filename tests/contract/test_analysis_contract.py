@@ -71,3 +71,36 @@ def test_lone_letters_are_searched_exactly_not_stemmed(store: Store) -> None:
     # "c" still finds and ranks on the exact field; the stemmed field holds no lone letters
     assert ids(store, "vitamin c") == ["letter:1", "plain:1"]
     assert ids(store, "s") == ["possessive:1"]
+
+
+def test_a_word_on_most_pages_weighs_almost_nothing(store: Store) -> None:
+    # BM25's IDF as FTS5 computes it, ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6, on both stores:
+    # Lucene's own adds 1 inside the logarithm, and would rank the page that repeats the three
+    # common words first here
+    add(
+        store,
+        [
+            page("common", 1, "library services catalog library services catalog"),
+            page("rare", 1, "dewey notes on shelving rooms lighting heating chairs tables windows doors floors"),
+            page("museum", 1, "library services catalog museum"),
+            page("archive", 1, "library services catalog archive"),
+            page("school", 1, "library services catalog school"),
+        ],
+    )
+    assert ids(store, "library services catalog dewey")[0] == "rare:1"
+
+
+def test_both_stores_split_words_alike(store: Store) -> None:
+    # docstore.analysis splits at apostrophes and inside numbers; OpenSearch's standard tokenizer
+    # alone would keep "library's" and "1.5" whole, and "library" or "5" would not find them
+    add(
+        store,
+        [
+            page("possessive", 1, "the library's catalogue"),
+            page("plural", 1, "the libraries catalogue"),
+            page("number", 1, "release 1.5 notes"),
+        ],
+    )
+    assert ids(store, "library") == ["possessive:1", "plural:1"]  # the exact word outranks its stem
+    assert ids(store, "5") == ["number:1"]
+    assert ids(store, "release 1.5") == ["number:1"]

@@ -35,7 +35,7 @@ def test_weights_scale_each_list_and_must_match_the_lists() -> None:
 
 
 def test_hybrid_weighs_the_lexical_list_above_the_dense_one() -> None:
-    # disjoint lists: with the dense list at 0.75, the lexical second page still beats the dense first
+    # disjoint lists: with the dense list at 0.8, the lexical second page still beats the dense first
     assert [i for i, _ in fuse_hybrid(["lex", "x"], ["dense", "y"])] == ["lex", "x", "dense", "y"]
     assert fuse_hybrid(["a", "b"], None) == rrf_fuse([["a", "b"]], k=RRF_K)
     score = dict(fuse_hybrid(["a"], ["a"]))["a"]

@@ -51,6 +51,17 @@ def test_pages_index_declares_knn_and_the_cjk_aware_analyzers() -> None:
     assert analyzers["folio_text"]["tokenizer"] == "standard"
     assert analyzers["folio_text"]["filter"] == ["cjk_width", "lowercase", "cjk_bigram"]
     assert set(analyzers) == {"folio_text"}  # the stemmed field is analysed in Python (docstore.analysis)
+    assert analyzers["folio_text"]["char_filter"] == ["folio_ligatures", "folio_word_breaks"]
+    breaks = settings["analysis"]["char_filter"]["folio_word_breaks"]
+    assert breaks["type"] == "pattern_replace" and breaks["replacement"] == " "
+    for joiner in "'’.,:;":  # where Unicode word breaking joins ("library's", "1.5") and analysis splits
+        assert joiner in q.WORD_JOINERS
+    # FTS5's BM25, as a scripted similarity: the pages index's default, so every text field has it
+    similarity = settings["similarity"]["default"]
+    assert similarity["type"] == "scripted"
+    assert "Math.log((n - df + 0.5) / (df + 0.5))" in similarity["weight_script"]["source"]
+    assert "1e-6" in similarity["weight_script"]["source"]
+    assert "2.2" in similarity["script"]["source"]  # k1 + 1, k1 = 1.2
     props = q.pages_mapping(8)["properties"]
     assert props["title"]["copy_to"] == props["text"]["copy_to"] == ["content"]
     assert props[q.STEM_FIELD] == {
@@ -58,6 +69,7 @@ def test_pages_index_declares_knn_and_the_cjk_aware_analyzers() -> None:
         "analyzer": "whitespace",
     }  # terms made by docstore.analysis
     assert "knn" not in q.index_settings()["index"]  # images/docs indices need no k-NN
+    assert "similarity" not in q.index_settings()["index"]  # nor the pages' BM25
 
 
 def test_acl_clause_allows_public_pages_and_shared_groups() -> None:
