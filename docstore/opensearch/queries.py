@@ -335,25 +335,19 @@ def build_count_query(filters: Filters | None) -> dict[str, Any]:
     return {"query": filtered(filter_clauses(filters))}
 
 
-def build_page_lookup(page_id: str, groups: list[str] | None, index_field: str = "page_id") -> dict[str, Any]:
-    """One page (or image record) by id, only if visible to `groups`."""
-    clauses: list[dict[str, Any]] = [{"term": {index_field: page_id}}]
-    acl = acl_clause(groups)
-    if acl is not None:
-        clauses.append(acl)
-    return {"size": 1, "query": {"bool": {"filter": clauses}}}
-
-
 def build_pages_lookup(
-    page_ids: Sequence[str], groups: list[str] | None, source: dict[str, Any] | list[str]
+    page_ids: Sequence[str], groups: list[str] | None, source: dict[str, Any] | list[str] | None = None
 ) -> dict[str, Any]:
     """Pages (or image records) by id, only those visible to `groups`, with the `_source` parts
-    `source` names (includes, or {"excludes": [...]})."""
+    `source` names (includes, or {"excludes": [...]}; None: all of it)."""
     clauses: list[dict[str, Any]] = [{"terms": {"page_id": list(page_ids)}}]
     acl = acl_clause(groups)
     if acl is not None:
         clauses.append(acl)
-    return {"size": len(page_ids), "query": {"bool": {"filter": clauses}}, "_source": source}
+    body: dict[str, Any] = {"size": len(page_ids), "query": {"bool": {"filter": clauses}}}
+    if source is not None:
+        body["_source"] = source
+    return body
 
 
 # The one-off update that gives the pages of an index from before REF_FIELD their reference

@@ -361,7 +361,7 @@ class OpenSearchStore:
         return {b["key"]: int(b["doc_count"]) for b in buckets}
 
     def get_page(self, page_id: str, groups: list[str] | None = None) -> Page | None:
-        hits = self._search(self.pages_index, q.build_page_lookup(page_id, groups))["hits"]["hits"]
+        hits = self._search(self.pages_index, q.build_pages_lookup([page_id], groups))["hits"]["hits"]
         if not hits:
             return None
         page = page_from_source(hits[0]["_source"])
@@ -369,7 +369,7 @@ class OpenSearchStore:
         return page.model_copy(update=media) if media else page
 
     def _images(self, page_id: str, groups: list[str] | None) -> dict[str, bytes]:
-        hits = self._search(self.images_index, q.build_page_lookup(page_id, groups))["hits"]["hits"]
+        hits = self._search(self.images_index, q.build_pages_lookup([page_id], groups))["hits"]["hits"]
         if not hits:
             return {}
         return images_from_source(hits[0]["_source"])
@@ -377,9 +377,7 @@ class OpenSearchStore:
     def get_image(
         self, page_id: str, kind: Literal["image", "thumbnail"] = "image", groups: list[str] | None = None
     ) -> bytes | None:
-        if kind not in IMAGE_FIELDS:
-            raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
-        return self._images(page_id, groups).get(kind)
+        return self.get_images([page_id], kind, groups).get(page_id)
 
     def get_pages(self, page_ids: Sequence[str], groups: list[str] | None = None) -> list[Page]:
         wanted = list(dict.fromkeys(page_ids))

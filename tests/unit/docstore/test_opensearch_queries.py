@@ -167,9 +167,12 @@ def test_msearch_rankings_keep_order_and_sources_and_raise_real_failures() -> No
 
 
 def test_page_lookup_checks_acl_in_the_query() -> None:
-    body = q.build_page_lookup("d:1", ["hr"])
-    assert body["query"]["bool"]["filter"] == [{"term": {"page_id": "d:1"}}, q.acl_clause(["hr"])]
-    assert q.build_page_lookup("d:1", None)["query"]["bool"]["filter"] == [{"term": {"page_id": "d:1"}}]
+    body = q.build_pages_lookup(["d:1"], ["hr"])
+    assert body["query"]["bool"]["filter"] == [{"terms": {"page_id": ["d:1"]}}, q.acl_clause(["hr"])]
+    assert body["size"] == 1 and "_source" not in body  # the whole source unless told
+    lookup = q.build_pages_lookup(["d:1", "d:2"], None, ["page_id", "image"])
+    assert lookup["query"]["bool"]["filter"] == [{"terms": {"page_id": ["d:1", "d:2"]}}]
+    assert lookup["size"] == 2 and lookup["_source"] == ["page_id", "image"]
 
 
 @pytest.mark.parametrize(
