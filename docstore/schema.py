@@ -54,6 +54,15 @@ class Filters(BaseModel):
 
 # How deep and how far a search may go, the same for every entry point (the API's JSON and form
 # bodies, `folio search`); the first-stage depth is also how many candidates the reranker scores.
+IMAGE_KINDS = ("image", "thumbnail")  # a page's stored pictures (Page.image, Page.thumbnail)
+
+
+def check_image_kind(kind: str) -> None:
+    """ValueError unless `kind` names one of a page's stored pictures (stores put it in queries)."""
+    if kind not in IMAGE_KINDS:
+        raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
+
+
 MAX_TOP_K = 200
 MAX_TOP_N = 100
 MAX_OFFSET = 10_000

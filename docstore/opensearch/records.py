@@ -15,10 +15,10 @@ import numpy as np
 from docstore.analysis import stem_text
 from docstore.candidates import page_ref
 from docstore.opensearch.queries import REF_FIELD, STEM_FIELD, VECTOR_COPY
-from docstore.schema import Hit, Page, SearchRequest
+from docstore.schema import IMAGE_KINDS, Hit, Page, SearchRequest
 from docstore.snippets import make_snippet
 
-IMAGE_FIELDS = ("image", "thumbnail")
+IMAGE_FIELDS = IMAGE_KINDS  # each stored in its own field of the images index
 _HEAVY = frozenset({"embedding", VECTOR_COPY, STEM_FIELD, REF_FIELD})  # never parsed into a hit's page
 
 

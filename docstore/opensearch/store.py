@@ -19,7 +19,6 @@ from docstore.fusion import fuse_hybrid
 from docstore.opensearch import queries as q
 from docstore.opensearch import search as s
 from docstore.opensearch.records import (
-    IMAGE_FIELDS,
     hits_from,
     images_from_source,
     light_page,
@@ -28,7 +27,16 @@ from docstore.opensearch.records import (
 )
 from docstore.opensearch.url import parse_opensearch_url
 from docstore.protocol import StoreUnavailable
-from docstore.schema import DocumentInfo, FileFailure, Filters, Hit, Page, SearchMode, SearchRequest
+from docstore.schema import (
+    DocumentInfo,
+    FileFailure,
+    Filters,
+    Hit,
+    Page,
+    SearchMode,
+    SearchRequest,
+    check_image_kind,
+)
 
 LANGUAGES_TTL = 30.0  # seconds a store trusts its list of the index's page languages
 BULK_RETRY_SECONDS = 60.0  # how long a bulk write keeps sending again what the cluster cannot take yet
@@ -396,8 +404,7 @@ class OpenSearchStore:
         kind: Literal["image", "thumbnail"] = "image",
         groups: list[str] | None = None,
     ) -> dict[str, bytes]:
-        if kind not in IMAGE_FIELDS:
-            raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
+        check_image_kind(kind)
         wanted = list(dict.fromkeys(page_ids))
         if not wanted:
             return {}

@@ -16,7 +16,16 @@ from typing import Any, Literal
 
 from docstore.fusion import fuse_hybrid, fusion_depth
 from docstore.protocol import StoreUnavailable
-from docstore.schema import DocumentInfo, FileFailure, Filters, Hit, Page, SearchMode, SearchRequest
+from docstore.schema import (
+    DocumentInfo,
+    FileFailure,
+    Filters,
+    Hit,
+    Page,
+    SearchMode,
+    SearchRequest,
+    check_image_kind,
+)
 from docstore.sqlite.rows import (
     document_from_row,
     filter_clause,
@@ -252,17 +261,7 @@ class SqliteStore:
     def get_image(
         self, page_id: str, kind: Literal["image", "thumbnail"] = "image", groups: list[str] | None = None
     ) -> bytes | None:
-        if kind not in ("image", "thumbnail"):
-            raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
-        conn = self._conn(create=False)
-        if conn is None:
-            return None
-        acl_sql, acl_params = visibility_clause(groups)
-        row = conn.execute(
-            f"SELECT i.{kind} FROM images i JOIN pages p ON p.page_id = i.page_id WHERE i.page_id = ? AND {acl_sql}",
-            [page_id, *acl_params],
-        ).fetchone()
-        return None if row is None or row[0] is None else bytes(row[0])
+        return self.get_images([page_id], kind, groups).get(page_id)
 
     def get_pages(self, page_ids: Sequence[str], groups: list[str] | None = None) -> list[Page]:
         conn = self._conn(create=False)
@@ -285,8 +284,7 @@ class SqliteStore:
         kind: Literal["image", "thumbnail"] = "image",
         groups: list[str] | None = None,
     ) -> dict[str, bytes]:
-        if kind not in ("image", "thumbnail"):
-            raise ValueError(f"kind must be 'image' or 'thumbnail', not {kind!r}")
+        check_image_kind(kind)  # it is put into the SQL
         conn = self._conn(create=False)
         wanted = list(dict.fromkeys(page_ids))
         if conn is None or not wanted:
