@@ -14,7 +14,8 @@ on both and outranks one that only shares the stem.
 
 The stemmed field is built once per page in Python and searched as whitespace-separated
 tokens, which gives both stores the same terms (Lucene's own language analyzers would stem
-slightly differently from Snowball in PyStemmer)."""
+slightly differently from Snowball in PyStemmer). Highlight boxes (docstore.highlights) match a
+page's words to a query with these same pieces."""
 
 from __future__ import annotations
 
@@ -46,14 +47,14 @@ MAX_QUERY_WORDS = 256
 # on CISI's judged queries this weighting is what lifts both stores over plain BM25 (BENCHMARKS.md).
 STEM_WEIGHT = 2.0
 
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
+TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
 CJK_RUN = re.compile(f"[{_CJK}]+")  # a run of CJK characters (matched as bigrams on the exact field)
 _local = threading.local()  # PyStemmer's stemmers keep state between calls: one per thread
 
 
 def tokens(text: str) -> list[str]:
     """NFKC-normalised, lower-cased words and CJK runs, in order."""
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
+    return TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
 
 
 def _stemmer(language: str) -> Any:
@@ -70,7 +71,8 @@ def _stemmer(language: str) -> Any:
     return cache[algorithm]
 
 
-def _stem_words(words: list[str], language: str) -> list[str]:
+def stem_words(words: list[str], language: str) -> list[str]:
+    """Each word's stem in `language` (the words unchanged where it has no stemmer)."""
     stemmer = _stemmer(language)
     return list(stemmer.stemWords(words)) if stemmer is not None and words else words
 
@@ -78,11 +80,11 @@ def _stem_words(words: list[str], language: str) -> list[str]:
 def stem_text(text: str, language: str) -> str:
     """The stemmed field of a page in `language` ("" or unknown: its words unchanged)."""
     stops = STOP_WORDS.get(language, frozenset())
-    words = [t for t in tokens(text) if _stemmable(t) and t not in stops]
-    return " ".join(_stem_words(words, language))
+    words = [t for t in tokens(text) if stemmable(t) and t not in stops]
+    return " ".join(stem_words(words, language))
 
 
-def _stemmable(token: str) -> bool:
+def stemmable(token: str) -> bool:
     """Words of two characters or more: CJK runs are matched as bigrams on the exact field, and a
     lone letter or digit (the "s" of "library's", a list marker) carries no topic worth a stem; the
     exact field keeps both."""
@@ -106,8 +108,8 @@ def query_terms(query: str, languages: Iterable[str]) -> QueryTerms:
     content = [t for t in found if t not in stops]
     if not content:
         return QueryTerms(exact=found, stems=[])
-    words = [t for t in content if _stemmable(t)]
+    words = [t for t in content if stemmable(t)]
     # each occurrence of a word gives its stem in every language, a stem shared by several once
-    per_language = [_stem_words(words, lang) for lang in langs]
+    per_language = [stem_words(words, lang) for lang in langs]
     stems = [stem for forms in zip(*per_language, strict=True) for stem in dict.fromkeys(forms)]
     return QueryTerms(exact=content, stems=stems)

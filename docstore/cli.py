@@ -13,6 +13,7 @@ from typing import Any
 from docstore.embedders import EmbedderUnavailable
 from docstore.embedders.base import encode_queries
 from docstore.embedders.binding import query_embedder
+from docstore.page_highlights import Highlights, highlights_json, read_highlights
 from docstore.protocol import Store, StoreUnavailable
 from docstore.schema import MAX_TOP_K, Filters, Hit, SearchMode, SearchRequest
 from docstore.store import DEFAULT_STORE_URL, open_store
@@ -64,7 +65,7 @@ def _terminal_snippet(snippet: str, bold: bool) -> str:
     return html.unescape(marked)
 
 
-def _hit_json(hit: Hit) -> dict[str, Any]:
+def _hit_json(hit: Hit, found: Highlights) -> dict[str, Any]:
     page = hit.page
     return {
         "source": page.source,
@@ -75,6 +76,7 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
         "page_id": page.page_id,
         "title": page.title,
         "collection": page.collection,
+        **highlights_json(found),
     }
 
 
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(request, str):
             return _fail(request)
         hits = store.search(request)
+        # the --json hits carry highlight boxes as the API's do (the terminal shows none)
+        marks = read_highlights(store, [h.page.page_id for h in hits], args.query, None) if args.json else {}
     except StoreUnavailable as exc:
         return _fail(f"store unavailable: {exc}", 2)
     except (EmbedderUnavailable, ValueError) as exc:
@@ -102,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        out = {"query": args.query, "mode": request.mode.value, "hits": [_hit_json(h) for h in hits]}
+        found = [_hit_json(h, marks[h.page.page_id]) for h in hits]
+        out = {"query": args.query, "mode": request.mode.value, "hits": found}
         print(json.dumps(out, ensure_ascii=False))
         return 0
     if not hits:

@@ -4,9 +4,11 @@ Backends import this module; `docstore.store.open_store` imports the backends (n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from docstore.schema import DocumentInfo, FileFailure, Filters, Hit, Page, SearchRequest
+from docstore.shared_state import SharedState
 
 
 class StoreUnavailable(RuntimeError):
@@ -45,7 +47,7 @@ class Store(Protocol):
         """Delete a document and its pages; returns the number of pages removed."""
 
     def get_page(self, page_id: str, groups: list[str] | None = None) -> Page | None:
-        """The page with image/thumbnail, or None if missing or not visible to `groups`."""
+        """The page with image, thumbnail and word boxes, or None if missing or not visible to `groups`."""
 
     def get_image(
         self, page_id: str, kind: Literal["image", "thumbnail"] = "image", groups: list[str] | None = None
@@ -53,7 +55,8 @@ class Store(Protocol):
 
     def get_pages(self, page_ids: Sequence[str], groups: list[str] | None = None) -> list[Page]:
         """The pages of `page_ids` that exist and `groups` may see, in the order asked (each once),
-        as hits carry them (no image, thumbnail or embedding); one read for all."""
+        as hits carry them (no image, thumbnail or embedding) but with their word boxes, which hits
+        leave out; one read for all."""
 
     def get_images(
         self,
@@ -82,5 +85,10 @@ class Store(Protocol):
 
     def clear_failure(self, doc_id: str) -> None:
         """Forget a document's failure; nothing happens when none is recorded."""
+
+    def shared_state(self, keys_file: Path | None = None) -> SharedState:
+        """What API servers on this store share through it (keys, upload jobs, uploaded originals),
+        where this backend keeps them (docstore.shared_state); keys in `keys_file` when given.
+        Opens nothing until used; the caller closes its `keys`."""
 
     def close(self) -> None: ...

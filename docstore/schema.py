@@ -37,6 +37,9 @@ class Page(BaseModel):
     has_figures: bool = False  # page carries images/drawings (the reranker's "auto" modality uses it)
     image: bytes | None = None  # rendered page (PNG/JPEG), within m0's pixel budget
     thumbnail: bytes | None = None  # small JPEG for result grids
+    # where the text's words are on the image (docstore.word_boxes); None: not kept (a page indexed
+    # before they were, a text document, a page without words). Hits leave it out.
+    word_boxes: bytes | None = None
     embedding: list[float] | None = None
     acl: list[str] = Field(default_factory=list)  # groups allowed to see the page; empty = public
 

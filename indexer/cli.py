@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
         "--embed-in",
         choices=["auto", "workers", "parent"],
         default="auto",
-        help="embed pages in the worker processes or batched in the main one (auto: by embedder)",
+        help="embed pages in the worker processes or batched in the main one (auto: as the embedder says)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
     p.add_argument("--quiet", action="store_true", help="no progress output")

@@ -47,5 +47,14 @@ def find_ocr() -> OcrConfig | None:
 
 
 def ocr_textpage(page: pymupdf.Page, config: OcrConfig) -> pymupdf.TextPage:
-    """A text page recognised from the rendered page image (full-page OCR)."""
-    return page.get_textpage_ocr(language=config.languages, dpi=OCR_DPI, full=True, tessdata=config.tessdata)
+    """A text page recognised from the rendered page image (full-page OCR), its words' boxes
+    (Tesseract's) scaled back from the OCR resolution into the rendered page's coordinates, like
+    the text layer's. (PyMuPDF's own get_textpage_ocr turns them back into the unrotated page's,
+    and on a rotated page drops the words that fall outside the unrotated page's box.)"""
+    from indexer.mupdf import pymupdf
+
+    pix = page.get_pixmap(dpi=OCR_DPI)
+    scanned = pix.pdfocr_tobytes(compress=False, language=config.languages, tessdata=config.tessdata)
+    ocr_page = pymupdf.open("pdf", scanned).load_page(0)  # the image with Tesseract's invisible text
+    scale = page.rect.width / ocr_page.rect.width
+    return ocr_page.get_textpage(flags=0, matrix=pymupdf.Matrix(scale, scale))

@@ -5,7 +5,7 @@ nothing of the pool."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -31,3 +31,5 @@ class PageContent:
     width: int
     height: int
     embedding: Any = None  # float32 vector when the worker embeds (IndexOptions.embed_in)
+    # indexer.word_positions: (start, end, x0, y0, x1, y1) per word, the fields of docstore's WordBox
+    word_boxes: list[tuple[int, int, float, float, float, float]] = field(default_factory=list)

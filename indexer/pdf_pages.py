@@ -1,5 +1,6 @@
 """One PDF into pages: open with a one-line reason on failure, then per page the rendered image,
-thumbnail, reading-order text (OCR'd when there is no text layer), language and figure flag."""
+thumbnail, reading-order text (OCR'd when there is no text layer), where its words are on the
+image (indexer.word_positions), language and figure flag."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from indexer.render import (
     thumbnail,
     to_pil,
 )
-from indexer.text import Block, choose_title, detect_language, reading_order_text, text_from_blocks
+from indexer.text import Block, blocks_text, choose_title, detect_language, reading_order_text, text_blocks
+from indexer.word_positions import word_boxes
 
 # One extraction pass yields text blocks (type 0), image blocks (1) and vector blocks (3).
-_BLOCK_FLAGS = pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_COLLECT_VECTORS
+BLOCK_FLAGS = pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_COLLECT_VECTORS
 
 
 __all__ = ["UnreadablePdf", "extract_page", "open_pdf", "probe_pdf"]
@@ -87,16 +89,23 @@ def extract_page(
     # One interpretation of the content stream feeds both the text and the image (get_text and
     # get_pixmap would each parse it again). Its coordinates are the rotated page's, like page.rect.
     display_list = page.get_displaylist()
-    blocks = pymupdf.TextPage(display_list.get_textpage(flags=_BLOCK_FLAGS)).extractBLOCKS()
+    textpage = pymupdf.TextPage(display_list.get_textpage(flags=BLOCK_FLAGS))
+    blocks = textpage.extractBLOCKS()
     has_raster, has_figures = _figure_flags(blocks, page.rect)
-    text = text_from_blocks(blocks, page.rect.width)
+    ordered = text_blocks(blocks, page.rect.width)
+    text = blocks_text(ordered)
     used_ocr = needs_ocr = False
     if len(text) < 3 and (has_raster or has_figures):  # no text layer, but something is drawn
         if ocr is not None:
-            text = reading_order_text(page, ocr_textpage(page, ocr))
+            textpage = ocr_textpage(page, ocr)
+            blocks = textpage.extractBLOCKS()
+            ordered = text_blocks(blocks, page.rect.width)
+            text = blocks_text(ordered)
             used_ocr = True
         else:
             needs_ocr = True
+    frame = tuple(display_list.rect)  # what the render draws, in the text pages' coordinates
+    boxes = word_boxes(text, blocks, ordered, textpage.extractWORDS(), frame) if text else []
     pix = render_page(page, max_pixels, display_list, gray=draws_only_gray(display_list))
     img = to_pil(pix)
     image, fmt = encode_image(img, has_raster, image_format)
@@ -112,6 +121,7 @@ def extract_page(
         thumbnail=thumbnail(img),
         width=pix.width,
         height=pix.height,
+        word_boxes=boxes,
     )
 
 

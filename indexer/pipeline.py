@@ -19,6 +19,7 @@ from docstore.embedders import Embedder
 from docstore.embedders.binding import embedder_for_indexing, record_embedder
 from docstore.protocol import Store
 from docstore.schema import DocumentInfo, FileFailure, Page, page_id
+from docstore.word_boxes import encode_word_boxes
 from indexer.embedding import embed_in_workers
 from indexer.ocr import find_ocr
 from indexer.page_content import PageContent, PdfProbe
@@ -222,6 +223,7 @@ class Indexer:
             self._page(
                 doc.info, content.page_number, kind="pdf", text=content.text, language=content.language,
                 ocr=content.ocr, has_figures=content.has_figures, image=content.image, thumbnail=content.thumbnail,
+                word_boxes=encode_word_boxes(content.word_boxes) if content.word_boxes else None,
                 embedding=None if content.embedding is None else content.embedding.tolist(),
             )
         )  # fmt: skip

@@ -27,7 +27,7 @@ class IndexOptions(BaseModel):
     # (right for CPU embedders whose forward pass costs several times the render);
     # "parent": batched in the indexing process, loaded once (right for the default, a cheap
     # table lookup per page, and for torch models, which batch well and are too big to load
-    # once per worker). "auto" picks by embedder.
+    # once per worker). "auto": the embedder's `runs_in_workers` says.
     embed_in: Literal["auto", "workers", "parent"] = "auto"
     quiet: bool = False
 

@@ -22,8 +22,17 @@ def reading_order_text(page: pymupdf.Page, textpage: pymupdf.TextPage | None = N
 
 
 def text_from_blocks(blocks: Sequence[Block], page_width: float) -> str:
-    text_blocks = [b for b in blocks if b[6] == 0 and b[4].strip()]
-    return clean_text("\n".join(b[4].strip() for b in order_blocks(text_blocks, page_width)))
+    return blocks_text(text_blocks(blocks, page_width))
+
+
+def text_blocks(blocks: Sequence[Block], page_width: float) -> list[Block]:
+    """The blocks a page's text is made of (text blocks with text), in reading order."""
+    return order_blocks([b for b in blocks if b[6] == 0 and b[4].strip()], page_width)
+
+
+def blocks_text(ordered: Sequence[Block]) -> str:
+    """The page text of `text_blocks`: one block after the other, a newline between."""
+    return clean_text("\n".join(b[4].strip() for b in ordered))
 
 
 def order_blocks(blocks: Sequence[Block], page_width: float) -> list[Block]:

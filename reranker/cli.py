@@ -39,8 +39,19 @@ def register(subparsers: Any) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8081)
     s.add_argument("--max-queue", type=int, default=64, help="waiting requests before answering 503")
-    s.add_argument("--max-batch-pairs", type=int, default=64, help="pairs scored together at most")
+    s.add_argument(
+        "--max-batch-requests", type=int, default=8, help="concurrent requests scored together (default 8)"
+    )
+    s.add_argument(
+        "--max-batch-tokens",
+        type=int,
+        help="padded tokens (text + visual) per model batch (default 32768 on a GPU, 8192 on a CPU)",
+    )
     s.add_argument("--batch-window-ms", type=float, default=5.0, help="how long to gather a batch")
+    s.add_argument(
+        "--max-body-mb", type=float, default=64.0,
+        help="largest request body, in MiB (413 past it, also for chunked bodies, without reading the rest)",
+    )  # fmt: skip
     s.add_argument(
         "--api-key",
         default=os.environ.get("FOLIO_RERANK_API_KEY"),
@@ -179,8 +190,10 @@ def run_server(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             api_key=args.api_key or None,
             max_queue=args.max_queue,
-            max_batch_pairs=args.max_batch_pairs,
+            max_batch_requests=args.max_batch_requests,
+            max_batch_tokens=args.max_batch_tokens,
             batch_window_ms=args.batch_window_ms,
+            max_body_mb=args.max_body_mb,
             allow_urls=args.allow_urls,
             store_url=args.store or None,
             candidate_modality=args.candidate_modality,
@@ -195,7 +208,9 @@ def run_server(args: argparse.Namespace) -> int:
         caches = {k: v for k in ("vision_cache_mb", "prefix_cache_mb") if (v := getattr(args, k)) is not None}
         if any(v < 0 for v in caches.values()):
             raise CliError("--vision-cache-mb and --prefix-cache-mb must be 0 or more")
-        model = load_model(args, allow_urls=args.allow_urls, **caches)
+        model = load_model(
+            args, allow_urls=args.allow_urls, max_batch_tokens=settings.max_batch_tokens, **caches
+        )
     except (CliError, ValueError) as exc:
         print(f"folio rerank-server: {exc}", file=sys.stderr)
         return 2

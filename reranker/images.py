@@ -97,11 +97,11 @@ def _string_bytes(text: str, limits: ImageLimits, files: bool) -> bytes:
     if text.startswith(("http://", "https://")):
         return fetch_url(text, limits)
     if text.startswith("data:"):
-        return _decode_data_url(text)
+        return _decode_data_url(text, limits)
     if files and len(text) < 4096 and os.path.isfile(text):
         return _read_file(Path(text), limits)
     what = "an existing file, an http(s) URL" if files else "an http(s) URL"
-    return _decode_base64(text, f"image string is neither {what}, a data URL nor valid base64")
+    return _decode_base64(text, limits, f"image string is neither {what}, a data URL nor valid base64")
 
 
 def _read_file(path: Path, limits: ImageLimits) -> bytes:
@@ -114,16 +114,20 @@ def _read_file(path: Path, limits: ImageLimits) -> bytes:
         raise CandidateError(f"cannot read image file {path}: {exc.strerror or exc}") from None
 
 
-def _decode_data_url(text: str) -> bytes:
+def _decode_data_url(text: str, limits: ImageLimits) -> bytes:
     header, sep, payload = text.partition(",")
     if not sep or ";base64" not in header:
         raise CandidateError("data URL must be base64-encoded (data:image/...;base64,...)")
-    return _decode_base64(payload, "data URL payload is not valid base64")
+    return _decode_base64(payload, limits, "data URL payload is not valid base64")
 
 
-def _decode_base64(text: str, invalid: str) -> bytes:
+def _decode_base64(text: str, limits: ImageLimits, invalid: str) -> bytes:
     if not text:
         raise CandidateError("image input is an empty string")
+    # The bytes it stands for are known from its length: over the limit, it is never decoded.
+    size = len(text) * 3 // 4
+    if size > limits.max_bytes + 2:  # up to two padding characters
+        raise ImageTooLarge(f"image is about {size} bytes, over the limit of {limits.max_bytes}")
     try:
         return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):

@@ -3,8 +3,12 @@
 117-page GeoTopo PDF, each beside the raw PyMuPDF loop (render within m0's pixel budget + plain
 text extraction, one core, no OCR, no encoding) measured in the same run. Reports pages/s, the
 ratio per core (indexing pages/s / cores ÷ raw pages/s), the same ratio per CPU-second with and
-without start-up, and peak RSS of the whole process tree (the CLI and its workers). Prints a table,
-makes it the indexing current table in BENCHMARKS.md and appends it to docs/benchmarks-history.md.
+without start-up, and peak RSS of the whole process tree (the CLI and its workers); and what the
+word positions cost (indexer.word_positions): the CPU per page of their part of the page work
+(MuPDF's words, their offsets in the text, the stored form), timed in this process on the same
+pages in the same rounds, and the stored bytes of word boxes per page in the index run's store.
+Prints a table, makes it the indexing current table in BENCHMARKS.md and appends it to
+docs/benchmarks-history.md.
 
     .venv/bin/python scripts/bench_index.py [CORPUS] [--embedder NAME] [--workers N] [--rounds N] [--no-record]
 """
@@ -23,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -32,26 +37,79 @@ SHARED = REPO.parent / "shared" / "data" / "pdfs"
 sys.path.insert(0, str(REPO))
 from benchlib import record  # noqa: E402
 
+from docstore.schema import page_id  # noqa: E402
+from docstore.store import open_store  # noqa: E402
+from docstore.word_boxes import encode_word_boxes  # noqa: E402
 from indexer.mupdf import pymupdf  # noqa: E402
+from indexer.pdf_pages import BLOCK_FLAGS  # noqa: E402
 from indexer.render import MAX_PIXELS  # noqa: E402
+from indexer.text import blocks_text, text_blocks  # noqa: E402
+from indexer.word_positions import word_boxes  # noqa: E402
 
 
-def raw_rate(pdfs: list[Path]) -> tuple[int, float, float]:
-    """Pages, pages/s (wall) and pages per CPU-second of the plain loop on this (one) core."""
-    pages, start, cpu = 0, time.perf_counter(), time.process_time()
+def each_page(pdfs: list[Path], work: Callable[[pymupdf.Page], object]) -> int:
+    """Run `work` on every page of the files that open; the pages done. A file that fails is left
+    there (unreadable files are skipped by both sides)."""
+    pages = 0
     for path in pdfs:
         try:
             doc = pymupdf.open(path)
             if doc.needs_pass:
                 continue
             for page in (doc.load_page(i) for i in range(doc.page_count)):
-                zoom = math.sqrt(MAX_PIXELS / (page.rect.width * page.rect.height))
-                page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom))
-                page.get_text()
+                work(page)
                 pages += 1
         except Exception:
-            continue  # unreadable files are skipped by both sides
+            continue
+    return pages
+
+
+def raw_rate(pdfs: list[Path]) -> tuple[int, float, float]:
+    """Pages, pages/s (wall) and pages per CPU-second of the plain loop on this (one) core."""
+
+    def render(page: pymupdf.Page) -> None:
+        zoom = math.sqrt(MAX_PIXELS / (page.rect.width * page.rect.height))
+        page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom))
+        page.get_text()
+
+    start, cpu = time.perf_counter(), time.process_time()
+    pages = each_page(pdfs, render)
     return pages, pages / (time.perf_counter() - start), pages / (time.process_time() - cpu)
+
+
+def word_box_cpu(pdfs: list[Path]) -> float:
+    """CPU ms per text-layer page of the word positions' part of the page work, as extract_page
+    does it: the words of the text page the text comes from, their offsets and boxes, the stored
+    form (the text page, blocks and text are made untimed: indexing makes them anyway)."""
+    spent: list[float] = []
+
+    def boxes(page: pymupdf.Page) -> None:
+        display_list = page.get_displaylist()
+        textpage = pymupdf.TextPage(display_list.get_textpage(flags=BLOCK_FLAGS))
+        blocks = textpage.extractBLOCKS()
+        ordered = text_blocks(blocks, page.rect.width)
+        text = blocks_text(ordered)
+        if not text:
+            return  # no text layer: no words (OCR'd pages get theirs from the OCR)
+        start = time.process_time()
+        encode_word_boxes(
+            word_boxes(text, blocks, ordered, textpage.extractWORDS(), tuple(display_list.rect))
+        )
+        spent.append(time.process_time() - start)
+
+    each_page(pdfs, boxes)
+    return sum(spent) / max(len(spent), 1) * 1e3
+
+
+def stored_box_bytes(store_url: str) -> int:
+    """Bytes of word boxes in the store, over all its pages."""
+    store = open_store(store_url)
+    try:
+        docs = store.list_documents()
+        ids = [page_id(d.doc_id, n) for d in docs for n in range(1, d.page_count + 1)]
+        return sum(len(p.word_boxes or b"") for p in store.get_pages(ids))
+    finally:
+        store.close()
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -91,15 +149,8 @@ def reap_orphans(timeout: float = 10.0) -> None:
 
 def index_run(corpus: Path, embedder: str | None, workers: int | None, embed_in: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "search_api.main",
-            "index",
-            str(corpus),
-            "--store",
-            f"sqlite:///{tmp}/b.db",
-        ]
+        store_url = f"sqlite:///{tmp}/b.db"
+        cmd = [sys.executable, "-m", "search_api.main", "index", str(corpus), "--store", store_url]
         cmd += ["--json", "--quiet", "--embed-in", embed_in] + (["--embedder", embedder] if embedder else [])
         cmd += ["--workers", str(workers)] if workers else []
         start = time.perf_counter()
@@ -127,6 +178,7 @@ def index_run(corpus: Path, embedder: str | None, workers: int | None, embed_in:
         if proc.returncode != 0:
             raise SystemExit(f"folio index failed ({proc.returncode})")
         summary = json.loads(out)
+        box_bytes = stored_box_bytes(store_url)
     return {
         "pages": summary["pages_indexed"],
         "run_s": summary["seconds"],
@@ -137,6 +189,7 @@ def index_run(corpus: Path, embedder: str | None, workers: int | None, embed_in:
         "peak_mb": peak / 2**20,
         "embedder": summary["embedder"],
         "failed": len(summary["failed_pages"]),
+        "box_bytes_page": box_bytes / max(summary["pages_indexed"], 1),
     }
 
 
@@ -179,6 +232,7 @@ def main() -> None:
         rounds = []
         for _ in range(args.rounds):
             _, raw, raw_cpu = raw_rate(pdfs)
+            boxes_ms = word_box_cpu(pdfs)
             # A run's CPU is start-up + pages × per-page cost: the four-page run and the full run
             # give both, so the per-page cost is free of start-up (and of the small run's pages).
             tiny, run = index(args.startup_pdf), index(target)
@@ -188,7 +242,8 @@ def main() -> None:
                 "wall_s": run["wall_s"], "peak_mb": run["peak_mb"], "pages": run["pages"],
                 "startup_cpu": tiny["cpu_s"] - tiny["pages"] * steady, "steady_ms": steady * 1e3,
                 "ratio": run["rate"] / cores / raw, "cpu_ratio": run["cpu_rate"] / raw_cpu,
-                "steady_ratio": 1 / raw_cpu / max(steady, 1e-9),
+                "steady_ratio": 1 / raw_cpu / max(steady, 1e-9), "boxes_ms": boxes_ms,
+                "box_bytes": run["box_bytes_page"],
             })  # fmt: skip
         med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
         rows.append((label, target, run["embedder"], med))
@@ -197,15 +252,17 @@ def main() -> None:
     header = (
         "| corpus | pages | embedder | workers | raw pages/s (1 core) | index pages/s | ratio per core "
         "| raw pages/CPU-s | index pages/CPU-s | CPU ratio | wall s | peak RSS MB "
-        "| raw CPU ms/page | start-up CPU s | index CPU ms/page after start-up | steady CPU ratio |"
+        "| raw CPU ms/page | start-up CPU s | index CPU ms/page after start-up | steady CPU ratio "
+        "| word boxes CPU ms/page | word boxes bytes/page |"
     )
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [header, "|" + "---|" * header.count(" |")]
     for label, target, embedder, m in rows:
         lines.append(
             f"| {label} ({target.name}) | {int(m['pages'])} | {embedder} | {cores} | {m['raw']:.1f} "
             f"| {m['rate']:.1f} | {m['ratio']:.0%} | {m['raw_cpu']:.1f} | {m['cpu_rate']:.1f} "
             f"| {m['cpu_ratio']:.0%} | {m['wall_s']:.1f} | {m['peak_mb']:.0f} | {1e3 / m['raw_cpu']:.1f} "
-            f"| {m['startup_cpu']:.2f} | {m['steady_ms']:.1f} | {m['steady_ratio']:.0%} |"
+            f"| {m['startup_cpu']:.2f} | {m['steady_ms']:.1f} | {m['steady_ratio']:.0%} "
+            f"| {m['boxes_ms']:.2f} | {m['box_bytes']:.0f} |"
         )
     table = "\n".join(lines)
     print(table)
@@ -219,7 +276,11 @@ def main() -> None:
             "Ratio per core = (index pages/s ÷ workers) ÷ raw pages/s; the CPU ratio divides pages per "
             "CPU-second of the whole process tree (start-up and model loads included) by the raw loop's; the "
             "steady CPU ratio uses the per-page CPU once start-up is taken out (the two runs of a round give "
-            "start-up and per-page cost), i.e. what a long run approaches. Targets: ≥ 60 %, peak ≤ 2 GB on "
+            "start-up and per-page cost), i.e. what a long run approaches. Word boxes (where each word is on "
+            "the page image, kept for highlights): the CPU per text-layer page of their part of the page work "
+            "(MuPDF's words, their offsets in the text, the stored form), timed in the bench's own process on "
+            "the same pages in each round, and their stored bytes per page in the index run's store. "
+            "Targets: ≥ 60 %, peak ≤ 2 GB on "
             f"GeoTopo. Load average at the end of the run: {load:.1f} (the cores were shared when it is > cores)."
         )
         record("indexing", "Indexing", notes, table)

@@ -14,11 +14,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from reranker.serving.body_limit import BodyLimitMiddleware
 from reranker.serving.router import build_rerank_router
 from reranker.types import Scorer
 from search_api.auth import get_caller
 from search_api.errors import install_error_handlers
-from search_api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from search_api.middleware import MetricsMiddleware
 from search_api.query_image import image_limits, read_image_input
 from search_api.routes import documents, health, me, pages, search
 from search_api.services import build_services

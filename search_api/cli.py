@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from search_api.key_stores import open_keys
 from search_api.keys import KeyStore, parse_groups
 from search_api.settings import Settings
 
@@ -127,8 +126,8 @@ def _keystore(args: argparse.Namespace) -> Iterator[KeyStore]:
     from docstore.store import open_store
 
     settings = settings_from_args(args)
-    store = open_store(settings.store)  # opening connects to nothing; only an OpenSearch store is used
-    keys = open_keys(settings, store)
+    store = open_store(settings.store)  # opening connects to nothing; only the keys are used
+    keys = KeyStore(store.shared_state(settings.keys_file).keys, settings.key_cache_s)
     try:
         yield keys
     finally:

@@ -1,15 +1,13 @@
 """Background indexing of uploaded files: a fixed pool of workers and a bounded number of
 pending jobs (a full queue refuses new uploads with 429 rather than growing without limit).
-Each job's status is written to its `JobRecords` as it progresses: this process's memory
-(`MemoryJobs`) beside a SQLite store, the store itself on OpenSearch (`StoreJobs`, shared by
-every replica)."""
+Each job's status is written to its `JobRecords` as it progresses: the store's shared state
+(`search_api.jobs_in_store.StoreJobs`), so every server on the store answers for it."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +23,6 @@ log = logging.getLogger(__name__)
 # state indexed/skipped/failed, pages, error)
 IndexFn = Callable[[Path, str, list[str], Caller], JobFile]
 
-_KEEP_FINISHED = 1000  # finished jobs remembered for status queries (in memory)
 UNFINISHED = ("queued", "running")
 
 
@@ -51,32 +48,6 @@ def stop_job(job: JobStatus, reason: str) -> None:
     for f in job.files:
         if f.state in UNFINISHED:
             f.state, f.error = "failed", reason
-
-
-class MemoryJobs:
-    """Job status in this process's memory: the last `_KEEP_FINISHED` finished jobs and every
-    unfinished one."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: OrderedDict[str, JobStatus] = OrderedDict()
-
-    def save(self, job: JobStatus) -> None:
-        with self._lock:
-            self._jobs[job.job_id] = job.model_copy(deep=True)
-            while len(self._jobs) > _KEEP_FINISHED:
-                oldest = next(iter(self._jobs))
-                if self._jobs[oldest].state in UNFINISHED:
-                    break
-                del self._jobs[oldest]
-
-    def get(self, job_id: str) -> JobStatus | None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            return job.model_copy(deep=True) if job is not None else None
-
-    def close(self) -> None:
-        """Nothing outlives this process here."""
 
 
 class JobManager:

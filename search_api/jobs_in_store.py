@@ -1,12 +1,13 @@
-"""Upload jobs in the OpenSearch store, shared by every API replica on it.
+"""Upload jobs in the store's shared state (docstore.shared_state), seen by every API server on
+the store: the replicas on an OpenSearch store, the processes on a SQLite file.
 
-`{prefix}-jobs` holds each job's status as it progresses, with the replica running it;
-`{prefix}-replicas` holds each replica's heartbeat, written every `timeout_s / 5` seconds from
-its first job on. Any replica answers a status query from the store; a job still queued or
-running whose replica has not beaten for `timeout_s` (it was killed, or lost the store) is
-reported failed, and recorded so. A replica that shuts down records its unfinished jobs failed
-at once. Heartbeats are compared with the reader's clock: replicas' clocks must agree to well
-within `timeout_s` (NTP does)."""
+The `jobs` records hold each job's status as it progresses, with the replica running it;
+`replicas` holds each replica's heartbeat, written every `timeout_s / 5` seconds from its first
+job on. Any replica answers a status query from the store; a job still queued or running whose
+replica has not beaten for `timeout_s` (it was killed, or lost the store) is reported failed, and
+recorded so. A replica that shuts down records its unfinished jobs failed at once. Heartbeats are
+compared with the reader's clock: replicas' clocks must agree to well within `timeout_s` (NTP
+does)."""
 
 from __future__ import annotations
 
@@ -16,38 +17,15 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any
 
-from docstore.opensearch.side_index import SideIndex
-from docstore.opensearch.store import OpenSearchStore
+from docstore.shared_state import Record, SharedState
 from search_api.jobs import UNFINISHED, stop_job
 from search_api.models import JobStatus
 
 log = logging.getLogger(__name__)
 
-JOBS_MAPPING: dict[str, Any] = {
-    "dynamic": "strict",
-    "properties": {
-        "job_id": {"type": "keyword"},
-        "replica_id": {"type": "keyword"},
-        "state": {"type": "keyword"},
-        "updated_at": {"type": "double"},
-        "job": {"type": "object", "enabled": False},  # the JobStatus, kept as is
-    },
-}
-REPLICAS_MAPPING: dict[str, Any] = {
-    "dynamic": "strict",
-    "properties": {
-        "replica_id": {"type": "keyword"},
-        "host": {"type": "keyword"},
-        "pid": {"type": "integer"},
-        "started_at": {"type": "double"},
-        "heartbeat_at": {"type": "double"},
-        "stopped_at": {"type": "double"},
-    },
-}
 JOB_RETENTION_S = 7 * 86400  # finished jobs answer status queries this long
-REPLICA_RETENTION_S = 86400  # heartbeats of replicas long gone are then dropped
+REPLICA_RETENTION_S = 86400  # heartbeats of replicas long gone (and their name claims) are then dropped
 SWEEP_EVERY_S = 3600
 
 
@@ -57,12 +35,13 @@ def replica_stopped(timeout_s: float | None = None) -> str:
 
 
 class StoreJobs:
-    def __init__(self, store: OpenSearchStore, timeout_s: float = 15.0) -> None:
+    def __init__(self, shared: SharedState, timeout_s: float = 15.0) -> None:
         self.replica_id = uuid.uuid4().hex[:16]
         self.timeout_s = timeout_s
         self.heartbeat_s = timeout_s / 5
-        self._jobs = SideIndex(store, "jobs", JOBS_MAPPING)
-        self._replicas = SideIndex(store, "replicas", REPLICAS_MAPPING)
+        self._jobs = shared.records("jobs")
+        self._replicas = shared.records("replicas")
+        self._names = shared.records("upload-names")  # only swept here: see search_api.upload_names
         self._started_at = time.time()
         self._lock = threading.Lock()  # guards the fields below
         self._write_lock = threading.Lock()  # one writer at a time, always of a job's latest status
@@ -106,7 +85,7 @@ class StoreJobs:
                     if job.state not in UNFINISHED and self._latest.get(job_id) is job:
                         del self._latest[job_id]
 
-    def _put(self, job: JobStatus, expect: Any = None, replica_id: str | None = None) -> bool:
+    def _put(self, job: JobStatus, expect: Record | None = None, replica_id: str | None = None) -> bool:
         body = {
             "job_id": job.job_id,
             "replica_id": replica_id or self.replica_id,
@@ -127,7 +106,7 @@ class StoreJobs:
             return None
         job = JobStatus.model_validate(found.source["job"])
         owner = str(found.source["replica_id"])
-        if job.state in UNFINISHED and owner != self.replica_id and not self._alive(owner):
+        if job.state in UNFINISHED and owner != self.replica_id and not self.alive(owner):
             stop_job(job, replica_stopped(self.timeout_s))
             # Recorded for everyone; if the owner wrote meanwhile, its write wins and the next query decides.
             try:
@@ -136,7 +115,8 @@ class StoreJobs:
                 log.warning("cannot record job %s as failed: %s", job_id, exc)
         return job
 
-    def _alive(self, replica_id: str) -> bool:
+    def alive(self, replica_id: str) -> bool:
+        """Whether that replica has beaten within `timeout_s` and not stopped."""
         found = self._replicas.get(replica_id)
         if found is None or found.source.get("stopped_at") is not None:
             return False
@@ -168,20 +148,15 @@ class StoreJobs:
                 next_sweep = time.monotonic() + SWEEP_EVERY_S
 
     def _sweep(self) -> None:
-        """Drop finished jobs past their retention and heartbeats of replicas long gone."""
+        """Drop finished jobs past their retention, and heartbeats and name claims of replicas
+        long gone."""
         now = time.time()
-        finished = {
-            "bool": {
-                "filter": [
-                    {"terms": {"state": ["done", "failed"]}},
-                    {"range": {"updated_at": {"lt": now - JOB_RETENTION_S}}},
-                ]
-            }
-        }
-        gone = {"range": {"heartbeat_at": {"lt": now - REPLICA_RETENTION_S}}}
         try:
-            self._jobs.delete([r.id for r in self._jobs.search(finished)])
-            self._replicas.delete([r.id for r in self._replicas.search(gone)])
+            self._jobs.delete(
+                self._jobs.older_than("updated_at", now - JOB_RETENTION_S, {"state": ["done", "failed"]})
+            )
+            self._replicas.delete(self._replicas.older_than("heartbeat_at", now - REPLICA_RETENTION_S))
+            self._names.delete(self._names.older_than("claimed_at", now - REPLICA_RETENTION_S))
         except Exception as exc:
             log.warning("cannot sweep old job records: %s", exc)
 

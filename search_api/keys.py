@@ -1,34 +1,25 @@
-"""API keys, hashed at rest: the `KeyStore` protocol and its SQLite file (`KeyFile`, beside a
-SQLite store); `search_api.key_stores.open_keys` picks the file or the store's own keys index
-(`search_api.keys_in_store.StoreKeys`, for an OpenSearch store shared by API replicas).
+"""API keys, hashed at rest: `KeyStore` creates, verifies, lists and revokes them over the key
+records of the store's shared state (docstore.shared_state: the store's keys index on OpenSearch,
+shared by every replica; a keys file beside a SQLite store, or the file a server is given).
 
 A key is `folio_<id>_<secret>` with 256 bits of randomness in the secret, so a plain SHA-256 of
 the whole key is a safe stored form (slow password hashes only matter for low-entropy secrets).
-The key itself is shown once, at creation."""
+The key itself is shown once, at creation. Keys read over the network are remembered once verified
+for `cache_s` seconds (an unknown key too, which keeps a client retrying a bad key off the store),
+so a revocation reaches every replica within that time; a keys file is read on every request."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
-import sqlite3
 import threading
 import time
-from pathlib import Path
-from typing import Protocol
 
+from cachetools import TTLCache
 from pydantic import BaseModel, Field
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    key_hash TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL DEFAULT '',
-    groups TEXT NOT NULL DEFAULT '',
-    admin INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    revoked_at REAL
-)
-"""
+from docstore.shared_state import KeyRecord, KeyRecords
 
 
 class ApiKey(BaseModel):
@@ -68,113 +59,66 @@ def parse_groups(text: str | None) -> list[str]:
     return out
 
 
-class KeyStore(Protocol):
-    """Where keys live; `where` says so in words (a file path, or the store's keys index)."""
-
-    @property
-    def where(self) -> str: ...
-
-    def create(self, groups: list[str], admin: bool = False, name: str = "") -> tuple[str, ApiKey]:
-        """Returns (the key in clear — show it once, the stored record)."""
-        ...
-
-    def verify(self, key: str) -> ApiKey | None:
-        """The live key record for a presented key, or None (unknown or revoked)."""
-        ...
-
-    def list(self, include_revoked: bool = False) -> list[ApiKey]: ...
-
-    def revoke(self, key_id: str) -> bool:
-        """True when an active key was revoked."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class KeyFile:
-    """Keys in a SQLite file. Thread-safe; the file is created on first use, not in the constructor."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+class KeyStore:
+    def __init__(self, records: KeyRecords, cache_s: float = 5.0) -> None:
+        self._records = records
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        # hash of a presented key -> its record, or None for an unknown or revoked key
+        self._cache: TTLCache[str, ApiKey | None] | None = (
+            TTLCache(maxsize=10_000, ttl=cache_s) if cache_s > 0 and records.remote else None
+        )
 
     @property
     def where(self) -> str:
-        return str(self.path)
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False)
-            conn.execute(_SCHEMA)
-            conn.commit()
-            self._conn = conn
-        return self._conn
+        return self._records.where
 
     def create(self, groups: list[str], admin: bool = False, name: str = "") -> tuple[str, ApiKey]:
-        key_id, key = new_key()
-        record = ApiKey(key_id=key_id, name=name, groups=groups, admin=admin, created_at=time.time())
-        with self._lock:
-            db = self._db()
-            db.execute(
-                "INSERT INTO api_keys (key_id, key_hash, name, groups, admin, created_at) VALUES (?,?,?,?,?,?)",
-                (key_id, hash_key(key), name, ",".join(groups), int(admin), record.created_at),
-            )
-            db.commit()
-        return key, record
+        """Returns (the key in clear — show it once, the stored record)."""
+        while True:
+            key_id, key = new_key()
+            record = KeyRecord(key_id=key_id, key_hash=hash_key(key), name=name, groups=tuple(groups),
+                               admin=admin, created_at=time.time())  # fmt: skip
+            if self._records.add(record):  # an id is never reused
+                return key, _api_key(record)
 
     def verify(self, key: str) -> ApiKey | None:
-        if key_id_of(key) is None:
+        """The live key record for a presented key, or None (unknown or revoked)."""
+        key_id = key_id_of(key)
+        if key_id is None:
             return None
-        with self._lock:
-            row = (
-                self._db()
-                .execute(
-                    "SELECT key_id, name, groups, admin, created_at, revoked_at FROM api_keys WHERE key_hash = ?",
-                    (hash_key(key),),
-                )
-                .fetchone()
-            )
-        if row is None or row[5] is not None:
-            return None
-        return _record(row)
+        digest = hash_key(key)
+        if self._cache is not None:
+            with self._lock:
+                if digest in self._cache:
+                    return self._cache[digest]
+        found = self._records.get(key_id)
+        record = None
+        if found is not None and found.revoked_at is None and hmac.compare_digest(found.key_hash, digest):
+            record = _api_key(found)
+        if self._cache is not None:
+            with self._lock:
+                self._cache[digest] = record
+        return record
 
     def list(self, include_revoked: bool = False) -> list[ApiKey]:
-        with self._lock:
-            rows = (
-                self._db()
-                .execute(
-                    "SELECT key_id, name, groups, admin, created_at, revoked_at FROM api_keys ORDER BY created_at"
-                )
-                .fetchall()
-            )
-        records = [_record(r) for r in rows]
+        records = [_api_key(r) for r in self._records.all()]
         return [r for r in records if include_revoked or not r.revoked]
 
     def revoke(self, key_id: str) -> bool:
-        with self._lock:
-            db = self._db()
-            cur = db.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                (time.time(), key_id),
-            )
-            db.commit()
-        return cur.rowcount > 0
+        """True when an active key was revoked."""
+        if not self._records.revoke(key_id, time.time()):
+            return False
+        if self._cache is not None:
+            with self._lock:
+                self._cache.clear()  # this process at once; other replicas within cache_s
+        return True
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._records.close()
 
 
-def _record(row: tuple[str, str, str, int, float, float | None]) -> ApiKey:
+def _api_key(record: KeyRecord) -> ApiKey:
     return ApiKey(
-        key_id=row[0],
-        name=row[1],
-        groups=parse_groups(row[2]),
-        admin=bool(row[3]),
-        created_at=row[4],
-        revoked=row[5] is not None,
-    )
+        key_id=record.key_id, name=record.name, groups=list(record.groups), admin=record.admin,
+        created_at=record.created_at, revoked=record.revoked_at is not None,
+    )  # fmt: skip

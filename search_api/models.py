@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from docstore.schema import MAX_OFFSET, MAX_TOP_K, MAX_TOP_N, SearchMode
+from docstore.highlights import HighlightBox
+from docstore.page_highlights import Highlights
+from docstore.schema import MAX_OFFSET, MAX_TOP_K, MAX_TOP_N, Page, SearchMode
 
 
 class SearchBody(BaseModel):
@@ -27,7 +29,10 @@ class SearchBody(BaseModel):
     rerank: bool = True
 
 
-class SearchHit(BaseModel):
+class PageView(BaseModel):
+    """A page as the API shows it: where it comes from, its pictures, and where the query's words
+    are on it."""
+
     page_id: str
     doc_id: str
     source: str
@@ -36,22 +41,57 @@ class SearchHit(BaseModel):
     title: str
     collection: str
     language: str
+    kind: Literal["pdf", "text"]
+    image_url: str
+    thumbnail_url: str
+    document_url: str
+    highlights: list[HighlightBox] | None = Field(
+        default=None,
+        description="boxes of the page's words that match the query, as fractions (0-1) of the page"
+        " image's width and height, origin top-left; null when the page cannot have any",
+    )
+    highlights_note: str | None = Field(
+        default=None, description="why there are no highlights; null when there are"
+    )
+
+
+class SearchHit(PageView):
     snippet: str
     modality: Literal["image", "text"]
     score: float
     rerank_score: float | None
     first_stage_score: float
     first_stage_rank: int
-    image_url: str
-    thumbnail_url: str
-    document_url: str
-    kind: Literal["pdf", "text"]
+
+
+def page_fields(page: Page, found: Highlights) -> dict[str, Any]:
+    """The PageView fields of a stored page (a hit adds its scores)."""
+    pid = page.page_id
+    return {
+        "page_id": pid,
+        "doc_id": page.doc_id,
+        "source": page.source,
+        "page_number": page.page_number,
+        "page_count": page.page_count,
+        "title": page.title,
+        "collection": page.collection,
+        "language": page.language,
+        "kind": page.kind,
+        "image_url": f"/v1/pages/{pid}/image",
+        "thumbnail_url": f"/v1/pages/{pid}/thumbnail",
+        "document_url": f"/v1/documents/{page.doc_id}/file",
+        "highlights": found.boxes,
+        "highlights_note": found.note,
+    }
 
 
 class Timings(BaseModel):
     first_stage: float = 0.0
     image_loading: float = 0.0
-    rerank: float = 0.0
+    rerank: float = 0.0  # the whole rerank call, as the search waited for it
+    rerank_queue: float = 0.0  # of which in the rerank engine's queue (the engine's measure)
+    rerank_inference: float = 0.0  # and in the scorer: the batch the call was scored in
+    highlights: float = 0.0  # reading the returned hits' word positions and matching them
     total: float = 0.0
 
 
@@ -98,6 +138,9 @@ class PageRef(BaseModel):
 class DocumentPagesResponse(BaseModel):
     doc_id: str
     pages: list[PageRef]
+    document_url: str | None = Field(
+        default=None, description="the original file (GET /v1/documents/{id}/file); null when it is not stored"
+    )
 
 
 class JobAccepted(BaseModel):

@@ -1,6 +1,7 @@
 """One search: first stage (filtered by the caller's groups inside the store query) → candidate
-selection → rerank within a time budget → reordered, paged hits. The reranker failing or being
-slow degrades to first-stage order; the store failing is a 503."""
+selection → rerank within a time budget → reordered, paged hits → the returned hits' highlight
+boxes (docstore.page_highlights). The reranker failing or being slow degrades to first-stage
+order; the store failing is a 503."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ from dataclasses import dataclass
 
 import cachetools
 
-from docstore.candidates import candidate_text, choose_candidate
+from docstore.candidates import choose_candidate, page_candidates
+from docstore.page_highlights import IMAGE_QUERY, Highlights, read_highlights
 from docstore.protocol import Store
 from docstore.schema import Filters, Hit, SearchMode, SearchRequest
 from docstore.snippets import make_snippet
 from reranker.errors import RerankError
 from reranker.serving.engine import RerankEngine
-from reranker.types import Candidate, ImageInput, Query, TextInput, rank_results
+from reranker.serving.page_refs import rerank_input
+from reranker.types import Candidate, ImageInput, Query, rank_results
 from search_api.metrics import Metrics
-from search_api.models import SearchHit, SearchResponse, Timings
+from search_api.models import SearchHit, SearchResponse, Timings, page_fields
 from search_api.service_errors import InvalidRequest
 from search_api.settings import Settings
 
@@ -35,6 +38,7 @@ class SearchInput:
     filters: Filters
     rerank: bool
     note: str | None = None  # why the first stage had nothing to search, if so
+    text_from_image: bool = False  # `text` was read from the query image: no typed words to mark
 
 
 def _ms(start: float) -> float:
@@ -82,7 +86,10 @@ class SearchService:
         elif hits:
             reason = "no reranker is configured"
         page = ordered[q.offset : q.offset + q.top_n]
-        out = [self._hit(h, score, modalities.get(h.page.page_id), q) for h, score in page]
+        marks = self._highlights(q, [h.page.page_id for h, _ in page], timings)
+        out = [
+            self._hit(h, score, modalities.get(h.page.page_id), q, marks[h.page.page_id]) for h, score in page
+        ]
         timings.total = _ms(t0)
         for stage, value in timings.model_dump().items():
             self.metrics.stage_seconds.labels(stage).observe(value / 1000)
@@ -117,14 +124,12 @@ class SearchService:
     def _rerank(
         self, engine: RerankEngine, q: SearchInput, hits: list[Hit], timings: Timings
     ) -> tuple[list[tuple[Hit, float | None]], dict[str, str]]:
-        """All candidates of the query in one reranker call, images and texts mixed."""
+        """All candidates of the query in one reranker call, images and texts mixed; their images
+        read from the store in one call."""
         t = time.perf_counter()
-        candidates: list[Candidate] = []
-        modalities: dict[str, str] = {}
-        for hit in hits:
-            candidate, modality = self._candidate(hit)
-            candidates.append(candidate)
-            modalities[hit.page.page_id] = modality
+        pages = page_candidates(self.store, [h.page for h in hits], self.settings.candidate_modality)
+        candidates: list[Candidate] = [rerank_input(c) for c in pages]
+        modalities: dict[str, str] = {c.page.page_id: c.modality for c in pages}
         timings.image_loading = _ms(t)
         query: Query = ImageInput(q.image) if q.image is not None else q.text
         self.metrics.rerank_batch_size.observe(len(candidates))
@@ -134,34 +139,32 @@ class SearchService:
             scored = engine.rerank(query, candidates, deadline_s=budget_s)
         finally:
             timings.rerank = _ms(t)
+        # The engine's own measure: waiting in its queue, then the scorer's batch this call ran in.
+        timings.rerank_queue = round(scored.timings_ms.get("queue", 0.0), 3)
+        timings.rerank_inference = round(scored.timings_ms.get("inference", 0.0), 3)
         # A candidate the model could not score sinks below every scored one (rank_results puts it last).
         ranked: list[tuple[Hit, float | None]] = [
             (hits[r.index], r.relevance_score) for r in rank_results(scored.scores)
         ]
         return ranked, modalities
 
-    def _candidate(self, hit: Hit) -> tuple[Candidate, str]:
-        page = hit.page
-        modality = choose_candidate(page, self.settings.candidate_modality)
-        if modality == "image":
-            image = self.store.get_image(page.page_id, "image", groups=None)
-            if image:
-                return ImageInput(image), "image"
-        return TextInput(candidate_text(page)), "text"
+    def _highlights(self, q: SearchInput, page_ids: list[str], timings: Timings) -> dict[str, Highlights]:
+        """The returned hits' highlights, their word positions read in one store call with the
+        caller's groups."""
+        if q.text_from_image:
+            return dict.fromkeys(page_ids, IMAGE_QUERY)
+        t = time.perf_counter()
+        found = read_highlights(self.store, page_ids, q.text, q.filters.groups)
+        timings.highlights = _ms(t)
+        return found
 
-    def _hit(self, hit: Hit, rerank_score: float | None, modality: str | None, q: SearchInput) -> SearchHit:
+    def _hit(
+        self, hit: Hit, rerank_score: float | None, modality: str | None, q: SearchInput, marks: Highlights
+    ) -> SearchHit:
         page = hit.page
         snippet = hit.snippet or (make_snippet(page.text, q.text) if page.text else "")
-        pid = page.page_id
         return SearchHit(
-            page_id=pid,
-            doc_id=page.doc_id,
-            source=page.source,
-            page_number=page.page_number,
-            page_count=page.page_count,
-            title=page.title,
-            collection=page.collection,
-            language=page.language,
+            **page_fields(page, marks),
             snippet=snippet,
             modality="image"
             if (modality or choose_candidate(page, self.settings.candidate_modality)) == "image"
@@ -170,8 +173,4 @@ class SearchService:
             rerank_score=rerank_score,
             first_stage_score=hit.score,
             first_stage_rank=hit.rank,
-            image_url=f"/v1/pages/{pid}/image",
-            thumbnail_url=f"/v1/pages/{pid}/thumbnail",
-            document_url=f"/v1/documents/{page.doc_id}/file",
-            kind=page.kind,
         )

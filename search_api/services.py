@@ -1,13 +1,13 @@
 """The API's services, built once per app from its settings: store, keys, the rerank engine, search,
-upload jobs, originals and the request limits. On an OpenSearch store, keys, job status and
-uploaded originals live in the store, so replicas on one store serve as one; beside a SQLite store
-they stay on this machine (a keys file, this process's memory, the upload folder)."""
+upload jobs, originals and the request limits. Keys, job status, upload name claims and uploaded
+originals live in the store's shared state (docstore.shared_state), so every server on the store
+serves as one: replicas on an OpenSearch store, the processes on a SQLite file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docstore.opensearch.store import OpenSearchStore
+from docstore.originals import Originals
 from docstore.protocol import Store
 from docstore.store import open_store
 from reranker.serving.engine import EngineLimits, RerankEngine
@@ -15,14 +15,14 @@ from reranker.serving.metrics import EngineCollector
 from reranker.types import Scorer
 from search_api.embedding import QueryEmbedder
 from search_api.indexing import UploadIndexer
-from search_api.jobs import JobManager, JobRecords, MemoryJobs
-from search_api.key_stores import open_keys
+from search_api.jobs import JobManager
+from search_api.jobs_in_store import StoreJobs
 from search_api.keys import KeyStore
 from search_api.limits import ConcurrencyLimit
 from search_api.metrics import Metrics
-from search_api.originals import FileOriginals, Originals
 from search_api.search_service import SearchService
 from search_api.settings import Settings
+from search_api.upload_names import UploadNames
 
 
 @dataclass
@@ -63,16 +63,6 @@ def engine_limits(settings: Settings) -> EngineLimits:
     )
 
 
-def shared_state(settings: Settings, store: Store) -> tuple[JobRecords, Originals]:
-    """Where job status and uploaded originals live for a server on `store` (keys: `open_keys`)."""
-    if isinstance(store, OpenSearchStore):
-        from search_api.jobs_in_store import StoreJobs
-        from search_api.originals import StoreOriginals
-
-        return StoreJobs(store, settings.replica_timeout_s), StoreOriginals(store)
-    return MemoryJobs(), FileOriginals()
-
-
 def build_services(settings: Settings, scorer: Scorer | None = None) -> Services:
     metrics = Metrics()
     store = open_store(settings.store)
@@ -82,18 +72,22 @@ def build_services(settings: Settings, scorer: Scorer | None = None) -> Services
     metrics.registry.register(EngineCollector(lambda: engine))
     embedder = None if settings.embedder == "default" else settings.embedder
     query_embedder = QueryEmbedder(store, embedder)
-    job_records, originals = shared_state(settings, store)
-    indexer = UploadIndexer(store, settings.upload_dir, embedder, settings.index_workers, originals)
+    shared = store.shared_state(settings.keys_file)
+    job_records = StoreJobs(shared, settings.replica_timeout_s)
+    names = UploadNames(shared, job_records)
+    indexer = UploadIndexer(
+        store, settings.upload_dir, embedder, settings.index_workers, shared.originals, names
+    )
     return Services(
         settings=settings,
         metrics=metrics,
         store=store,
-        keys=open_keys(settings, store),
+        keys=KeyStore(shared.keys, settings.key_cache_s),
         engine=engine,
         search=SearchService(store, engine, query_embedder, settings, metrics),
         query_embedder=query_embedder,
         jobs=JobManager(indexer, 1, settings.max_pending_jobs, metrics, job_records),
-        originals=originals,
+        originals=shared.originals,
         search_limit=ConcurrencyLimit("search", settings.max_concurrent_searches, metrics),
         upload_limit=ConcurrencyLimit("upload", settings.max_concurrent_uploads, metrics),
     )

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # Where uploads are indexed from (on an OpenSearch store only while indexing: the originals
     # are then kept in the store). Give every replica the same path: it names uploaded documents.
     upload_dir: Path = Path(".folio/uploads")
-    # Replicas on an OpenSearch store: a job whose replica has not reported for this long is failed.
+    # Servers on one store: a job whose replica has not reported for this long is failed.
     replica_timeout_s: float = Field(default=15.0, ge=1)
     cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
     # Load shedding: searches beyond this many in flight get 503 immediately rather than queueing.
@@ -42,11 +42,3 @@ class Settings(BaseSettings):
     max_concurrent_uploads: int = Field(default=4, ge=1)
     max_pending_jobs: int = Field(default=16, ge=1)
     index_workers: int = Field(default=1, ge=1)
-
-    def resolved_keys_file(self) -> Path:
-        if self.keys_file is not None:
-            return self.keys_file
-        if self.store.startswith("sqlite:///"):
-            db = Path(self.store.removeprefix("sqlite:///"))
-            return db.with_name("keys.db")
-        return Path(".folio/keys.db")

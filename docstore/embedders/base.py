@@ -15,6 +15,11 @@ import numpy.typing as npt
 class Embedder(Protocol):
     name: str  # resolvable by get_embedder(name): recorded in the store
     dim: int
+    # Where `folio index` embeds pages by default: True for CPU models whose cost per page is a
+    # forward pass several times the render's and that gain little from big batches (they run in
+    # the index workers, on every core); False for embedders that cost little per page and less in
+    # batches, or that are too big to load once per worker (batched in the indexing process).
+    runs_in_workers: bool
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """(len(texts), dim) float32, each row L2-normalised (zero rows for empty texts)."""

@@ -25,6 +25,8 @@ def _features(text: str) -> list[str]:
 
 
 class HashEmbedder:
+    runs_in_workers = False  # hashing costs less than handing the text to a worker
+
     def __init__(self, dim: int = 384) -> None:
         self.dim = dim
         self.name = f"hash:{dim}"

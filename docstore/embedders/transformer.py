@@ -14,6 +14,8 @@ BATCH = 32
 
 
 class SentenceTransformerEmbedder:
+    runs_in_workers = False  # torch models batch well and are too big to load per worker
+
     def __init__(self, model_id: str) -> None:
         st = optional_import(
             "sentence_transformers", "sentence-transformers embedders", "sentence-transformers"
@@ -30,6 +32,8 @@ class SentenceTransformerEmbedder:
 
 
 class HfMeanPoolEmbedder:
+    runs_in_workers = False  # as above
+
     def __init__(self, model_id: str) -> None:
         torch = optional_import("torch", "hf: embedders", "folio-search[rerank]")
         transformers = optional_import("transformers", "hf: embedders", "folio-search[rerank]")

@@ -24,6 +24,7 @@ BATCH = 32  # texts handed to the backend at once; it packs them into ~384-token
 
 class UseEmbedder:
     dim = 512
+    runs_in_workers = True  # a forward pass per page, several times the render's cost
 
     def __init__(self, threads: int = 1, max_tokens: int = MAX_TOKENS) -> None:
         self._threads = threads  # BLAS threads, enforced per call through threadpoolctl

@@ -50,6 +50,12 @@ documents as strings taken from ``_source``, can send it to a rerank server open
 (``folio rerank-server --store``), which scores the page's image. Indices from before the field get
 it mapped on their next write; their existing pages get it from the one-off ``_update_by_query``
 of ``REF_BACKFILL`` (the README shows it).
+
+Word boxes (``Page.word_boxes``, where the text's words are on the page image) live in the images
+index beside the image they describe (``binary``: base64 in ``_source``, not indexed), read by
+page id like the image and never by a search: in the pages index every hit would carry them, and
+an existing index's ``_source`` excludes cannot be changed to leave them out. Images indices from
+before the field get it mapped on their next write of a page with word boxes.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ SPACE_TYPE = "cosinesimil"
 VECTOR_COPY = "embedding_f32"  # the stored copy of the vector (see the module docstring)
 STEM_FIELD = "content_stem"  # the stemmed field (see the module docstring)
 REF_FIELD = "rerank_ref"  # the page's reference for a rerank server (see the module docstring)
+WORD_BOXES_FIELD = "word_boxes"  # Page.word_boxes, in the images index (see the module docstring)
 
 LIGATURES = ["ﬀ => ff", "ﬁ => fi", "ﬂ => fl", "ﬃ => ffi", "ﬄ => ffl", "ﬅ => st", "ﬆ => st"]
 
@@ -194,6 +201,7 @@ def images_mapping() -> dict[str, Any]:
             "acl": {"type": "keyword"},
             "image": {"type": "binary"},  # base64 in _source, neither indexed nor in doc values
             "thumbnail": {"type": "binary"},
+            WORD_BOXES_FIELD: {"type": "binary"},
         },
     }
 

@@ -1,8 +1,8 @@
 """Conversions between Folio records and OpenSearch documents (pure; no I/O).
 
-A page becomes one document in the pages index (everything but image bytes) and, when it has
-an image or thumbnail, one in the images index (base64, with the page's acl so an image is
-never served to someone who may not see its page)."""
+A page becomes one document in the pages index (everything but image bytes and word boxes) and,
+when it has an image, thumbnail or word boxes, one in the images index (base64, with the page's
+acl so an image is never served to someone who may not see its page)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ import numpy as np
 
 from docstore.analysis import stem_text
 from docstore.candidates import page_ref
-from docstore.opensearch.queries import REF_FIELD, STEM_FIELD, VECTOR_COPY
+from docstore.opensearch.queries import REF_FIELD, STEM_FIELD, VECTOR_COPY, WORD_BOXES_FIELD
 from docstore.schema import IMAGE_KINDS, Hit, Page, SearchRequest
 from docstore.snippets import make_snippet
 
-IMAGE_FIELDS = IMAGE_KINDS  # each stored in its own field of the images index
+# each stored in its own field of the images index, base64
+MEDIA_FIELDS: tuple[str, ...] = (*IMAGE_KINDS, WORD_BOXES_FIELD)
 _HEAVY = frozenset({"embedding", VECTOR_COPY, STEM_FIELD, REF_FIELD})  # never parsed into a hit's page
 
 
@@ -26,10 +27,10 @@ def page_actions(
     pages: Sequence[Page], pages_index: str, images_index: str | None, vector_copy: bool = True
 ) -> Iterator[dict[str, Any]]:
     """Bulk actions writing `pages` by page_id; `images_index` None when no images index exists
-    yet and none of the pages carries an image (nothing to write or remove there).
+    yet and none of the pages carries an image or word boxes (nothing to write or remove there).
     `vector_copy` False for a pages index from before the stored vector copy (strict mapping)."""
     for page in pages:
-        doc = page.model_dump(exclude={"image", "thumbnail", "embedding"})
+        doc = page.model_dump(exclude={*MEDIA_FIELDS, "embedding"})
         doc[STEM_FIELD] = stem_text(page.title + "\n" + page.text, page.language)
         doc[REF_FIELD] = page_ref(page.page_id)
         if page.embedding is not None:
@@ -41,12 +42,12 @@ def page_actions(
         yield {"_index": pages_index, "_id": page.page_id, "_source": doc}
         if images_index is None:
             continue
-        if page.image is None and page.thumbnail is None:
-            # A re-written page without images must not keep the old ones.
+        if all(getattr(page, field) is None for field in MEDIA_FIELDS):
+            # A re-written page without them must not keep the old ones.
             yield {"_op_type": "delete", "_index": images_index, "_id": page.page_id}
             continue
         record: dict[str, Any] = {"page_id": page.page_id, "doc_id": page.doc_id, "acl": page.acl}
-        for field in IMAGE_FIELDS:
+        for field in MEDIA_FIELDS:
             data: bytes | None = getattr(page, field)
             if data is not None:
                 record[field] = base64.b64encode(data).decode("ascii")
@@ -64,7 +65,8 @@ def page_from_source(source: dict[str, Any]) -> Page:
 
 
 def images_from_source(source: dict[str, Any]) -> dict[str, bytes]:
-    return {f: base64.b64decode(source[f]) for f in IMAGE_FIELDS if source.get(f) is not None}
+    """The image, thumbnail and word boxes an images-index _source holds, by Page field."""
+    return {f: base64.b64decode(source[f]) for f in MEDIA_FIELDS if source.get(f) is not None}
 
 
 def light_page(source: dict[str, Any]) -> Page:

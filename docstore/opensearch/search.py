@@ -27,8 +27,15 @@ from docstore.schema import Filters, SearchRequest
 
 HIT_FIELDS = ("_id", "_score", "_source")
 SEARCH_FILTER_PATH = ",".join(f"hits.hits.{f}" for f in HIT_FIELDS)
+# `status` keeps a response that found nothing in its place (filter_path drops empty ones), so the
+# responses line up with the searches sent.
 MSEARCH_FILTER_PATH = ",".join(
-    [*(f"responses.hits.hits.{f}" for f in HIT_FIELDS), "responses.error.type", "responses.error.reason"]
+    [
+        *(f"responses.hits.hits.{f}" for f in HIT_FIELDS),
+        "responses.error.type",
+        "responses.error.reason",
+        "responses.status",
+    ]
 )
 
 
@@ -72,20 +79,30 @@ def hits_of(response: dict[str, Any]) -> list[dict[str, Any]]:
     return list(response.get("hits", {}).get("hits", []))
 
 
-def rankings(result: dict[str, Any]) -> tuple[list[list[str]], dict[str, dict[str, Any]]]:
-    """Ranked id lists and the page source per id from an _msearch result.
-
-    A missing pages index reads as empty (reads never create indices); any other failure of
-    one search is raised, never silently fused as an empty list."""
-    lists: list[list[str]] = []
-    sources: dict[str, dict[str, Any]] = {}
+def responses_hits(result: dict[str, Any]) -> list[list[dict[str, Any]] | None]:
+    """The hits of each search of an _msearch result, in order; None for a search of a missing
+    index (reads never create indices). Any other failure of one search is raised, never read as
+    no hits."""
+    found: list[list[dict[str, Any]] | None] = []
     for response in result.get("responses", []):
         error = response.get("error")
-        if error is not None:
-            if error.get("type") == "index_not_found_exception":
-                continue
+        if error is None:
+            found.append(hits_of(response))
+        elif error.get("type") == "index_not_found_exception":
+            found.append(None)
+        else:
             raise RuntimeError(f"OpenSearch search failed: {error.get('type')}: {error.get('reason')}")
-        hits = hits_of(response)
+    return found
+
+
+def rankings(result: dict[str, Any]) -> tuple[list[list[str]], dict[str, dict[str, Any]]]:
+    """Ranked id lists and the page source per id from an _msearch result (searches of a missing
+    index left out)."""
+    lists: list[list[str]] = []
+    sources: dict[str, dict[str, Any]] = {}
+    for hits in responses_hits(result):
+        if hits is None:
+            continue
         lists.append([h["_id"] for h in hits])
         for h in hits:
             sources.setdefault(h["_id"], h["_source"])

@@ -2,18 +2,21 @@
 
 URL: ``opensearch://[user:password@]host:port[?prefix=NAME]`` (see docstore.opensearch.url).
 Indices: ``{prefix}-pages`` (text, metadata and the embedding; no image bytes, so searches stay
-light), ``{prefix}-images`` (page image and thumbnail by page_id, with the page's acl copied so
-access is checked in the query), ``{prefix}-docs`` (DocumentInfo records) and ``{prefix}-failures``
-(FileFailure records by doc_id); each is created on first write. Store-wide settings (get_meta/set_meta) live in the pages index's mapping
-``_meta``. Analysis and query shapes: see docstore.opensearch.queries; how a search is sent
-(one round trip, hits carrying their pages): docstore.opensearch.search."""
+light), ``{prefix}-images`` (page image, thumbnail and word boxes by page_id, with the page's acl
+copied so access is checked in the query), ``{prefix}-docs`` (DocumentInfo records) and ``{prefix}-failures``
+(FileFailure records by doc_id); each is created on first write. Store-wide settings
+(get_meta/set_meta) live in the pages index's mapping ``_meta``. What API servers share (keys,
+jobs, uploaded originals) lives in indices beside these: ``shared_state()``, see
+docstore.opensearch.shared_state. Analysis and query shapes: see docstore.opensearch.queries; how
+a search is sent (one round trip, hits carrying their pages): docstore.opensearch.search."""
 
 from __future__ import annotations
 
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from docstore.fusion import fuse_hybrid
 from docstore.opensearch import queries as q
@@ -38,6 +41,9 @@ from docstore.schema import (
     check_image_kind,
 )
 
+if TYPE_CHECKING:
+    from docstore.shared_state import SharedState
+
 LANGUAGES_TTL = 30.0  # seconds a store trusts its list of the index's page languages
 BULK_RETRY_SECONDS = 60.0  # how long a bulk write keeps sending again what the cluster cannot take yet
 # Bulk item (or request) statuses worth sending again: a full queue (429), and a shard with no live
@@ -55,13 +61,14 @@ class OpenSearchStore:
         self.images_index = f"{self.prefix}-images"
         self.docs_index = f"{self.prefix}-docs"
         self.failures_index = f"{self.prefix}-failures"
-        self.originals_index = f"{self.prefix}-originals"  # uploaded files, kept by the API (side_index)
+        self.originals_index = f"{self.prefix}-originals"  # uploaded files (docstore.opensearch.originals)
         self._client: Any = None
         self._ready: set[str] = set()  # indices known to exist
         self._dim_known: int | None = None  # the vector field's size, once known to exist
         self._vector_copy: bool | None = None  # see _has_vector_copy
         self._stem_field: bool | None = None  # whether the pages index maps q.STEM_FIELD
         self._ref_field: bool | None = None  # whether the pages index maps q.REF_FIELD
+        self._boxes_field = False  # the images index is known to map q.WORD_BOXES_FIELD
         self._languages: tuple[float, list[str]] | None = None  # (read at, languages present)
 
     @property
@@ -77,7 +84,7 @@ class OpenSearchStore:
         """The hosts, for messages (never the credentials)."""
         return self._target.address
 
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a client call; connection and auth failures become StoreUnavailable."""
         from opensearchpy import AuthenticationException, AuthorizationException, ConnectionError
 
@@ -97,13 +104,18 @@ class OpenSearchStore:
 
     def exists(self) -> bool:
         return any(
-            bool(self._call(self.client.indices.exists, index=index))
+            bool(self.call(self.client.indices.exists, index=index))
             for index in (self.pages_index, self.docs_index)
         )
 
     def refresh(self) -> None:
         """Make every write so far visible to searches (for stores opened with refresh=false)."""
-        self._call(self.client.indices.refresh, index=f"{self.prefix}-*", ignore_unavailable=True)
+        self.call(self.client.indices.refresh, index=f"{self.prefix}-*", ignore_unavailable=True)
+
+    def shared_state(self, keys_file: Path | None = None) -> SharedState:
+        from docstore.opensearch.shared_state import index_shared_state
+
+        return index_shared_state(self, keys_file)
 
     def close(self) -> None:
         if self._client is not None:
@@ -114,25 +126,28 @@ class OpenSearchStore:
         self._vector_copy = None
         self._stem_field = None
         self._ref_field = None
+        self._boxes_field = False
         self._languages = None
 
     # -- indices -------------------------------------------------------------------------
-    def _create(self, index: str) -> None:
-        """Create one of the store's indices if missing (each is created on first write)."""
+    def create_index(self, index: str, mappings: dict[str, Any] | None = None) -> None:
+        """Create one of the store's indices if missing, with the store's settings (each is created
+        on first write); `mappings` for one beside the page indices (docstore.opensearch.side_index)."""
         from opensearchpy import RequestError
 
         if index in self._ready:
             return
-        if not self._call(self.client.indices.exists, index=index):
-            mappings = {
-                self.pages_index: lambda: q.pages_mapping(None),
-                self.images_index: q.images_mapping,
-                self.docs_index: q.docs_mapping,
-                self.failures_index: q.failures_mapping,
-            }[index]()
+        if not self.call(self.client.indices.exists, index=index):
+            if mappings is None:
+                mappings = {
+                    self.pages_index: lambda: q.pages_mapping(None),
+                    self.images_index: q.images_mapping,
+                    self.docs_index: q.docs_mapping,
+                    self.failures_index: q.failures_mapping,
+                }[index]()
             body = {"settings": self.index_settings(index), "mappings": mappings}
             try:
-                self._call(self.client.indices.create, index=index, body=body)
+                self.call(self.client.indices.create, index=index, body=body)
             except RequestError as exc:
                 if exc.error != "resource_already_exists_exception":  # lost a race: fine
                     raise
@@ -146,7 +161,7 @@ class OpenSearchStore:
         return q.index_settings(knn=index == self.pages_index, shards=shards, replicas=self._target.replicas)
 
     def _mapping(self) -> dict[str, Any]:
-        found = self._call(self.client.indices.get_mapping, index=self.pages_index, ignore=404)
+        found = self.call(self.client.indices.get_mapping, index=self.pages_index, ignore=404)
         return dict(found.get(self.pages_index, {}).get("mappings", {}))
 
     def _has_vector_copy(self) -> bool:
@@ -168,11 +183,11 @@ class OpenSearchStore:
     def ensure(self, dim: int) -> None:
         field = q.knn_vector_field(dim)  # validates dim before any I/O
         if self._dim_known is None:
-            self._create(self.pages_index)
+            self.create_index(self.pages_index)
             self._dim_known = self._dim()
             if self._dim_known is None:
                 body = {"properties": {"embedding": field}}
-                self._call(self.client.indices.put_mapping, index=self.pages_index, body=body)
+                self.call(self.client.indices.put_mapping, index=self.pages_index, body=body)
                 self._dim_known = dim
         if self._dim_known != dim:
             raise ValueError(
@@ -189,27 +204,25 @@ class OpenSearchStore:
 
     def set_meta(self, key: str, value: str) -> None:
         # Mapping _meta is replaced as a whole: read, merge, write (settings change rarely).
-        self._create(self.pages_index)
+        self.create_index(self.pages_index)
         meta = dict(self._mapping().get("_meta", {}))
         meta[key] = value
-        self._call(self.client.indices.put_mapping, index=self.pages_index, body={"_meta": meta})
+        self.call(self.client.indices.put_mapping, index=self.pages_index, body={"_meta": meta})
 
     # -- failures ------------------------------------------------------------------------
     def get_failure(self, doc_id: str) -> FileFailure | None:
-        found = self._call(self.client.get, index=self.failures_index, id=doc_id, ignore=404)
+        found = self.call(self.client.get, index=self.failures_index, id=doc_id, ignore=404)
         return FileFailure(**found["_source"]) if found.get("found") else None
 
     def record_failure(self, failure: FileFailure) -> None:
-        self._create(self.failures_index)
-        self._call(
+        self.create_index(self.failures_index)
+        self.call(
             self.client.index, index=self.failures_index, id=failure.doc_id, body=failure.model_dump(),
             refresh=self._refresh,
         )  # fmt: skip
 
     def clear_failure(self, doc_id: str) -> None:
-        self._call(
-            self.client.delete, index=self.failures_index, id=doc_id, refresh=self._refresh, ignore=404
-        )
+        self.call(self.client.delete, index=self.failures_index, id=doc_id, refresh=self._refresh, ignore=404)
 
     # -- writes --------------------------------------------------------------------------
     def upsert_pages(self, pages: Sequence[Page]) -> None:
@@ -219,10 +232,11 @@ class OpenSearchStore:
         if first is not None:
             self.ensure(len(first))
         else:
-            self._create(self.pages_index)
-        if any(p.image is not None or p.thumbnail is not None for p in pages):
-            self._create(self.images_index)
-        elif self.images_index not in self._ready and self._call(
+            self.create_index(self.pages_index)
+        boxes = any(p.word_boxes is not None for p in pages)
+        if boxes or any(p.image is not None or p.thumbnail is not None for p in pages):
+            self.create_index(self.images_index)
+        elif self.images_index not in self._ready and self.call(
             self.client.indices.exists, index=self.images_index
         ):
             self._ready.add(self.images_index)
@@ -233,12 +247,22 @@ class OpenSearchStore:
             # an index from before these fields: map them (the mapping is strict)
             wanted = q.pages_mapping(None)["properties"]
             body = {"properties": {field: wanted[field] for field in missing}}
-            self._call(self.client.indices.put_mapping, index=self.pages_index, body=body)
+            self.call(self.client.indices.put_mapping, index=self.pages_index, body=body)
             self._stem_field = self._ref_field = True
+        if boxes and not self._boxes_field:
+            self._map_word_boxes()
         self._languages = None
-        self._bulk(page_actions(pages, self.pages_index, images, vector_copy))
+        self.bulk(page_actions(pages, self.pages_index, images, vector_copy))
 
-    def _bulk(self, actions: Iterable[dict[str, Any]], refresh: bool | str | None = None) -> None:
+    def _map_word_boxes(self) -> None:
+        """Map the word boxes field in an images index from before it (the mapping is strict)."""
+        found = self.call(self.client.indices.get_mapping, index=self.images_index)
+        if q.WORD_BOXES_FIELD not in found[self.images_index]["mappings"].get("properties", {}):
+            body = {"properties": {q.WORD_BOXES_FIELD: q.images_mapping()["properties"][q.WORD_BOXES_FIELD]}}
+            self.call(self.client.indices.put_mapping, index=self.images_index, body=body)
+        self._boxes_field = True
+
+    def bulk(self, actions: Iterable[dict[str, Any]], refresh: bool | str | None = None) -> None:
         """Write bulk actions. What the cluster cannot take yet (a node lost, a replica being
         promoted, a full queue) is sent again with backoff for up to BULK_RETRY_SECONDS, then
         StoreUnavailable; an item refused for good (a mapping error) raises BulkIndexError. Each
@@ -246,7 +270,7 @@ class OpenSearchStore:
         pending = list(actions)
         delay, deadline = 0.5, time.monotonic() + BULK_RETRY_SECONDS
         while pending:
-            pending, reason = self._call(
+            pending, reason = self.call(
                 self._bulk_pass, pending, self._refresh if refresh is None else refresh
             )
             if pending and time.monotonic() + delay > deadline:
@@ -303,13 +327,13 @@ class OpenSearchStore:
         return again, reason
 
     def begin_document(self, info: DocumentInfo) -> None:
-        self._create(self.docs_index)
+        self.create_index(self.docs_index)
         doc = info.model_dump(exclude={"pages_stored"})
         doc["complete"] = False
-        self._call(self.client.index, index=self.docs_index, id=info.doc_id, body=doc, refresh=self._refresh)
+        self.call(self.client.index, index=self.docs_index, id=info.doc_id, body=doc, refresh=self._refresh)
 
     def finish_document(self, doc_id: str) -> None:
-        self._call(
+        self.call(
             self.client.update,
             index=self.docs_index,
             id=doc_id,
@@ -324,14 +348,14 @@ class OpenSearchStore:
         removed = self._delete_where(self.pages_index, doc_id)
         self._delete_where(self.images_index, doc_id)
         self._delete_where(self.originals_index, doc_id)
-        self._call(self.client.delete, index=self.docs_index, id=doc_id, refresh=True, ignore=404)
+        self.call(self.client.delete, index=self.docs_index, id=doc_id, refresh=True, ignore=404)
         return removed
 
     def _delete_where(self, index: str, doc_id: str) -> int:
         body = {"query": {"term": {"doc_id": doc_id}}, "_source": False}
         found = [h["_id"] for h in self._scan(index, body)]
         if found:
-            self._bulk(({"_op_type": "delete", "_index": index, "_id": i} for i in found), refresh=True)
+            self.bulk(({"_op_type": "delete", "_index": index, "_id": i} for i in found), refresh=True)
         return len(found)
 
     def _scan(self, index: str, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -339,14 +363,14 @@ class OpenSearchStore:
         from opensearchpy import NotFoundError, helpers
 
         try:
-            return list(self._call(lambda: list(helpers.scan(self.client, query=body, index=index))))
+            return list(self.call(lambda: list(helpers.scan(self.client, query=body, index=index))))
         except NotFoundError:
             return []
 
     # -- reads ---------------------------------------------------------------------------
-    def _search(self, index: str, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    def search_index(self, index: str, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """A search that treats a missing index as empty (reads never create indices)."""
-        result = self._call(self.client.search, index=index, body=body, ignore=404, **kwargs)
+        result = self.call(self.client.search, index=index, body=body, ignore=404, **kwargs)
         if result.get("status") == 404:
             return {"hits": {"hits": []}}
         return dict(result)
@@ -364,12 +388,12 @@ class OpenSearchStore:
         return sorted(docs, key=lambda d: (d.collection, d.source, d.doc_id))
 
     def _pages_per_doc(self, doc_ids: list[str]) -> dict[str, int]:
-        result = self._search(self.pages_index, q.build_pages_per_doc(doc_ids))
+        result = self.search_index(self.pages_index, q.build_pages_per_doc(doc_ids))
         buckets = result.get("aggregations", {}).get("per_doc", {}).get("buckets", [])
         return {b["key"]: int(b["doc_count"]) for b in buckets}
 
     def get_page(self, page_id: str, groups: list[str] | None = None) -> Page | None:
-        hits = self._search(self.pages_index, q.build_pages_lookup([page_id], groups))["hits"]["hits"]
+        hits = self.search_index(self.pages_index, q.build_pages_lookup([page_id], groups))["hits"]["hits"]
         if not hits:
             return None
         page = page_from_source(hits[0]["_source"])
@@ -377,7 +401,7 @@ class OpenSearchStore:
         return page.model_copy(update=media) if media else page
 
     def _images(self, page_id: str, groups: list[str] | None) -> dict[str, bytes]:
-        hits = self._search(self.images_index, q.build_pages_lookup([page_id], groups))["hits"]["hits"]
+        hits = self.search_index(self.images_index, q.build_pages_lookup([page_id], groups))["hits"]["hits"]
         if not hits:
             return {}
         return images_from_source(hits[0]["_source"])
@@ -392,11 +416,19 @@ class OpenSearchStore:
         if not wanted:
             return []
         light = {"excludes": ["embedding", q.VECTOR_COPY, q.STEM_FIELD]}
-        body = q.build_pages_lookup(wanted, groups, light)
-        found = {
-            h["_id"]: light_page(h["_source"]) for h in self._search(self.pages_index, body)["hits"]["hits"]
-        }
-        return [found[pid] for pid in wanted if pid in found]
+        lines = [
+            {"index": self.pages_index}, q.build_pages_lookup(wanted, groups, light),
+            {"index": self.images_index}, q.build_pages_lookup(wanted, groups, [q.WORD_BOXES_FIELD]),
+        ]  # fmt: skip
+        result = self.call(self.client.msearch, body=lines, filter_path=s.MSEARCH_FILTER_PATH)
+        pages, media = (hits or [] for hits in s.responses_hits(result))  # one round trip for both
+        boxes = {h["_id"]: images_from_source(h["_source"]).get(q.WORD_BOXES_FIELD) for h in media}
+        found = {h["_id"]: light_page(h["_source"]) for h in pages}
+        return [
+            found[pid].model_copy(update={"word_boxes": boxes[pid]}) if boxes.get(pid) else found[pid]
+            for pid in wanted
+            if pid in found
+        ]
 
     def get_images(
         self,
@@ -409,11 +441,11 @@ class OpenSearchStore:
         if not wanted:
             return {}
         body = q.build_pages_lookup(wanted, groups, ["page_id", kind])
-        hits = self._search(self.images_index, body)["hits"]["hits"]
+        hits = self.search_index(self.images_index, body)["hits"]["hits"]
         return {h["_id"]: image for h in hits if (image := images_from_source(h["_source"]).get(kind))}
 
     def count(self, filters: Filters | None = None) -> int:
-        result = self._call(
+        result = self.call(
             self.client.count, index=self.pages_index, body=q.build_count_query(filters), ignore=404
         )
         return int(result.get("count", 0))
@@ -444,7 +476,7 @@ class OpenSearchStore:
         cached = self._languages
         if cached is not None and time.monotonic() - cached[0] < LANGUAGES_TTL:
             return cached[1]
-        result = self._search(self.pages_index, q.build_languages_query(), request_cache="true")
+        result = self.search_index(self.pages_index, q.build_languages_query(), request_cache="true")
         buckets = result.get("aggregations", {}).get("languages", {}).get("buckets", [])
         languages = [str(b["key"]) for b in buckets]
         self._languages = (time.monotonic(), languages)
@@ -461,7 +493,7 @@ class OpenSearchStore:
         vector = request.vector if self._has_vectors() else None
         languages = self._index_languages()
         lines = s.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want, languages)
-        result = self._call(self.client.msearch, body=lines, filter_path=s.MSEARCH_FILTER_PATH)
+        result = self.call(self.client.msearch, body=lines, filter_path=s.MSEARCH_FILTER_PATH)
         lists, sources = s.rankings(result)
         lexical = lists[0] if lists else []
         dense = lists[1] if len(lists) > 1 else None  # the kNN list, when there was a vector
@@ -471,5 +503,5 @@ class OpenSearchStore:
     def _ranked(self, body: dict[str, Any], request: SearchRequest, query: str) -> list[Hit]:
         """One _search whose hits carry their pages (a missing index reads as empty)."""
         params = s.search_params(request, query)
-        result = self._call(self.client.search, index=self.pages_index, body=body, ignore=404, **params)
+        result = self.call(self.client.search, index=self.pages_index, body=body, ignore=404, **params)
         return hits_from([(h["_source"], float(h["_score"])) for h in s.hits_of(result)], request)

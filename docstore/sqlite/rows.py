@@ -78,6 +78,7 @@ def page_from_row(row: sqlite3.Row, with_media: bool = False) -> Page:
         has_figures=bool(row["has_figures"]), acl=json.loads(row["acl"]), embedding=embedding,
         image=row["image"] if with_media and "image" in keys else None,
         thumbnail=row["thumbnail"] if with_media and "thumbnail" in keys else None,
+        word_boxes=row["word_boxes"] if "word_boxes" in keys else None,
     )  # fmt: skip
 
 
@@ -93,14 +94,14 @@ def page_from_tuple(row: tuple[Any, ...]) -> Page:
         "page_id": row[1], "doc_id": row[2], "collection": row[3], "source": row[4], "content_hash": row[5],
         "page_number": row[6], "page_count": row[7], "kind": row[8], "title": row[9], "language": row[10],
         "text": row[11], "ocr": bool(row[12]), "has_figures": bool(row[13]), "image": None, "thumbnail": None,
-        "embedding": None, "acl": json.loads(row[14]) if row[14] != "[]" else [],
+        "word_boxes": None, "embedding": None, "acl": json.loads(row[14]) if row[14] != "[]" else [],
     })  # fmt: skip
 
 
 M = TypeVar("M", bound=BaseModel)
 _PAGE_FIELDS = (
     "page_id", "doc_id", "collection", "source", "content_hash", "page_number", "page_count", "kind", "title",
-    "language", "text", "ocr", "has_figures", "image", "thumbnail", "embedding", "acl",
+    "language", "text", "ocr", "has_figures", "image", "thumbnail", "word_boxes", "embedding", "acl",
 )  # fmt: skip
 
 

@@ -5,11 +5,14 @@ vectors    the page's embedding as a float32 blob
 pages_fts  FTS5 over title and text in index form (see sqlite_fts), rowid = pages.rowid
 pages_stem FTS5 over the page's stemmed field (docstore.analysis), rowid = pages.rowid; stores
            from before it are filled on open (meta `stems`)
-images     page image and thumbnail blobs, apart so that searches never read them
+images     page image, thumbnail and word boxes (docstore.word_boxes), blobs apart so that
+           searches never read them; stores from before word boxes get the column on open
 documents  one row per indexed file, `complete` set last (resumable indexing)
 meta       store-wide settings (embedder, dim) and `generation`, bumped on every page write so
            every process can tell when its cached vector matrix is stale
-failures   files that could not be opened, with the size and mtime they had then"""
+failures   files that could not be opened, with the size and mtime they had then
+shared_records  what API servers on the file share (docstore.sqlite.shared_state): records by
+           table and id, JSON, with a version that conditional writes compare"""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ CREATE TABLE IF NOT EXISTS pages (
 CREATE TABLE IF NOT EXISTS vectors (rowid INTEGER PRIMARY KEY, embedding BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS pages_doc ON pages (doc_id);
 CREATE INDEX IF NOT EXISTS pages_collection ON pages (collection);
-CREATE TABLE IF NOT EXISTS images (page_id TEXT PRIMARY KEY, image BLOB, thumbnail BLOB);
+CREATE TABLE IF NOT EXISTS images (page_id TEXT PRIMARY KEY, image BLOB, thumbnail BLOB, word_boxes BLOB);
 CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5 (
     title, text, tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -52,6 +55,10 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 CREATE TABLE IF NOT EXISTS failures (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shared_records (
+    tbl TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, version INTEGER NOT NULL,
+    PRIMARY KEY (tbl, id)
 );
 """
 
@@ -89,6 +96,7 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
     if create:
         conn.executescript(DDL)
         fill_stems(conn)
+        add_word_boxes(conn)
     return conn
 
 
@@ -124,3 +132,22 @@ def fill_stems(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def add_word_boxes(conn: sqlite3.Connection) -> None:
+    """Give the images table of a store written before word boxes its column (their pages have
+    none: NULL). In one write transaction, so a concurrent opener waits and then finds it there."""
+    if _has_word_boxes(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not _has_word_boxes(conn):
+            conn.execute("ALTER TABLE images ADD COLUMN word_boxes BLOB")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _has_word_boxes(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "word_boxes" for row in conn.execute("PRAGMA table_info(images)"))

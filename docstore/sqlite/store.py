@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from docstore.fusion import fuse_hybrid, fusion_depth
 from docstore.protocol import StoreUnavailable
@@ -38,6 +39,11 @@ from docstore.sqlite.rows import (
 from docstore.sqlite.schema import PAGE_COLUMNS, connect, path_from_url
 from docstore.sqlite.search import bm25_rank, build_hits, index_languages
 from docstore.sqlite.vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from docstore.shared_state import SharedState
+
+T = TypeVar("T")
 
 _KNN_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="folio-knn")
 
@@ -76,8 +82,9 @@ class SqliteStore:
         assert conn is not None
         return conn
 
-    def _write(self, sql_fn: Any) -> Any:
-        """Run sql_fn(conn) in one IMMEDIATE transaction; bump the generation if it changed pages."""
+    def write(self, sql_fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run sql_fn(conn) in one IMMEDIATE transaction (the store's own tables, and those beside
+        them: docstore.sqlite.shared_state)."""
         conn = self._writer()
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
@@ -88,6 +95,18 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
                 raise
         return result
+
+    def read(self, sql_fn: Callable[[sqlite3.Connection], T], missing: T) -> T:
+        """sql_fn(conn) on this thread's connection; `missing` while the file does not exist (a
+        read never creates it)."""
+        conn = self._conn(create=False)
+        return missing if conn is None else sql_fn(conn)
+
+    def shared_state(self, keys_file: Path | None = None) -> SharedState:
+        """Keys in `keys.db` beside the file unless `keys_file` is given; see docstore.shared_state."""
+        from docstore.sqlite.shared_state import table_shared_state
+
+        return table_shared_state(self, keys_file or self._path.with_name("keys.db"))
 
     @staticmethod
     def _bump(conn: sqlite3.Connection) -> None:
@@ -102,7 +121,7 @@ class SqliteStore:
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        self._write(
+        self.write(
             lambda c: c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
         )
 
@@ -142,7 +161,7 @@ class SqliteStore:
 
     def record_failure(self, failure: FileFailure) -> None:
         values = (failure.doc_id, failure.source, failure.size, failure.mtime_ns, failure.reason)
-        self._write(
+        self.write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO failures (doc_id, source, size, mtime_ns, reason) VALUES (?, ?, ?, ?, ?)",
                 values,
@@ -151,7 +170,7 @@ class SqliteStore:
 
     def clear_failure(self, doc_id: str) -> None:
         if self._conn(create=False) is not None:
-            self._write(lambda c: c.execute("DELETE FROM failures WHERE doc_id = ?", (doc_id,)))
+            self.write(lambda c: c.execute("DELETE FROM failures WHERE doc_id = ?", (doc_id,)))
 
     # -- writes ------------------------------------------------------------------------
     def upsert_pages(self, pages: Sequence[Page]) -> None:
@@ -180,14 +199,14 @@ class SqliteStore:
                     (cur.lastrowid, title_fts, text_fts),
                 )
                 conn.execute("INSERT INTO pages_stem (rowid, stems) VALUES (?, ?)", (cur.lastrowid, stems))
-                if page.image is not None or page.thumbnail is not None:
+                if page.image is not None or page.thumbnail is not None or page.word_boxes is not None:
                     conn.execute(
-                        "INSERT INTO images (page_id, image, thumbnail) VALUES (?, ?, ?)",
-                        (page.page_id, page.image, page.thumbnail),
+                        "INSERT INTO images (page_id, image, thumbnail, word_boxes) VALUES (?, ?, ?, ?)",
+                        (page.page_id, page.image, page.thumbnail, page.word_boxes),
                     )
             self._bump(conn)
 
-        self._write(write)
+        self.write(write)
 
     @staticmethod
     def _delete_pages(conn: sqlite3.Connection, where: str, params: list[Any]) -> int:
@@ -205,7 +224,7 @@ class SqliteStore:
             info.doc_id, info.collection, info.source, info.title, info.content_hash, info.page_count,
             json.dumps(info.acl), int(not info.acl),
         )  # fmt: skip
-        self._write(
+        self.write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO documents (doc_id, collection, source, title, content_hash, page_count,"
                 " complete, acl, public) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
@@ -214,7 +233,7 @@ class SqliteStore:
         )
 
     def finish_document(self, doc_id: str) -> None:
-        self._write(lambda c: c.execute("UPDATE documents SET complete = 1 WHERE doc_id = ?", (doc_id,)))
+        self.write(lambda c: c.execute("UPDATE documents SET complete = 1 WHERE doc_id = ?", (doc_id,)))
 
     def delete_document(self, doc_id: str) -> int:
         def delete(conn: sqlite3.Connection) -> int:
@@ -223,7 +242,7 @@ class SqliteStore:
             self._bump(conn)
             return removed
 
-        return int(self._write(delete))
+        return int(self.write(delete))
 
     # -- reads -------------------------------------------------------------------------
     def _documents(self, where: str, params: list[Any]) -> list[DocumentInfo]:
@@ -251,7 +270,8 @@ class SqliteStore:
             return None
         acl_sql, acl_params = visibility_clause(groups)
         row = conn.execute(
-            "SELECT p.*, v.embedding, i.image, i.thumbnail FROM pages p LEFT JOIN images i ON i.page_id = p.page_id"
+            "SELECT p.*, v.embedding, i.image, i.thumbnail, i.word_boxes FROM pages p"
+            " LEFT JOIN images i ON i.page_id = p.page_id"
             " LEFT JOIN vectors v ON v.rowid = p.rowid"
             f" WHERE p.page_id = ? AND {acl_sql}",
             [page_id, *acl_params],
@@ -272,7 +292,8 @@ class SqliteStore:
         found: dict[str, Page] = {}
         for chunk in _chunks(wanted):
             rows = conn.execute(
-                f"SELECT p.* FROM pages p WHERE p.page_id IN ({placeholders(chunk)}) AND {acl_sql}",
+                f"SELECT p.*, i.word_boxes FROM pages p LEFT JOIN images i ON i.page_id = p.page_id"
+                f" WHERE p.page_id IN ({placeholders(chunk)}) AND {acl_sql}",
                 [*chunk, *acl_params],
             ).fetchall()
             found.update((row["page_id"], page_from_row(row)) for row in rows)

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 import httpx
 from pydantic import ValidationError
 
-from reranker.errors import BackendFailed, CandidateError
-from reranker.jina_schema import (
+from reranker.dialects.jina import (
     CACHE_HITS_HEADER,
     RerankResponse,
     build_request_payload,
     scores_from_response,
 )
+from reranker.errors import BackendFailed, CandidateError
 from reranker.types import Candidate, Query, RerankScores
 
 

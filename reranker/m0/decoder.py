@@ -29,10 +29,12 @@ def attention_mask(prefix_lens: torch.Tensor, prefix_width: int, lens: torch.Ten
     return torch.cat([pre, own], dim=-1)[:, None]
 
 
-def _attend(attn: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _attend(
+    attn: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, causal: bool
+) -> torch.Tensor:
     groups = attn.num_key_value_groups
     out = F.scaled_dot_product_attention(
-        q, repeat_kv(k, groups), repeat_kv(v, groups), attn_mask=mask, scale=attn.scaling
+        q, repeat_kv(k, groups), repeat_kv(v, groups), attn_mask=mask, is_causal=causal, scale=attn.scaling
     )  # (batch, heads, queries, head_dim)
     b, _, s, _ = out.shape
     return attn.o_proj(out.transpose(1, 2).reshape(b, s, -1))  # type: ignore[no-any-return]
@@ -53,8 +55,14 @@ def run_layers(
     this call's keys/values (layers, 2, batch, kv_heads, width, head_dim) when keep_kv, else None)."""
     batch, width, _ = embeds.shape
     past_width = 0 if past is None else past.shape[-2]
-    plens = past_lens if past_lens is not None else torch.zeros_like(lens)
-    mask = attention_mask(plens, past_width, lens, width)
+    # Rows of one length with no cached prefix need no mask: plain causal attention, whose memory
+    # is linear in the width (a (width, width) mask of a 10k-token pair is hundreds of MB) and
+    # which lets SDPA pick its flash kernel.
+    dense = past is None and bool((lens == width).all())
+    mask: torch.Tensor | None = None
+    if not dense:
+        plens = past_lens if past_lens is not None else torch.zeros_like(lens)
+        mask = attention_mask(plens, past_width, lens, width)
     cos, sin = lm.rotary_emb(embeds, positions)  # (batch, width, head_dim): multimodal RoPE already mixed
     layers = list(lm.layers)
     kv: torch.Tensor | None = None
@@ -67,7 +75,8 @@ def run_layers(
         v = attn.v_proj(x).view(batch, width, -1, hd).transpose(1, 2)
         if i == len(layers) - 1:
             # Only the score token's query: the other positions' outputs of this layer are never read.
-            x, h, mask = x[:, -1:], h[:, -1:], mask[:, :, -1:]
+            x, h = x[:, -1:], h[:, -1:]
+            mask = mask[:, :, -1:] if mask is not None else None
             q = attn.q_proj(x).view(batch, 1, -1, hd).transpose(1, 2)
             c, s = cos[:, None, -1:], sin[:, None, -1:]
             q = q * c + rotate_half(q) * s
@@ -82,6 +91,7 @@ def run_layers(
         if past is not None:
             k = torch.cat([past[i, 0], k], dim=2)
             v = torch.cat([past[i, 1], v], dim=2)
-        h = h + _attend(attn, q, k, v, mask)
+        # The last layer's one query (the last token) sees every key: causal only before it.
+        h = h + _attend(attn, q, k, v, mask, causal=dense and i < len(layers) - 1)
         h = h + layer.mlp(layer.post_attention_layernorm(h))
     return lm.norm(h[:, -1]), kv

@@ -85,6 +85,8 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 def resolve_attn(attn: str, device: torch.device) -> str:
+    """transformers' attention implementation, which scoring uses in the vision tower only: the
+    language model's layers run in decoder.py, on PyTorch's SDPA whatever this says."""
     if attn == "auto":
         has_flash = importlib.util.find_spec("flash_attn") is not None
         return "flash_attention_2" if has_flash and device.type == "cuda" else "sdpa"

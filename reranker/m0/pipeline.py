@@ -1,6 +1,13 @@
 """Pre-process -> model -> post-process, joined by bounded queues: worker threads read, decode and
-preprocess images and tokenise text while the model runs the batches already formed; a post
-thread moves logits off the device and turns them into scores."""
+preprocess images and tokenise text while the model runs the batches already formed; one
+long-lived post-processing worker (reranker/m0/post_worker.py) moves logits off the device and
+turns them into scores.
+
+This is where the local model's batches are decided, and only here: the pairs of one call (for a
+served model, the pairs of the concurrent requests the `RerankEngine` gathered, at most its
+`max_batch_requests` of them) are taken longest first into batches whose rows × longest row (text +
+visual tokens) stay within `max_batch_tokens` (reranker/m0/token_budget.py), as TEI's queue bounds
+its batches by max batch tokens and max batch requests. Nothing counts pairs."""
 
 from __future__ import annotations
 
@@ -12,15 +19,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from reranker.errors import BackendFailed, CandidateError
 from reranker.m0.gate import TurnGate
-from reranker.m0.model import logits_to_scores
+from reranker.m0.post_worker import CallScores, PostWorker
 from reranker.m0.prepare import PreparedPair, Preparer, Side
 from reranker.m0.runner import ModelRunner
 from reranker.m0.token_budget import take_batch
 from reranker.types import RerankScores
+
+# Prepared pairs waiting for the model stage, per call: a bound on memory (each may hold a page's
+# pixels) that keeps preparation ahead of the model.
+READY_AHEAD = 128
 
 
 @dataclass
@@ -34,19 +43,19 @@ class Pipeline:
         preparer: Preparer,
         runner: ModelRunner,
         workers: int,
-        token_budget: int,
-        max_batch_pairs: int,
+        max_batch_tokens: int,
         take_turns: bool = False,
     ) -> None:
         self.preparer = preparer
         self.gate = TurnGate(take_turns)
         self.runner = runner
-        self.token_budget = token_budget
-        self.max_batch_pairs = max_batch_pairs
+        self.max_batch_tokens = max_batch_tokens
         self.executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="rerank-prep")
+        self.post = PostWorker()
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self.post.close()
 
     def _query_side(self, memo: dict[Any, Future[Side | CandidateError]], lock: threading.Lock, query: Any):
         # Pairs of one query share its preparation; the first thread to need it computes it in place
@@ -78,10 +87,10 @@ class Pipeline:
         this call's text documents further."""
         start = time.perf_counter()
         n = len(pairs)
-        scores: list[float | CandidateError] = [CandidateError("not scored")] * n
         if n == 0:
             return RerankScores(model=model, scores=[], pair_tokens=[])
-        ready: queue.Queue[PreparedPair | _Fatal] = queue.Queue(maxsize=max(8, 2 * self.max_batch_pairs))
+        call = CallScores([CandidateError("not scored")] * n)
+        ready: queue.Queue[PreparedPair | _Fatal] = queue.Queue(maxsize=READY_AHEAD)
         memo: dict[Any, Future[Side | CandidateError]] = {}
         memo_lock = threading.Lock()
         cancelled = threading.Event()
@@ -107,12 +116,6 @@ class Pipeline:
         for i in range(n):
             self.executor.submit(prepare, i)
 
-        done: queue.Queue[tuple[list[int], torch.Tensor] | None] = queue.Queue(maxsize=4)
-        post_errors: list[BaseException] = []
-        post = threading.Thread(
-            target=self._post, args=(done, scores, post_errors), name="rerank-post", daemon=True
-        )
-        post.start()
         model_ms = 0.0
         pair_tokens = [0] * n
         cached = [False] * n
@@ -121,12 +124,12 @@ class Pipeline:
             received = 0
             while received < n or pending:
                 pending_tokens = sum(p.length for p in pending)
-                if received < n and pending_tokens < self.token_budget:
-                    received += self._receive(ready, pending, scores, block=True)
+                if received < n and pending_tokens < self.max_batch_tokens:
+                    received += self._receive(ready, pending, call.values, block=True)
                     while received < n and not ready.empty():
-                        received += self._receive(ready, pending, scores, block=False)
+                        received += self._receive(ready, pending, call.values, block=False)
                     continue
-                picked = take_batch([p.length for p in pending], self.token_budget, self.max_batch_pairs)
+                picked = take_batch([p.length for p in pending], self.max_batch_tokens)
                 batch = [pending[k] for k in picked]
                 chosen = set(picked)
                 pending = [p for k, p in enumerate(pending) if k not in chosen]
@@ -134,22 +137,18 @@ class Pipeline:
                 with self.gate.model():
                     outs = self.runner.logits_splitting(batch)
                 for out in outs:
-                    done.put(out)
+                    self.post.put(call, out)
                 model_ms += (time.perf_counter() - t0) * 1000
                 for p in batch:
                     pair_tokens[p.index] = p.length
                     cached[p.index] = p.prefix_reused
+            self.post.finish(call)
         except BaseException:
             cancelled.set()
             raise
-        finally:
-            done.put(None)
-            post.join()
-        if post_errors:
-            raise BackendFailed(f"reranker failed while reading scores: {post_errors[0]!r}") from post_errors[0]
         return RerankScores(
             model=model,
-            scores=scores,
+            scores=call.values,
             pair_tokens=pair_tokens,
             timings_ms={"total": (time.perf_counter() - start) * 1000, "model": model_ms},
             cached=cached,
@@ -170,20 +169,3 @@ class Pipeline:
         else:
             pending.append(item)
         return 1
-
-    @staticmethod
-    def _post(
-        done: queue.Queue[tuple[list[int], torch.Tensor] | None],
-        scores: list[float | CandidateError],
-        errors: list[BaseException],
-    ) -> None:
-        # Keeps draining after a failure so the model stage never blocks on a full queue.
-        while (item := done.get()) is not None:
-            if errors:
-                continue
-            try:
-                indices, logits = item
-                for i, s in zip(indices, logits_to_scores(logits), strict=True):
-                    scores[i] = s
-            except BaseException as exc:
-                errors.append(exc)

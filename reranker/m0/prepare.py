@@ -4,6 +4,7 @@ prompt encoding. Runs on worker threads; failures are CandidateErrors for that p
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from reranker.m0.prompts import (
     expand_images,
     format_prompt,
     max_doc_tokens,
+    max_token_chars,
     truncate_text,
 )
 from reranker.m0.vision import ImagePreprocessor, PreparedImage, VisionCache
@@ -33,10 +35,12 @@ from reranker.types import ImageInput, TextInput
 
 class _Memo:
     """A small thread-safe LRU for per-document tokenisation: a candidate reached by many queries is
-    truncated and tokenised once (a miss computes outside the lock)."""
+    truncated and tokenised once (a miss computes outside the lock). Keys hold digests, never the
+    texts themselves, and the values are bounded in bytes, so the memo's memory follows its bound,
+    not the size of the documents that pass through it."""
 
-    def __init__(self, size: int = 4096) -> None:
-        self._items: cachetools.LRUCache[Any, Any] = cachetools.LRUCache(maxsize=size)
+    def __init__(self, max_bytes: int = 64 << 20) -> None:
+        self._items: cachetools.LRUCache[Any, Any] = cachetools.LRUCache(maxsize=max_bytes, getsizeof=_size_of)
         self._lock = threading.Lock()
 
     def get_or(self, key: Any, make: Callable[[], Any]) -> Any:
@@ -44,9 +48,27 @@ class _Memo:
             if key in self._items:
                 return self._items[key]  # a read refreshes the key's place
         value = make()
-        with self._lock:
-            self._items[key] = value
+        if _size_of(value) <= self._items.maxsize:
+            with self._lock:
+                self._items[key] = value
         return value
+
+
+def _size_of(value: Any) -> int:
+    # Roughly what the value holds: a str's characters (up to 4 bytes each), a list's items.
+    if isinstance(value, str):
+        return 64 + 4 * len(value)
+    if isinstance(value, list):
+        return 64 + 36 * len(value)
+    return 64
+
+
+def _digest(text: str, chunk: int = 1 << 20) -> bytes:
+    # In slices, so a long text is never copied whole into bytes.
+    digest = hashlib.blake2b(digest_size=16)
+    for at in range(0, len(text), chunk):
+        digest.update(text[at : at + chunk].encode("utf-8", "surrogatepass"))
+    return digest.digest()
 
 
 @dataclass
@@ -104,6 +126,7 @@ class Preparer:
         self.image_token_id = image_token_id
         self.prefix_cache = prefix_cache
         self._memo = _Memo()
+        self._token_chars = max_token_chars(tokenizer)
 
     def prepare_image(self, source: Any, document: bool = False) -> PreparedImage:
         key, payload = read_image(source, self.limits)
@@ -129,12 +152,15 @@ class Preparer:
             return Side(image=self.prepare_image(item.image, document=what == "document"))
         text = clean_text(item.text, what)
         if what == "query":
-            return Side(text=truncate_text(self.tokenizer, text, MAX_QUERY_TOKENS))
+            return Side(text=truncate_text(self.tokenizer, text, MAX_QUERY_TOKENS, self._token_chars))
         limit = max_doc_tokens(max_length or self.max_length)
         if doc_tokens is not None:
             limit = min(limit, doc_tokens)
         return Side(
-            text=self._memo.get_or(("cut", text, limit), lambda: truncate_text(self.tokenizer, text, limit))
+            text=self._memo.get_or(
+                ("cut", _digest(text), limit),
+                lambda: truncate_text(self.tokenizer, text, limit, self._token_chars),
+            )
         )
 
     def encode(
@@ -181,7 +207,7 @@ class Preparer:
         else:
             text = doc.text or ""
             doc_ids = self._memo.get_or(
-                ("ids", text),
+                ("ids", _digest(text)),
                 lambda: self.tokenizer(DOC_PREFIX + text, add_special_tokens=False)["input_ids"],
             )
         full = pair.encoded.input_ids

@@ -40,12 +40,44 @@ def clean_text(text: str, what: str) -> str:
     return text
 
 
-def truncate_text(tokenizer: Any, text: str, limit: int) -> str:
+def max_token_chars(tokenizer: Any) -> int:
+    """The most characters one token of `tokenizer` can stand for: its longest vocabulary entry
+    (a byte-level BPE entry is one symbol per byte, and a byte is never less than a character),
+    so `n` tokens never cover more than `n * max_token_chars` characters. Qwen2's is 128."""
+    return max(len(token) for token in tokenizer.get_vocab())
+
+
+# Characters per token the first cut allows: prose runs at 3-5, CJK at about 1.5, so it almost
+# always holds `limit` tokens and only a hostile or unusual text needs the wider cuts after it.
+_FIRST_CUT_CHARS_PER_TOKEN = 8
+# Tokens a cut must give beyond the limit: only the last few words before a cut can tokenize
+# otherwise than in the whole text, and they must lie past the tokens kept.
+_CUT_MARGIN_TOKENS = 64
+
+
+def truncate_text(tokenizer: Any, text: str, limit: int, token_chars: int) -> str:
     """Cut `text` to `limit` tokens by tokenising, cutting and decoding back (as the reference does:
-    a text that reaches the limit is replaced by its decoded tokens). The ids are cut here, not by
-    the tokenizer's `truncation`: a fast tokenizer keeps that setting on its shared backend, so a
-    truncating call would race with the preparation threads' other encodings."""
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    a text that reaches the limit is replaced by its decoded tokens).
+
+    Only a prefix of the text is tokenised, so memory and time follow `limit`, never the text's
+    length: first `limit * 8` characters, then wider prefixes up to `(limit + margin) *
+    token_chars` (`max_token_chars`), which always holds more than `limit` tokens. A prefix is
+    used once it gives `limit + margin` tokens, so the tokens kept end well before the cut and
+    are those the whole text gives.
+
+    The ids are cut here, not by the tokenizer's `truncation`: a fast tokenizer keeps that setting
+    on its shared backend, so a truncating call would race with the preparation threads' other
+    encodings."""
+    wanted = limit + _CUT_MARGIN_TOKENS
+    widest = wanted * token_chars
+    chars = min(limit * _FIRST_CUT_CHARS_PER_TOKEN, widest)
+    while True:
+        ids = tokenizer(text[:chars], add_special_tokens=False)["input_ids"]
+        if chars >= len(text) or len(ids) >= wanted:
+            break
+        # Past the widest cut only for a text that normalises to fewer characters than it has
+        # (composed marks): the cut then widens until the tokens are there.
+        chars = min(chars * 4, widest) if chars < widest else chars * 2
     if len(ids) >= limit:
         return str(tokenizer.decode(ids[:limit]))
     return text

@@ -35,8 +35,9 @@ class M0Options(BaseModel):
     """Tuning of the local reranker (everything but the model location)."""
 
     max_length: int = Field(default=10240, ge=64)
-    token_budget: int | None = Field(default=None, ge=64)  # padded tokens per batch; None: by device
-    max_batch_pairs: int = Field(default=64, ge=1)
+    # Padded tokens (text + visual) per model batch, the one batch limit (see reranker/m0/pipeline.py);
+    # None: by device, 32768 on a GPU, 8192 on a CPU.
+    max_batch_tokens: int | None = Field(default=None, ge=64)
     workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
     vision_cache_mb: int = Field(default=512, ge=0)
     # Document key/value prefixes (~28 KB per token for the full model in bf16; 0 turns it off).
@@ -72,14 +73,12 @@ class M0Reranker:
             model.image_token_id,
             self.prefix_cache,
         )
-        budget = opts.token_budget or (32768 if device.type == "cuda" else 8192)
+        budget = opts.max_batch_tokens or (32768 if device.type == "cuda" else 8192)
         self.runner = ModelRunner(model, self.vision_cache, int(tokenizer.pad_token_id), self.prefix_cache)
         # On the CPU, preparation and the model take turns, each on all cores (see reranker/m0/gate.py).
         cpu = device.type == "cpu"
         workers = min(opts.workers, os.cpu_count() or 1) if cpu else opts.workers
-        self.pipeline = Pipeline(
-            self.preparer, self.runner, workers, budget, opts.max_batch_pairs, take_turns=cpu
-        )
+        self.pipeline = Pipeline(self.preparer, self.runner, workers, budget, take_turns=cpu)
         self._closed = False
 
     @classmethod
@@ -108,7 +107,9 @@ class M0Reranker:
         tokenizer = load_tokenizer(folder)
         return cls(model, tokenizer, folder, name or _default_name(path_or_id), opts)
 
-    shares_batches = True  # one model on one device: the engine gathers concurrent calls into batches
+    # One model on one device: the engine hands over concurrent calls together, and the pipeline
+    # forms their token-budget batches.
+    shares_batches = True
 
     def score_pairs(
         self, pairs: Sequence[tuple[Query, Candidate]], max_doc_tokens: int | None = None

@@ -33,6 +33,11 @@ class ImagePreprocessor:
     def __init__(
         self, folder: Path, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS, fast: bool = True
     ) -> None:
+        # The PIL processor, named and imported from its own module on purpose: it is the one m0's
+        # code ran (transformers 4.4x's `Qwen2VLImageProcessor`, a PIL/numpy processor before that
+        # name passed to the torchvision one) and the one the fidelity tests' reference uses
+        # (tests/unit/reranker/m0/reference.py). The bare name would, without torchvision, make
+        # transformers warn that it falls back to this very class.
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
         cfg: dict[str, Any] = {}

@@ -1,14 +1,14 @@
 """What every rerank route does between parsing its dialect and shaping its answer: find the engine
 (503 while there is none), turn wire items into candidates and read their images (422/413 naming
-the bad ones), score through the engine and map its failures. Routes of every dialect go through
-this, so they answer the same scores, limits and errors."""
+the bad ones), score through the engine, map its failures and report its timings. Routes of every
+dialect go through this, so they answer the same scores, limits, errors and timing headers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 
 from reranker.errors import CandidateError, RerankError
@@ -26,6 +26,10 @@ ImageReader = Callable[[ImageInput], Candidate]
 DocumentResolver = Callable[[Sequence[Candidate]], list[Candidate | CandidateError]]
 
 W = TypeVar("W")
+
+# Milliseconds the call waited for the scorer, then spent in it (the whole batch it was scored in),
+# as measured by the engine; the names and meaning of Hugging Face TEI's headers.
+TIMING_HEADERS = {"queue": "x-queue-time", "inference": "x-inference-time"}
 
 
 class RerankCalls:
@@ -90,16 +94,20 @@ class RerankCalls:
         engine: RerankEngine,
         pairs: Sequence[tuple[Query, Candidate]],
         where: str,
+        response: Response,
         max_doc_tokens: int | None = None,
     ) -> RerankScores:
-        """The scores of `pairs` in order; a pair that cannot be scored is a 422 (413) naming it
-        as `where[i]`."""
+        """The scores of `pairs` in order, their timings set as `response`'s headers; a pair that
+        cannot be scored is a 422 (413) naming it as `where[i]`."""
         try:
             scored = await engine.arerank_pairs(pairs, max_doc_tokens=max_doc_tokens)
         except RerankError as exc:
             raise rerank_failed(exc) from None
         if errors := scored.errors:
             raise unscorable([(f"{where}[{i}]", e) for i, e in errors])
+        for timing, header in TIMING_HEADERS.items():
+            if (ms := scored.timings_ms.get(timing)) is not None:
+                response.headers[header] = f"{ms:.3f}"
         return scored
 
 

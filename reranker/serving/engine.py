@@ -5,11 +5,15 @@ semaphore for reranking.
 - Admission: at most `max_queue` calls wait; one more is refused at once with `Overloaded`, so
   latency cannot grow without bound (a client backs off, a search keeps its first-stage order).
 - Batching: a scorer that shares batches (the local model: one device, calls never overlap) is
-  fed by one worker that gathers the pairs of concurrent calls for up to `window_ms`, up to
-  `max_batch_pairs`; the model's pipeline then forms token-budget batches from them. Only calls
-  that ask for the same document truncation (`max_doc_tokens`) share a scorer call, since the
-  scorer takes one limit per call. Other scorers (HTTP backends) run up to `max_in_flight` calls
-  at once, one call each.
+  fed by one worker that gathers concurrent calls for up to `window_ms`, up to
+  `max_batch_requests` of them, and hands them over as one scorer call. The engine counts calls,
+  never tokens or pairs: the scorer alone forms its model batches (the local model: by padded
+  tokens, `max_batch_tokens`, reranker/m0/pipeline.py), the one place that knows a pair's tokens.
+  So TEI's two batch limits (max batch requests, max batch tokens) are each set once. Every call
+  of a scorer call is answered when the whole scorer call is done: more requests per batch fill
+  the device better, fewer answer the first calls of a backlog sooner. Only calls that ask for
+  the same document truncation (`max_doc_tokens`) share a scorer call, since the scorer takes one
+  limit per call. Other scorers (HTTP backends) run up to `max_in_flight` calls at once, one each.
 - Deadline: every call has one; a call still queued at its deadline is dropped without running,
   and the caller gets `DeadlineExceeded`. A call already on the device cannot be stopped, so it
   finishes and keeps the worker busy until then.
@@ -33,12 +37,12 @@ from reranker.types import Candidate, Query, RerankScores, Scorer
 class EngineLimits:
     max_queue: int = 64  # calls waiting for the scorer; one more gets Overloaded
     max_in_flight: int = 8  # calls running at once on a scorer that does not share batches
-    max_batch_pairs: int = 64  # pairs of concurrent calls gathered into one scorer call
+    max_batch_requests: int = 8  # concurrent calls gathered into one scorer call
     window_ms: float = 2.0  # how long the first waiting call waits for others to join its batch
     deadline_s: float = 120.0  # default per-call deadline
 
     def __post_init__(self) -> None:
-        if min(self.max_queue, self.max_in_flight, self.max_batch_pairs) < 1 or self.deadline_s <= 0:
+        if min(self.max_queue, self.max_in_flight, self.max_batch_requests) < 1 or self.deadline_s <= 0:
             raise ValueError("engine limits must be positive")
 
 
@@ -228,24 +232,21 @@ class RerankEngine:
                 if shares and self.limits.window_ms > 0:
                     until = time.monotonic() + self.limits.window_ms / 1000
                     while not self._closed:
-                        queued = sum(len(c.pairs) for c in self._queue)
                         left = until - time.monotonic()
-                        if queued >= self.limits.max_batch_pairs or left <= 0:
+                        if len(self._queue) >= self.limits.max_batch_requests or left <= 0:
                             break
                         self._cond.wait(left)
                     if self._closed or not self._queue:
                         continue
                 calls: list[_Call] = []
                 passed: list[_Call] = []  # asked for another truncation: they keep their place
-                n_pairs = 0
                 now = time.monotonic()
                 while self._queue:
                     call = self._queue[0]
                     if calls and call.max_doc_tokens != calls[0].max_doc_tokens:
                         passed.append(self._queue.popleft())
                         continue
-                    # The first call always goes, even over the pair budget.
-                    if calls and (not shares or n_pairs + len(call.pairs) > self.limits.max_batch_pairs):
+                    if calls and (not shares or len(calls) >= self.limits.max_batch_requests):
                         break
                     self._queue.popleft()
                     if not call.future.set_running_or_notify_cancel():
@@ -257,7 +258,6 @@ class RerankEngine:
                         )
                         continue
                     calls.append(call)
-                    n_pairs += len(call.pairs)
                 self._queue.extendleft(reversed(passed))
                 if calls:
                     self._running += len(calls)
@@ -295,11 +295,15 @@ class RerankEngine:
             s.max_batch_pairs_seen = max(s.max_batch_pairs_seen, len(pairs))
             s.max_batch_requests_seen = max(s.max_batch_requests_seen, len(calls))
             s.recent_batch_sizes.append(len(pairs))
+        inference_ms = (time.monotonic() - start) * 1000
         at = 0
         for call in calls:
             part = out.slice(at, at + len(call.pairs))
             part.model = self.model_name
+            # As TEI's x-queue-time / x-inference-time: waiting for the scorer, then in it (the
+            # whole batch the call was scored in).
             part.timings_ms["queue"] = (start - call.queued_at) * 1000
+            part.timings_ms["inference"] = inference_ms
             call.future.set_result(part)
             at += len(call.pairs)
 

@@ -1,15 +1,16 @@
 """Page references for a rerank server opened on a store (`folio rerank-server --store URL`): a text
 document `folio-page:<page_id>` becomes that page as the search API would score it (its page image,
-or its text, by the same candidate-modality rule), read from the store in one call for all the
-references of a request. The one place in the reranker that reads the store, so clients that can
-send documents only as strings (OpenSearch's rerank processor) still have PDF pages scored as
-images."""
+or its text, by the same candidate-modality rule and the same read, `docstore.candidates.page_candidates`),
+read from the store for all the references of a request at once. The one place in the reranker that
+reads the store, so clients that can send documents only as strings (OpenSearch's rerank processor)
+still have PDF pages scored as images. `rerank_input` is what a page becomes for the reranker, here
+and in the search API."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from docstore.candidates import ModalitySetting, candidate_text, choose_candidate, ref_page_id
+from docstore.candidates import ModalitySetting, PageCandidate, page_candidates, ref_page_id
 from docstore.protocol import Store, StoreUnavailable
 from docstore.store import open_store
 from reranker.errors import BackendFailed, CandidateError
@@ -31,23 +32,26 @@ class PageRefResolver:
         if not refs:
             return resolved
         try:
-            pages = {p.page_id: p for p in self.store.get_pages(list(refs.values()))}
-            as_image = [pid for pid, p in pages.items() if choose_candidate(p, self.modality) == "image"]
-            images = self.store.get_images(as_image) if as_image else {}
+            pages = self.store.get_pages(list(refs.values()))
+            found = {c.page.page_id: c for c in page_candidates(self.store, pages, self.modality)}
         except StoreUnavailable as exc:
             raise BackendFailed(f"the page store is unavailable: {exc}") from exc
         for i, pid in refs.items():
-            page = pages.get(pid)
-            if page is None:
-                resolved[i] = CandidateError(f"no page {pid!r} in the store")
-            elif (image := images.get(pid)) is not None:
-                resolved[i] = ImageInput(image)
-            else:  # a text page, or a PDF page scored as text or without a stored image
-                resolved[i] = TextInput(candidate_text(page))
+            candidate = found.get(pid)
+            resolved[i] = (
+                rerank_input(candidate) if candidate else CandidateError(f"no page {pid!r} in the store")
+            )
         return resolved
 
     def close(self) -> None:
         self.store.close()
+
+
+def rerank_input(candidate: PageCandidate) -> ImageInput | TextInput:
+    """What the reranker is given for a page: the search API's candidates and resolved references alike."""
+    if isinstance(candidate.content, bytes):
+        return ImageInput(candidate.content)
+    return TextInput(candidate.content)
 
 
 def check_store_url(url: str) -> str:

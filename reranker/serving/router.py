@@ -1,27 +1,27 @@
-"""The one rerank router, mounted by `folio serve` and `folio rerank-server` alike: Jina's contract
-(`/v1/rerank`, which Cohere v1 and vLLM rerank clients speak too), Cohere's v2 (`/v2/rerank`),
-vLLM's score (`/score`) and the OpenAI-style model list (`/v1/models`). Every route validates, hands
-the call to the one engine through `RerankCalls` and shapes the answer; the engine owns admission,
-queueing, batching and the deadline."""
+"""The one rerank router, mounted by `folio serve` and `folio rerank-server` alike, serving every
+dialect in `DIALECTS` (reranker.dialects): Jina's contract (`/v1/rerank`, which Cohere v1 and vLLM
+rerank clients speak too), Cohere's v2 (`/v2/rerank`), vLLM's score (`/score`) and the OpenAI-style
+model list (`/v1/models`). Every route validates, hands the call to the one engine through
+`RerankCalls` and shapes the answer; the engine owns admission, queueing, batching and the deadline."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends
 
-from reranker.jina_schema import (
-    CACHE_HITS_HEADER,
-    RerankRequest,
-    RerankResponse,
-    response_from_scores,
-    to_item,
-)
-from reranker.serving.calls import DocumentResolver, ImageReader, RerankCalls, empty_query
-from reranker.serving.cohere_routes import add_cohere_routes
+from reranker.dialects import cohere, jina, vllm
+from reranker.serving.calls import DocumentResolver, ImageReader, RerankCalls
 from reranker.serving.engine import RerankEngine
-from reranker.serving.vllm_routes import add_vllm_routes
+
+# How each dialect adds its routes, in this order (that of the OpenAPI schema); a new dialect is a
+# new module in reranker.dialects, named here.
+DIALECTS: tuple[Callable[[APIRouter, RerankCalls], None], ...] = (
+    jina.add_routes,
+    cohere.add_routes,
+    vllm.add_routes,
+)
 
 __all__ = ["ERROR_RESPONSES", "ImageReader", "build_rerank_router"]
 
@@ -46,35 +46,6 @@ def build_rerank_router(
     router = APIRouter(tags=["rerank"], dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
     calls = RerankCalls(get_engine, read_image, resolve_documents)
 
-    async def rerank(body: RerankRequest, response: Response) -> RerankResponse:
-        engine = calls.engine()
-        if empty_query(body.query):
-            raise HTTPException(422, "query: the query text is empty")
-        items = [("query", body.query), *((f"documents[{i}]", d) for i, d in enumerate(body.documents))]
-        query, *documents = await calls.inputs(items, to_item)
-        documents = await calls.documents(documents, "documents")
-        pairs = [(query, d) for d in documents]
-        scored = await calls.score(engine, pairs, "documents", body.doc_token_cap())
-        response.headers[CACHE_HITS_HEADER] = str(scored.cache_hits)
-        return response_from_scores(
-            body.model or scored.model,
-            body.documents,
-            scored,
-            top_n=body.top_n,
-            return_documents=body.return_documents,
-        )
-
-    # vLLM serves the same contract at /rerank (where LiteLLM's hosted_vllm provider posts).
-    for path, listed in (("/v1/rerank", True), ("/rerank", False)):
-        router.add_api_route(
-            path,
-            rerank,
-            methods=["POST"],
-            response_model=RerankResponse,
-            response_model_exclude_none=True,
-            summary="Jina-compatible rerank: score documents (text or images) against a query",
-            include_in_schema=listed,
-        )
-    add_cohere_routes(router, calls)
-    add_vllm_routes(router, calls)
+    for add_routes in DIALECTS:
+        add_routes(router, calls)
     return router

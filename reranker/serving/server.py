@@ -15,7 +15,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field, field_validator
 
+from reranker.serving.body_limit import BodyLimitMiddleware
 from reranker.serving.engine import EngineLimits, RerankEngine
 from reranker.serving.http_errors import format_validation
 from reranker.serving.metrics import EngineCollector
@@ -44,7 +45,15 @@ class RerankServerSettings(BaseModel):
     dtype: str = "auto"
     api_key: str | None = Field(default=None, description="require `Authorization: Bearer <key>` when set")
     max_queue: int = Field(default=64, ge=1, description="requests waiting before new ones get 503")
-    max_batch_pairs: int = Field(default=64, ge=1, description="pairs of concurrent requests scored together")
+    max_batch_requests: int = Field(
+        default=8, ge=1, description="concurrent requests scored together (the engine gathers them)"
+    )
+    max_batch_tokens: int | None = Field(
+        default=None,
+        ge=64,
+        description="padded tokens (text + visual) per model batch, when the server loads the model "
+        "(default: 32768 on a GPU, 8192 on a CPU)",
+    )
     batch_window_ms: float = Field(default=5.0, ge=0, description="how long to gather a batch")
     request_timeout_s: float = Field(default=120.0, gt=0, description="deadline of one request (504 after)")
     max_body_mb: float = Field(default=64.0, gt=0, description="largest request body accepted")
@@ -64,7 +73,7 @@ class RerankServerSettings(BaseModel):
     def engine_limits(self) -> EngineLimits:
         return EngineLimits(
             max_queue=self.max_queue,
-            max_batch_pairs=self.max_batch_pairs,
+            max_batch_requests=self.max_batch_requests,
             window_ms=self.batch_window_ms,
             deadline_s=self.request_timeout_s,
         )
@@ -75,7 +84,11 @@ def _load_scorer(settings: RerankServerSettings) -> Scorer:
 
     assert settings.model_path
     return load_local(
-        settings.model_path, device=settings.device, dtype=settings.dtype, allow_urls=settings.allow_urls
+        settings.model_path,
+        device=settings.device,
+        dtype=settings.dtype,
+        allow_urls=settings.allow_urls,
+        max_batch_tokens=settings.max_batch_tokens,
     )
 
 
@@ -123,13 +136,8 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), settings.api_key):
             raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        # Refuse oversized bodies from their declared length, before reading them into memory.
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > settings.max_body_mb * (1 << 20):
-            return JSONResponse({"detail": f"request body over {settings.max_body_mb:g} MB"}, status_code=413)
-        return await call_next(request)
+    body_limit = int(settings.max_body_mb * (1 << 20))
+    app.add_middleware(BodyLimitMiddleware, limit_for=lambda _path: body_limit)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:

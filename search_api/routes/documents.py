@@ -64,7 +64,8 @@ def document_pages(
                 thumbnail_url=f"/v1/pages/{pid}/thumbnail", image_url=f"/v1/pages/{pid}/image",
             )
         )  # fmt: skip
-    return DocumentPagesResponse(doc_id=doc_id, pages=pages)
+    url = f"/v1/documents/{doc_id}/file" if services(request).originals.available(info) else None
+    return DocumentPagesResponse(doc_id=doc_id, pages=pages, document_url=url)
 
 
 @router.get(
@@ -167,7 +168,8 @@ async def upload_documents(
         except BaseException:
             svc.jobs.release()
             raise
-        job = svc.jobs.submit(saved, collection.strip() or "default", acl, caller)
+        # off the event loop: the job's first record is a write to the store
+        job = await run_in_threadpool(svc.jobs.submit, saved, collection.strip() or "default", acl, caller)
     return JobAccepted(job_id=job.job_id, status_url=f"/v1/jobs/{job.job_id}")
 
 

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from docstore.page_highlights import NO_QUERY, page_highlights
 from search_api.auth import Caller, get_caller
-from search_api.models import ErrorResponse
+from search_api.models import ErrorResponse, PageView, page_fields
 from search_api.routes.deps import services
 
 router = APIRouter(tags=["pages"])
@@ -54,3 +55,24 @@ async def page_image(request: Request, page_id: str, caller: Caller = Depends(ge
 )
 async def page_thumbnail(request: Request, page_id: str, caller: Caller = Depends(get_caller)) -> Response:
     return await _image(request, page_id, "thumbnail", caller)
+
+
+@router.get(
+    "/v1/pages/{page_id}",
+    response_model=PageView,
+    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+    summary="A page, and where the words of a query are on its image",
+)
+def page_view(
+    request: Request,
+    page_id: str,
+    q: str | None = Query(default=None, max_length=4096, description="the query whose words to mark"),
+    caller: Caller = Depends(get_caller),
+) -> PageView:
+    # Read as hits are (no pictures), with the caller's groups: a hidden page is a missing one.
+    pages = services(request).store.get_pages([page_id], groups=caller.acl_groups())
+    if not pages:
+        raise HTTPException(status_code=404, detail=f"no page {page_id!r}")
+    page = pages[0]
+    found = page_highlights(page, q) if q and q.strip() else NO_QUERY
+    return PageView(**page_fields(page, found))

@@ -23,9 +23,11 @@ def _prepare(request: Request, body: SearchBody, image: str | bytes | None, call
     text = (body.query or "").strip()
     note = None
     image_bytes = None
+    from_image = False
     if image is not None:
         image_bytes, img = load_request_image(image, image_limits(services(request).settings))
         if not text:
+            from_image = True
             ocr = ocr_text(img)
             if ocr is None:
                 note = "the query image could not be read as text (OCR is unavailable), so the first stage found nothing"
@@ -49,6 +51,7 @@ def _prepare(request: Request, body: SearchBody, image: str | bytes | None, call
         ),
         rerank=body.rerank,
         note=note,
+        text_from_image=from_image,
     )
 
 

@@ -86,13 +86,15 @@ def test_opening_a_hit_shows_the_page_with_its_document(
     number = int(current.get_attribute("data-page") or "0")
     assert number >= 1
     link = page.locator("#viewer-pdf")
-    assert re.search(rf"^/v1/documents/[^/]+/file#page={number}$", link.get_attribute("href") or "")
+    # The original at that page, with the words for PDF viewers that search (pdf.js).
+    href = link.get_attribute("href") or ""
+    assert re.search(rf"^/v1/documents/[^/]+/file#page={number}&search=printed$", href)
 
     # Another page from the strip: image, marker and link follow.
     other = 4 if number != 4 else 1
     page.locator(f"#viewer-strip [data-page='{other}']").click()
     assert page.locator("#viewer-strip [aria-current='page']").get_attribute("data-page") == str(other)
-    assert (link.get_attribute("href") or "").endswith(f"#page={other}")
+    assert (link.get_attribute("href") or "").endswith(f"#page={other}&search=printed")
     assert f"page {other}" in (page.locator("#viewer-image").get_attribute("alt") or "")
     page.wait_for_function(
         "(() => { const i = document.querySelector('#viewer-image');"

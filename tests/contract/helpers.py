@@ -32,6 +32,7 @@ def page(
     vector: list[float] | None = None,
     image: bytes | None = None,
     thumbnail: bytes | None = None,
+    word_boxes: bytes | None = None,
     page_count: int = 1,
 ) -> Page:
     return Page(
@@ -49,6 +50,7 @@ def page(
         acl=list(acl),
         image=image,
         thumbnail=thumbnail,
+        word_boxes=word_boxes,
     )
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from docstore.protocol import Store
-from docstore.schema import FileFailure, Filters
-from tests.contract.helpers import DIM, add, doc_info, page
+from docstore.schema import FileFailure, Filters, SearchRequest
+from docstore.word_boxes import WordBox, decode_word_boxes, encode_word_boxes
+from tests.contract.helpers import DIM, MODES, add, doc_info, page, unit
 
 
 def test_upsert_get_and_replace_without_duplicates(store: Store) -> None:
@@ -180,3 +181,33 @@ def test_failures_are_remembered_replaced_and_cleared(store: Store) -> None:
     store.clear_failure("d")
     store.clear_failure("d")  # nothing to clear: no error
     assert store.get_failure("d") is None
+
+
+def test_word_boxes_are_read_with_the_page_never_with_hits(store: Store) -> None:
+    boxes = encode_word_boxes([WordBox(0, 5, 0.1, 0.2, 0.3, 0.25), WordBox(6, 12, 0.32, 0.2, 0.5, 0.25)])
+    add(
+        store,
+        [
+            page("w", 1, "solar panels", image=b"\x89PNG-w", thumbnail=b"JPEG-w", word_boxes=boxes),
+            page("t", 1, "solar notes"),  # indexed before word boxes were kept, or a text file
+            page("hid", 1, "solar secret", acl=["hr"], image=b"\x89PNG-h", word_boxes=boxes),
+        ],
+    )
+    assert [p.word_boxes for p in store.get_pages(["w:1", "t:1", "hid:1"])] == [boxes, None, boxes]
+    full = store.get_page("w:1")
+    assert full is not None and full.word_boxes == boxes and full.image == b"\x89PNG-w"
+    assert [full.text[b.start : b.end] for b in decode_word_boxes(boxes)] == ["solar", "panels"]
+    # the ACL keeps them with their page
+    assert [p.page_id for p in store.get_pages(["hid:1", "w:1"], groups=["eng"])] == ["w:1"]
+    assert store.get_pages(["hid:1"], groups=["hr"])[0].word_boxes == boxes
+    for mode in MODES:
+        hits = store.search(SearchRequest(query="solar", vector=unit(1.0), mode=mode))
+        assert {h.page.page_id for h in hits} == {"w:1", "t:1", "hid:1"}
+        assert all(h.page.word_boxes is None for h in hits)
+    # a page written again without them loses them; boxes need no picture beside them
+    add(
+        store,
+        [page("w", 1, "solar panels", image=b"\x89PNG-w"), page("b", 1, "bare words", word_boxes=boxes)],
+    )
+    assert [p.word_boxes for p in store.get_pages(["w:1", "b:1"])] == [None, boxes]
+    assert store.get_image("w:1") == b"\x89PNG-w" and store.get_image("b:1") is None

@@ -41,6 +41,8 @@ def test_groups_isolate_pages(api_server: StartServer, api_store_url: str, share
     hidden = sorted(by_collection["beta"])[0]
     hidden_doc = hidden.split(":")[0]
     with server.client(alpha_key) as client:
+        # the page and its highlight boxes are read with the caller's groups: no page, no boxes
+        assert client.get(f"/v1/pages/{hidden}", params={"q": "text"}).status_code == 404
         assert client.get(f"/v1/pages/{hidden}/image").status_code == 404
         assert client.get(f"/v1/pages/{hidden}/thumbnail").status_code == 404
         assert client.get(f"/v1/documents/{hidden_doc}/pages").status_code == 404
@@ -56,6 +58,14 @@ def test_groups_isolate_pages(api_server: StartServer, api_store_url: str, share
     with server.client(beta_key) as client:
         image = client.get(f"/v1/pages/{hidden}/image")
         assert image.status_code == 200 and image.headers["content-type"].startswith("image/")
+        page = client.get(f"/v1/pages/{hidden}", params={"q": "text better"})
+        assert page.status_code == 200 and page.json()["page_id"] == hidden
+    # Every hit's boxes come from a page its caller may read: the same boxes for the admin and
+    # for the group that holds the page; hits of pages with the query's words have some.
+    admin_boxes = {h["page_id"]: h["highlights"] for h in everything["hits"]}
+    assert any(admin_boxes[pid] for pid in by_collection["beta"])
+    assert all(h["highlights"] == admin_boxes[h["page_id"]] for h in beta["hits"])
+    assert page.json()["highlights"] == admin_boxes[hidden]
     with server.client(admin_key) as client:
         assert client.get(f"/v1/pages/{hidden}/thumbnail").status_code == 200
 

@@ -50,6 +50,7 @@ def test_upload_index_search_delete(api_server: StartServer, api_store_url: str,
         assert original.status_code == 200 and original.content == pdf
         pages = client.get(f"/v1/documents/{doc_id}/pages").json()
         assert [p["page_number"] for p in pages["pages"]] == [1]
+        assert pages["document_url"] == f"/v1/documents/{doc_id}/file"
         assert client.get(pages["pages"][0]["thumbnail_url"]).status_code == 200
         listed = {
             d["doc_id"]: d

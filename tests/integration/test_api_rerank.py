@@ -123,7 +123,7 @@ def test_haystack_jina_ranker_works_against_folio_serve(
 
 def test_one_document_limit_on_both_servers(api_server: StartServer, tmp_path: Path) -> None:
     """`folio serve` and `folio rerank-server` mount the same router: the same limit, the same 422."""
-    from reranker.jina_schema import MAX_DOCUMENTS
+    from reranker.dialects.jina import MAX_DOCUMENTS
     from reranker.serving.server import RerankServerSettings, create_rerank_app
     from tests.integration.rerank_http import serve_app
     from tests.unit.reranker.serving.fake_scorer import FakeScorer

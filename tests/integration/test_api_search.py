@@ -8,6 +8,7 @@ import base64
 import io
 from pathlib import Path
 
+import pymupdf
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -64,8 +65,15 @@ def test_hits_follow_reranker_scores(
     assert all(h["score"] == h["rerank_score"] for h in hits)
     expected = _direct_scores(tiny_m0_dir, api_store_url, "text", hits)
     assert expected == pytest.approx(scores, abs=1e-4)
-    assert set(body["timings_ms"]) == {"first_stage", "image_loading", "rerank", "total"}
-    assert body["timings_ms"]["total"] >= body["timings_ms"]["rerank"] > 0
+    timings = body["timings_ms"]
+    assert set(timings) == {
+        "first_stage", "image_loading", "rerank", "rerank_queue", "rerank_inference", "highlights", "total"
+    }  # fmt: skip
+    assert timings["total"] >= timings["rerank"] > 0
+    # The engine's queue and model time are parts of the rerank call the search waited for (each
+    # rounded to a microsecond, hence the margin).
+    assert timings["rerank_inference"] > 0 and timings["rerank_queue"] >= 0
+    assert timings["rerank_queue"] + timings["rerank_inference"] <= timings["rerank"] + 0.01
     hit = hits[0]
     assert hit["image_url"] == f"/v1/pages/{hit['page_id']}/image"
     assert hit["document_url"] == f"/v1/documents/{hit['doc_id']}/file"
@@ -133,3 +141,66 @@ def test_image_query_uses_ocr_text_and_image_reranking(
     # No readable text: an empty first stage, said plainly.
     assert empty.status_code == 200
     assert empty.json()["hits"] == [] and "no readable text" in empty.json()["rerank_reason"]
+
+
+# Where the test PDF draws its one rare word (points on a US Letter page, baseline of the word).
+PAGE_W, PAGE_H = 612, 792
+WORD, WORD_X, WORD_Y, WORD_SIZE = "zeppelin", 300.0, 500.0, 14.0
+
+
+def _drawn_pdf(path: Path) -> Path:
+    """Page 1 holds WORD at a known place among other words; page 2 does not hold it."""
+    doc = pymupdf.open()
+    first = doc.new_page(width=PAGE_W, height=PAGE_H)
+    first.insert_text((72, 100), "Balloons and airships over the bay", fontname="helv", fontsize=16)
+    first.insert_text((72, WORD_Y), "A rare sight:", fontname="helv", fontsize=WORD_SIZE)
+    first.insert_text((WORD_X, WORD_Y), WORD, fontname="helv", fontsize=WORD_SIZE)
+    second = doc.new_page(width=PAGE_W, height=PAGE_H)
+    second.insert_text((72, 100), "Gliders ride the thermals of the valley", fontname="helv", fontsize=16)
+    doc.save(path)
+    doc.close()
+    return path
+
+
+def test_highlights_mark_the_drawn_word(api_server: StartServer, api_store_url: str, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Sightings\n\nA zeppelin crossed the bay.\n")
+    assert index_files(api_store_url, [_drawn_pdf(tmp_path / "airships.pdf"), notes]) == 3
+    server = api_server(api_store_url, anonymous=True)
+    with server.client() as client:
+        # the plural: the page holds the word's stem only, which BM25 and the boxes both match
+        bm25 = client.post("/v1/search", json={"query": "zeppelins", "mode": "bm25"}).json()
+        knn = client.post("/v1/search", json={"query": WORD, "mode": "knn", "top_n": 10}).json()
+        hit = next(h for h in bm25["hits"] if h["kind"] == "pdf")
+        page = client.get(f"/v1/pages/{hit['page_id']}", params={"q": "zeppelins"})
+        bare = client.get(f"/v1/pages/{hit['page_id']}").json()
+        missing = client.get("/v1/pages/nothing:1", params={"q": WORD})
+        png = "data:image/png;base64," + base64.b64encode(_text_png(WORD)).decode()
+        by_image = client.post("/v1/search", json={"image": png, "mode": "bm25"}).json()
+    assert hit["page_number"] == 1 and hit["highlights_note"] is None
+    (box,) = hit["highlights"]
+    # x: where the word was drawn and as wide as the font sets it; y: its letters above the baseline
+    width = pymupdf.get_text_length(WORD, fontname="helv", fontsize=WORD_SIZE)
+    assert box["x0"] == pytest.approx(WORD_X / PAGE_W, abs=0.004)
+    assert box["x1"] == pytest.approx((WORD_X + width) / PAGE_W, abs=0.004)
+    baseline = WORD_Y / PAGE_H
+    assert baseline - 1.3 * WORD_SIZE / PAGE_H < box["y0"] < baseline - 0.6 * WORD_SIZE / PAGE_H
+    assert baseline - 0.002 < box["y1"] < baseline + 0.4 * WORD_SIZE / PAGE_H
+    assert all(round(v, 4) == v for v in box.values())
+    assert "highlights" in bm25["timings_ms"]
+    text_hit = next(h for h in bm25["hits"] if h["kind"] == "text")
+    assert text_hit["highlights"] is None and "text document" in text_hit["highlights_note"]
+    # the page route gives the same boxes for the same query, and none without one
+    assert page.status_code == 200, page.text
+    assert page.json()["highlights"] == hit["highlights"] and page.json()["page_id"] == hit["page_id"]
+    assert bare["highlights"] is None and bare["highlights_note"] == "no query was given"
+    assert missing.status_code == 404
+    # a kNN hit on a page without the word: an empty list, and why
+    other = next(h for h in knn["hits"] if h["kind"] == "pdf" and h["page_number"] == 2)
+    assert other["highlights"] == [] and "no word of the query" in other["highlights_note"]
+    # an image query has no typed words (its OCR text found the hits)
+    if by_image["hits"]:
+        assert all(h["highlights"] is None for h in by_image["hits"])
+        assert all("image query" in h["highlights_note"] for h in by_image["hits"])
+    else:
+        assert "OCR is unavailable" in (by_image["rerank_reason"] or "")

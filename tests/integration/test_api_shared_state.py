@@ -1,48 +1,61 @@
-"""What API replicas share through an OpenSearch store, on the real node, with each part opened
-twice as two replicas would: keys (hashed, revocable), job status with replica heartbeats, and
-uploaded originals in chunks."""
+"""What API servers share through their store (`Store.shared_state()`), with each part opened twice
+as two replicas would, on each backend: keys (hashed, revocable), job status with replica
+heartbeats, and on OpenSearch uploaded originals in chunks."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from docstore.opensearch.originals import CHUNK_BYTES, IndexOriginals
 from docstore.opensearch.store import OpenSearchStore
+from docstore.originals import Originals
+from docstore.protocol import Store
 from docstore.schema import DocumentInfo
+from docstore.store import open_store
 from search_api.jobs_in_store import StoreJobs
-from search_api.keys_in_store import StoreKeys
+from search_api.keys import KeyStore
 from search_api.models import JobFile, JobStatus
-from search_api.originals import CHUNK_BYTES, StoreOriginals
-from tests.fixtures.stores import _delete_indices
-
-pytestmark = pytest.mark.opensearch
+from tests.fixtures.stores import BACKENDS, _delete_indices
 
 
-@pytest.fixture
-def store_url(opensearch_url: str, opensearch_index_prefix: str) -> Iterator[str]:
-    yield f"{opensearch_url}?prefix={opensearch_index_prefix}"
-    _delete_indices(opensearch_url, opensearch_index_prefix)
-
-
-@pytest.fixture
-def two_stores(store_url: str) -> Iterator[tuple[OpenSearchStore, OpenSearchStore]]:
-    first, second = OpenSearchStore(store_url), OpenSearchStore(store_url)
+@pytest.fixture(params=BACKENDS)
+def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """Two servers' handles on one store."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/shared.db"
+    else:
+        opensearch_url: str = request.getfixturevalue("opensearch_url")
+        prefix: str = request.getfixturevalue("opensearch_index_prefix")
+        url = f"{opensearch_url}?prefix={prefix}"
+    first, second = open_store(url), open_store(url)
     yield first, second
     first.close()
     second.close()
+    if request.param != "sqlite":
+        _delete_indices(opensearch_url, prefix)
 
 
-def test_keys_are_shared_hashed_and_revoked_for_every_replica(
-    two_stores: tuple[OpenSearchStore, OpenSearchStore],
-) -> None:
-    one, other = StoreKeys(two_stores[0], cache_s=0), StoreKeys(two_stores[1], cache_s=0)
-    cached = StoreKeys(two_stores[1], cache_s=300)
+def _stored_keys(store: Store) -> str:
+    """Everything the store holds of its keys, as text."""
+    if isinstance(store, OpenSearchStore):
+        raw = store.client.search(index=f"{store.prefix}-keys", body={"size": 10})
+        return json.dumps(raw["hits"]["hits"])
+    with sqlite3.connect(store.shared_state().keys.where) as db:
+        return json.dumps(db.execute("SELECT * FROM api_keys").fetchall())
+
+
+def test_keys_are_shared_hashed_and_revoked_for_every_replica(two_stores: tuple[Store, Store]) -> None:
+    one = KeyStore(two_stores[0].shared_state().keys, cache_s=0)
+    other = KeyStore(two_stores[1].shared_state().keys, cache_s=0)
+    cached = KeyStore(two_stores[1].shared_state().keys, cache_s=300)
     key, record = one.create(["a", "b"], name="team")
     admin_key, _ = one.create([], admin=True)
     found = other.verify(key)
@@ -53,8 +66,7 @@ def test_keys_are_shared_hashed_and_revoked_for_every_replica(
         other.verify(key + "x") is None and other.verify("folio_nope_x") is None and other.verify("x") is None
     )
 
-    raw = two_stores[0].client.search(index=f"{two_stores[0].prefix}-keys", body={"size": 10})
-    stored = json.dumps(raw["hits"]["hits"])
+    stored = _stored_keys(two_stores[0])
     assert (
         key not in stored and admin_key not in stored and hashlib.sha256(key.encode()).hexdigest() in stored
     )
@@ -62,9 +74,13 @@ def test_keys_are_shared_hashed_and_revoked_for_every_replica(
     assert [r.key_id for r in other.list()][0] == record.key_id
     assert other.revoke(record.key_id) and not one.revoke(record.key_id) and not one.revoke("missing")
     assert one.verify(key) is None  # no cache: at once
-    assert cached.verify(key) is not None  # within its cache time it still trusts the key
+    # Keys read over the network are trusted for their cache time; a keys file is read every time.
+    remote = two_stores[1].shared_state().keys.remote
+    assert (cached.verify(key) is not None) == remote
     assert record.key_id not in [r.key_id for r in one.list()]
     assert record.key_id in [r.key_id for r in one.list(include_revoked=True)]
+    for keys in (one, other, cached):
+        keys.close()
 
 
 def _running_job() -> JobStatus:
@@ -85,10 +101,9 @@ def _wait_state(jobs: StoreJobs, job_id: str, state: str, limit: float) -> JobSt
         time.sleep(0.2)
 
 
-def test_a_job_whose_replica_stops_beating_is_failed_by_the_others(
-    two_stores: tuple[OpenSearchStore, OpenSearchStore],
-) -> None:
-    owner, reader = StoreJobs(two_stores[0], timeout_s=2), StoreJobs(two_stores[1], timeout_s=2)
+def test_a_job_whose_replica_stops_beating_is_failed_by_the_others(two_stores: tuple[Store, Store]) -> None:
+    owner = StoreJobs(two_stores[0].shared_state(), timeout_s=2)
+    reader = StoreJobs(two_stores[1].shared_state(), timeout_s=2)
     job = _running_job()
     owner.save(job)
     seen = reader.get(job.job_id)
@@ -107,15 +122,14 @@ def test_a_job_whose_replica_stops_beating_is_failed_by_the_others(
     assert failed.state == "failed" and "replica running it stopped" in (failed.error or "")
     assert [f.state for f in failed.files] == ["failed", "failed"]
     # recorded so: a replica that never asked before reads it failed straight from the store
-    fresh = StoreJobs(two_stores[0], timeout_s=300)
+    fresh = StoreJobs(two_stores[0].shared_state(), timeout_s=300)
     assert fresh.get(job.job_id).state == "failed"  # type: ignore[union-attr]
     reader.close()
 
 
-def test_a_replica_that_shuts_down_fails_its_unfinished_jobs_at_once(
-    two_stores: tuple[OpenSearchStore, OpenSearchStore],
-) -> None:
-    owner, reader = StoreJobs(two_stores[0], timeout_s=300), StoreJobs(two_stores[1], timeout_s=300)
+def test_a_replica_that_shuts_down_fails_its_unfinished_jobs_at_once(two_stores: tuple[Store, Store]) -> None:
+    owner = StoreJobs(two_stores[0].shared_state(), timeout_s=300)
+    reader = StoreJobs(two_stores[1].shared_state(), timeout_s=300)
     running, done = _running_job(), _running_job()
     owner.save(running)
     done.state = "done"
@@ -137,7 +151,7 @@ def _document(doc_id: str, path: Path) -> DocumentInfo:
     )  # fmt: skip
 
 
-def _read(originals: StoreOriginals, info: DocumentInfo) -> bytes:
+def _read(originals: Originals, info: DocumentInfo) -> bytes:
     original = originals.open(info)
     assert original is not None and original.chunks is not None and original.path is None
     data = b"".join(original.chunks)
@@ -145,18 +159,34 @@ def _read(originals: StoreOriginals, info: DocumentInfo) -> bytes:
     return data
 
 
+@pytest.fixture
+def opensearch_stores(
+    opensearch_url: str, opensearch_index_prefix: str
+) -> Iterator[tuple[OpenSearchStore, ...]]:
+    url = f"{opensearch_url}?prefix={opensearch_index_prefix}"
+    first, second = OpenSearchStore(url), OpenSearchStore(url)
+    yield first, second
+    first.close()
+    second.close()
+    _delete_indices(opensearch_url, opensearch_index_prefix)
+
+
+@pytest.mark.opensearch
 def test_originals_are_kept_in_chunks_replaced_and_deleted_with_their_document(
-    two_stores: tuple[OpenSearchStore, OpenSearchStore], tmp_path: Path
+    opensearch_stores: tuple[OpenSearchStore, ...], tmp_path: Path
 ) -> None:
-    writer, reader = StoreOriginals(two_stores[0]), StoreOriginals(two_stores[1])
+    two_stores = opensearch_stores
+    writer, reader = two_stores[0].shared_state().originals, two_stores[1].shared_state().originals
+    assert isinstance(writer, IndexOriginals)
     path = tmp_path / "big.pdf"
     first = os.urandom(2 * CHUNK_BYTES + 12345)
     path.write_bytes(first)
     info = _document("doc-1", path)
     assert writer.keep(info, path)
     path.unlink()  # the uploading replica's copy is gone; the store serves it
-    assert _read(reader, info) == first
+    assert _read(reader, info) == first and reader.available(info)
     assert reader.open(info.model_copy(update={"content_hash": "other"})) is None  # not this version
+    assert not reader.available(info.model_copy(update={"content_hash": "other"}))
 
     second = b"%PDF-1.4 a shorter second version"
     path.write_bytes(second)
@@ -173,6 +203,6 @@ def test_originals_are_kept_in_chunks_replaced_and_deleted_with_their_document(
     assert writer.keep(_document("doc-2", empty), empty) and _read(reader, _document("doc-2", empty)) == b""
 
     two_stores[0].delete_document("doc-1")
-    assert reader.open(info2) is None
+    assert reader.open(info2) is None and not reader.available(info2)
     two_stores[0].refresh()
     assert two_stores[0].client.count(index=index)["count"] == 2  # doc-2's record and chunk remain

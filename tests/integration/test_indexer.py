@@ -17,6 +17,7 @@ from PIL import Image
 
 from docstore.protocol import Store
 from docstore.schema import DocumentInfo, Page, SearchMode, SearchRequest, page_id
+from docstore.word_boxes import decode_word_boxes
 from indexer.ocr import find_ocr
 from indexer.pipeline import Indexer
 from indexer.render import MAX_PIXELS
@@ -126,6 +127,11 @@ def test_geotopo_is_indexed_in_full(corpus: tuple[Store, IndexSummary], shared_p
     image = Image.open(io.BytesIO(page.image))
     assert image.width * image.height <= MAX_PIXELS
     assert 128 < Image.open(io.BytesIO(page.thumbnail)).width <= 256
+    assert page.word_boxes is not None and store.get_pages([page.page_id])[0].word_boxes == page.word_boxes
+    boxes = decode_word_boxes(page.word_boxes)  # the words of the text layer, on the image
+    words = [page.text[b.start : b.end] for b in boxes]
+    assert len(boxes) > 100 and "Topologie" in words and all(w and not w.isspace() for w in words)
+    assert all(0 <= b.x0 <= b.x1 <= 1 and 0 <= b.y0 <= b.y1 <= 1 for b in boxes)
 
 
 def test_scans_are_ocrd(corpus: tuple[Store, IndexSummary], shared_pdfs: Path) -> None:
@@ -136,6 +142,8 @@ def test_scans_are_ocrd(corpus: tuple[Store, IndexSummary], shared_pdfs: Path) -
     doc_id = make_doc_id("default", (shared_pdfs / "encrypted_doc_no_id.pdf").resolve())
     page = store.get_page(page_id(doc_id, 2))
     assert page is not None and page.ocr and "WO 2003/036426" in page.text
+    assert page.word_boxes is not None  # Tesseract's word boxes, from the same OCR
+    assert "036426" in "".join(page.text[b.start : b.end] for b in decode_word_boxes(page.word_boxes))
 
 
 def test_reindexing_writes_nothing(corpus: tuple[Store, IndexSummary], shared_pdfs: Path) -> None:
@@ -211,7 +219,7 @@ def test_text_files_acl_and_collection(fresh: Store) -> None:
     assert summary.files_indexed == 1 and summary.pages_indexed == 1
     doc_id = make_doc_id("notes", (REPO / "samples" / "indexing-notes.md").resolve())
     page = fresh.get_page(page_id(doc_id, 1))
-    assert page is not None and page.kind == "text" and page.image is None
+    assert page is not None and page.kind == "text" and page.image is None and page.word_boxes is None
     assert page.collection == "notes" and page.acl == ["staff"]
     assert page.title == "Folio quick notes: indexing and reranking"
     assert fresh.get_page(page_id(doc_id, 1), groups=["other"]) is None
@@ -262,6 +270,7 @@ class _CountingEmbedder:
 
         self.inner = get_embedder("hash")
         self.name, self.dim, self.calls = self.inner.name, self.inner.dim, 0
+        self.runs_in_workers = self.inner.runs_in_workers
 
     def encode(self, texts: list[str]) -> Any:
         self.calls += 1

@@ -1,14 +1,16 @@
 """The rerank dialects people already use, against a rerank server on the tiny m0 checkpoint over real
 HTTP: Cohere v2 and v1 through their real clients (Cohere's SDK, LiteLLM, LangChain), vLLM's score
 and rerank shapes as vLLM's documentation sends them, `/v1/models`; one test through `folio serve`.
-Every dialect gives the Jina path's scores for the same pairs, with and without truncation. The
-clients may reach this machine only: any other address fails the test."""
+Every dialect gives the Jina path's scores for the same pairs, with and without truncation, and
+the engine's queue and inference time in TEI's headers. The clients may reach this machine only:
+any other address fails the test."""
 
 from __future__ import annotations
 
 import base64
 import importlib.metadata
 import io
+import math
 import socket
 import subprocess
 import sys
@@ -228,6 +230,29 @@ def test_vllm_rerank_with_content_documents(url: str) -> None:
         )
 
 
+def _timings(response: httpx.Response) -> tuple[float, float]:
+    """The engine's queue and inference milliseconds of a scored answer, as TEI's headers carry them."""
+    assert response.status_code == 200, response.text
+    queue, inference = float(response.headers["x-queue-time"]), float(response.headers["x-inference-time"])
+    assert math.isfinite(queue) and math.isfinite(inference)
+    return queue, inference
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/rerank", {"query": QUERY, "documents": DOCS}),
+        ("/rerank", {"query": QUERY, "documents": [{"content": [{"type": "text", "text": DOCS[0]}]}]}),
+        ("/v2/rerank", {"model": MODEL, "query": QUERY, "documents": DOCS}),
+        ("/score", {"text_1": QUERY, "text_2": DOCS}),
+        ("/v1/score", {"text_1": [QUERY, QUERY], "text_2": DOCS[:2]}),
+    ],
+)
+def test_every_dialect_answers_queue_and_inference_time(url: str, path: str, body: Any) -> None:
+    queue, inference = _timings(_post(url, path, body))
+    assert queue >= 0 and inference > 0  # the model ran for this call; it may not have waited
+
+
 def test_long_documents_are_cut_never_refused_and_usage_counts_the_cut(url: str, model: Any) -> None:
     """Every dialect's cap cuts a text document to its first CAP tokens: the score is the cut
     text's, the usage counts the tokens scored, and all dialects agree."""
@@ -299,7 +324,8 @@ def test_dialects_on_folio_serve(
         model=MODEL, query=QUERY, documents=DOCS
     )
     assert {x.index: x.relevance_score for x in v2.results} == pytest.approx(expected, abs=1e-5)
-    assert score.status_code == 200 and score.json()["data"][0]["score"] == pytest.approx(
+    assert _timings(score)[1] > 0  # the same timing headers on this server
+    assert score.json()["data"][0]["score"] == pytest.approx(
         page[0]["relevance_score"], abs=1e-5
     )
     assert models["data"][0]["id"] == Path(tiny_m0_dir).name

@@ -24,8 +24,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from reranker.backends import make_backend
 from reranker.backends.pool import RemotePool
 from reranker.backends.remote import RemoteBackend
+from reranker.dialects.jina import CACHE_HITS_HEADER
 from reranker.errors import BackendFailed
-from reranker.jina_schema import CACHE_HITS_HEADER
 from reranker.rendezvous import candidate_key, split
 from reranker.serving.engine import EngineLimits, RerankEngine
 from reranker.serving.metrics import EngineCollector

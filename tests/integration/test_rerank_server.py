@@ -49,7 +49,7 @@ def model(tiny_m0_dir: Path) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def server(model: Any) -> Iterator[tuple[str, Any]]:
-    app = create_rerank_app(RerankServerSettings(max_queue=32, max_batch_pairs=256, batch_window_ms=0), scorer=model)
+    app = create_rerank_app(RerankServerSettings(max_queue=32, max_batch_requests=32, batch_window_ms=0), scorer=model)
     with serve_app(app) as url:
         yield url, app
 
@@ -153,8 +153,8 @@ def test_concurrent_requests_share_a_batch_and_keep_their_scores(server, model) 
     url, _ = server
     bodies = [{"query": f"query {i}", "documents": DOCS + [{"image": RED_B64}]} for i in range(6)]
     sequential = [_post(url, b).json()["results"] for b in bodies]
-    # A long window that closes as soon as all six requests' pairs are queued: one model batch.
-    settings = RerankServerSettings(batch_window_ms=60_000, max_batch_pairs=6 * 4)
+    # A long window that closes as soon as all six requests are queued: one scorer call.
+    settings = RerankServerSettings(batch_window_ms=60_000, max_batch_requests=6)
     app = create_rerank_app(settings, scorer=model)
     with serve_app(app) as batched_url:
         with ThreadPoolExecutor(6) as pool:
@@ -190,7 +190,7 @@ def test_oversized_body_is_refused(model) -> None:
     app = create_rerank_app(RerankServerSettings(max_body_mb=0.01), scorer=model)
     with serve_app(app) as url:
         r = _post(url, {"query": "q", "documents": ["x" * 20_000]})
-    assert r.status_code == 413 and "MB" in r.json()["detail"]
+    assert r.status_code == 413 and "MiB" in r.json()["detail"]
 
 
 def test_api_key_is_required_when_set(model) -> None:

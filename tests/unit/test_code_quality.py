@@ -1,12 +1,15 @@
 """ruff, mypy and the import rules are part of the suite, so a lint, type or layering error fails CI
 like a broken test. The import rules are import-linter contracts in pyproject.toml
-(ARCHITECTURE.md, "who owns what"); the cycle and torch checks below cover what they cannot say."""
+(docs/architecture.md, "Layers and their import contracts"); the cycle and torch checks below cover
+what they cannot say."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from collections.abc import Iterable, Mapping
 
 import grimp
@@ -43,6 +46,33 @@ def test_import_linter_contracts_are_kept() -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_architecture_document_names_every_import_contract() -> None:
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    text = (REPO / "docs" / "architecture.md").read_text()
+    missing = [c["id"] for c in contracts if f"`{c['id']}`" not in text]
+    assert contracts and not missing, f"docs/architecture.md does not describe the contracts {missing}"
+
+
+# Pointers out of the checkout: only to the shared data (test corpora, IR collections), never to
+# documents, which live in the repository (docs/).
+_OUTSIDE = re.compile(r"ARCHITECTURE\.md|(?:\.\./|/work/)shared/(?!data/)")
+_SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+
+
+def test_documentation_pointers_stay_inside_the_repository() -> None:
+    found = []
+    for path in sorted(REPO.rglob("*")):
+        parts = set(path.relative_to(REPO).parts)
+        if parts & _SKIP_DIRS or any(p.endswith(".egg-info") for p in parts) or not path.is_file():
+            continue
+        if path.suffix not in (".py", ".md", ".toml", ".yml", ".yaml", ".sh", ".cfg", ".txt", ".js", ".html"):
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if _OUTSIDE.search(line):
+                found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not found, "pointers outside the repository:\n" + "\n".join(found)
 
 
 def strongly_connected_components(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:

@@ -20,15 +20,18 @@ function card(hit, index, onOpen) {
   const title = hitTitle(hit);
   const pages = hit.page_count > 1 ? `Page ${hit.page_number} of ${hit.page_count}` : `Page ${hit.page_number}`;
   const score = Number(hit.score).toFixed(3);
+  const marks = (hit.highlights || []).length;
+  const marked = marks ? `${marks} match${marks === 1 ? "" : "es"} marked on the page` : "";
   const button = h("button", {
     type: "button",
     class: "hit",
     "data-page-id": hit.page_id,
-    "aria-label": `${title}, ${pages}, score ${score}. Open page`,
+    "aria-label": `${title}, ${pages}, score ${score}${marked ? `, ${marked}` : ""}. Open page`,
     onclick: () => onOpen(hit, button),
   },
   h("span", { class: "thumb" },
-    lazyImage(hit.thumbnail_url, { alt: "", width: 180, height: 240 })),
+    lazyImage(hit.thumbnail_url, { alt: "", width: 180, height: 240 }),
+    marks ? h("span", { class: "thumb-marks", title: marked }, String(marks)) : null),
   h("span", { class: "hit-body" },
     h("span", { class: "hit-title", title }, title),
     h("span", { class: "hit-meta" },
@@ -63,7 +66,9 @@ export function renderResults(response, { append, onOpen, request }) {
     list.replaceChildren();
   }
   const start = list.children.length;
-  list.append(...response.hits.map((hit, i) => card(hit, start + i, onOpen)));
+  // The viewer is told the words searched for: other pages' marks and the PDF link need them.
+  const open = (hit, from) => onOpen(hit, from, (request && request.query) || "");
+  list.append(...response.hits.map((hit, i) => card(hit, start + i, open)));
   const shown = list.children.length;
   $("more").hidden = shown >= response.total || response.hits.length === 0;
   renderStatus(response, shown, request || {});

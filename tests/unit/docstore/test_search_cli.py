@@ -11,6 +11,7 @@ from docstore.embedders import get_embedder
 from docstore.embedders.binding import record_embedder
 from docstore.schema import MAX_TOP_K, Page, page_id
 from docstore.sqlite.store import SqliteStore
+from docstore.word_boxes import WordBox, encode_word_boxes
 from search_api.main import main
 
 TEXTS = {
@@ -65,8 +66,12 @@ def test_json_output_has_the_documented_fields(
         "page_id",
         "title",
         "collection",
+        "highlights",
+        "highlights_note",
     }
     assert first["source"] in ("/data/a.pdf", "/data/b.pdf") and first["page_number"] == 2
+    # these pages carry no word positions, and say so (test_page_highlights.py has pages that do)
+    assert first["highlights"] is None and "before word positions were kept" in first["highlights_note"]
     assert "<mark>" in first["snippet"].lower()
 
 
@@ -113,3 +118,16 @@ def test_knn_on_a_store_without_vectors_says_so(tmp_path: Path, capsys: pytest.C
     assert main(["search", "plain", "--json", "--store", url]) == 0  # hybrid falls back to bm25
     out = json.loads(capsys.readouterr().out)
     assert out["mode"] == "bm25" and out["hits"][0]["page_id"] == "d:1"
+
+
+def test_json_hits_carry_the_highlight_boxes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path}/boxes.db"
+    store = SqliteStore(url)
+    text = "Glaciers retreat"
+    boxes = [WordBox(0, 8, 0.1, 0.2, 0.3, 0.25), WordBox(9, 16, 0.32, 0.2, 0.5, 0.25)]
+    store.upsert_pages([Page(page_id=page_id("g", 1), doc_id="g", source="/g.pdf", content_hash="h", page_number=1,
+                             page_count=1, language="en", text=text, word_boxes=encode_word_boxes(boxes))])  # fmt: skip
+    store.close()
+    assert main(["search", "glacier", "--mode", "bm25", "--json", "--store", url]) == 0
+    (hit,) = json.loads(capsys.readouterr().out)["hits"]
+    assert hit["highlights"] == [{"x0": 0.1, "y0": 0.2, "x1": 0.3, "y1": 0.25}] and hit["highlights_note"] is None

@@ -1,5 +1,6 @@
-"""What only the SQLite backend promises: lazy construction, URL forms, thread safety, and
-that a second process's writes are seen (the kNN cache follows the store's generation)."""
+"""What only the SQLite backend promises: lazy construction, URL forms, thread safety, that a
+second process's writes are seen (the kNN cache follows the store's generation), and that stores
+written before a table or column existed are brought up to date on open."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from docstore.schema import Page, SearchMode, SearchRequest
 from docstore.sqlite.fts import exact_match, fts_text
 from docstore.sqlite.store import SqliteStore
 from docstore.store import open_store
+from docstore.word_boxes import WordBox, encode_word_boxes
 
 
 def _page(i: int, text: str = "shared words", vector: list[float] | None = None) -> Page:
@@ -121,4 +123,29 @@ def test_a_store_from_before_the_stemmed_table_is_filled_on_open(tmp_path: Path)
     hits = reopened.search(SearchRequest(query="panel", mode=SearchMode.bm25))
     assert [h.page.page_id for h in hits] == ["d:1"]  # found through its stem
     assert reopened.get_meta("stems") == "1"
+    reopened.close()
+
+
+def test_a_store_from_before_word_boxes_gets_their_column_on_open(tmp_path: Path) -> None:
+    import sqlite3 as sq
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    store = SqliteStore(url)
+    store.upsert_pages([_page(1, "solar panels").model_copy(update={"image": b"\x89PNG-1"})])
+    store.close()
+    conn = sq.connect(tmp_path / "old.db")  # the images table as it was before word boxes
+    conn.executescript(
+        "CREATE TABLE old_images (page_id TEXT PRIMARY KEY, image BLOB, thumbnail BLOB);"
+        " INSERT INTO old_images SELECT page_id, image, thumbnail FROM images;"
+        " DROP TABLE images; ALTER TABLE old_images RENAME TO images;"
+    )
+    conn.close()
+    reopened = SqliteStore(url)
+    old = reopened.get_page("d1:1")
+    assert old is not None and old.image == b"\x89PNG-1" and old.word_boxes is None
+    boxes = encode_word_boxes([WordBox(0, 5, 0.1, 0.1, 0.3, 0.15)])
+    reopened.upsert_pages([_page(2, "solar roofs").model_copy(update={"word_boxes": boxes})])
+    assert [p.word_boxes for p in reopened.get_pages(["d1:1", "d2:1"])] == [None, boxes]
+    hits = reopened.search(SearchRequest(query="solar", mode=SearchMode.bm25))
+    assert sorted(h.page.page_id for h in hits) == ["d1:1", "d2:1"]
     reopened.close()

@@ -12,6 +12,7 @@ from PIL import Image
 
 from docstore.candidates import choose_candidate
 from docstore.schema import Page
+from docstore.store import open_store
 from reranker.images import ImageLimits
 from search_api.query_image import image_limits, load_request_image
 from search_api.settings import Settings
@@ -58,6 +59,9 @@ def test_query_image_checks(tmp_path: Path) -> None:
         (b"", _limits(), 400, "empty"),
         (b"junk" * 10, _limits(), 400, "not a readable image"),
         (raw, _limits(max_bytes=10), 413, "over the limit"),
+        # Base64 over the limit is refused from its length, before it is decoded (so never found invalid).
+        ("A" * 4_000_000 + "@@", _limits(max_bytes=1 << 20), 413, "over the limit"),
+        ("data:image/png;base64," + "A" * 4_000_000 + "@@", _limits(max_bytes=1 << 20), 413, "over the limit"),
         (_png((200, 200)), _limits(), 413, "too large"),
         (str(tmp_path / "local.png"), _limits(), 400, "base64"),  # a path on the server is never read
         ("https://example.com/a.png", _limits(), 400, "disabled"),
@@ -88,7 +92,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
     monkeypatch.setenv("FOLIO_CANDIDATE_MODALITY", "auto")
     settings = Settings()
     assert settings.anonymous and settings.candidate_modality == "auto" and settings.reranker == "none"
-    assert settings.resolved_keys_file() == tmp_path / "x" / "keys.db"
+    assert open_store(settings.store).shared_state().keys.where == str(tmp_path / "x" / "keys.db")
     assert settings.cors_origins == [] and settings.allow_image_urls is False
     monkeypatch.setenv("FOLIO_CANDIDATE_MODALITY", "video")
     with pytest.raises(ValueError):

@@ -68,7 +68,7 @@ def test_batch_shape_does_not_matter(tiny_m0_dir: Path, alone) -> None:
 
     # A tiny budget forces many small batches with different padding; no vision cache at all.
     small = M0Reranker.from_pretrained(
-        str(tiny_m0_dir), device="cpu", max_length=2048, token_budget=300, max_batch_pairs=3, vision_cache_mb=0,
+        str(tiny_m0_dir), device="cpu", max_length=2048, max_batch_tokens=300, vision_cache_mb=0,
         prefix_cache_mb=0, workers=1,
     )
     try:

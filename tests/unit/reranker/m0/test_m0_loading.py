@@ -1,8 +1,10 @@
 """Checkpoint loading: both key layouts give identical scores, sharded checkpoints load, and a
-missing or unexpected key, a missing model, or a missing torch give errors that say what to do."""
+missing or unexpected key, a missing model, or a missing torch give errors that say what to do;
+loading prints no warning about the image processor."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -97,3 +99,28 @@ def test_package_imports_without_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "folio-search[rerank]" in out.stdout
+
+
+def test_loading_and_scoring_an_image_prints_no_image_processor_warning(tiny_m0_dir: Path) -> None:
+    """Folio names the image processor it uses, so transformers has nothing to warn about. The
+    process then asks for the bare `Qwen2VLImageProcessor` name: without torchvision that warning
+    shows up after the marker, so the check above it would have seen one."""
+    code = (
+        "import sys\n"
+        "from reranker.m0.reranker import M0Reranker\n"
+        "from tests.unit.reranker.m0.conftest import png_bytes\n"
+        "from reranker.types import ImageInput\n"
+        f"model = M0Reranker.from_pretrained({str(tiny_m0_dir)!r}, device='cpu')\n"
+        "print(model.rerank('q', [ImageInput(png_bytes(100, 80, seed=1)), 'text']).results[0].relevance_score)\n"
+        "model.close()\n"
+        "print('MARKER', file=sys.stderr, flush=True)\n"
+        "import transformers; transformers.Qwen2VLImageProcessor\n"
+    )
+    repo = Path(__file__).resolve().parents[4]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, cwd=repo)
+    assert out.returncode == 0, out.stderr
+    assert 0.0 < float(out.stdout.split()[-1]) < 1.0
+    before, _, after = out.stderr.partition("MARKER")
+    assert "ImageProcessor" not in before and "torchvision" not in before, before
+    if importlib.util.find_spec("torchvision") is None:
+        assert "falling back to `Qwen2VLImageProcessorPil`" in after, after

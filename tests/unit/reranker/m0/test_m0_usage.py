@@ -36,8 +36,8 @@ def test_a_failed_pair_costs_nothing(m0) -> None:
 def test_batched_calls_each_get_their_own_usage(m0) -> None:
     one = ["alpha beta gamma", ImageInput(PAGE)]
     two = ["delta"]
-    # A long window that closes once both calls' three pairs are queued: one model call.
-    engine = RerankEngine(m0, EngineLimits(window_ms=60_000, max_batch_pairs=3))
+    # A long window that closes once both calls are queued: one scorer call.
+    engine = RerankEngine(m0, EngineLimits(window_ms=60_000, max_batch_requests=2))
     try:
         futures = [engine.submit("first query", one), engine.submit("a second, longer query about tables", two)]
         results = [f.result(timeout=120) for f in futures]

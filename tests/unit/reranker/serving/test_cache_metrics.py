@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from fastapi.testclient import TestClient
 
-from reranker.jina_schema import CACHE_HITS_HEADER
+from reranker.dialects.jina import CACHE_HITS_HEADER
 from reranker.lru import ByteLRU, LRUFront
 from reranker.serving.server import RerankServerSettings, create_rerank_app
 from reranker.types import Candidate, Query, RerankScores

@@ -43,7 +43,7 @@ def _held(engine: RerankEngine, scorer: FakeScorer) -> None:
 
 def test_queued_calls_are_scored_in_one_batch_with_their_own_results() -> None:
     scorer = FakeScorer(hold=True)
-    engine = _engine(scorer, max_batch_pairs=100)
+    engine = _engine(scorer, max_batch_requests=100)
     try:
         _held(engine, scorer)
         futures = [engine.submit(f"q{i}", _docs(f"q{i}", 3)) for i in range(5)]
@@ -59,9 +59,9 @@ def test_queued_calls_are_scored_in_one_batch_with_their_own_results() -> None:
         assert res.model == "fake-m0" and res.timings_ms["queue"] >= 0
 
 
-def test_pair_budget_splits_batches_without_splitting_calls() -> None:
+def test_the_request_limit_splits_batches_without_splitting_calls_whatever_their_size() -> None:
     scorer = FakeScorer(hold=True)
-    engine = _engine(scorer, max_batch_pairs=8)
+    engine = _engine(scorer, max_batch_requests=2)
     try:
         _held(engine, scorer)
         futures = [engine.submit(f"q{i}", _docs(f"q{i}", n)) for i, n in enumerate([3, 4, 5, 20, 1])]
@@ -70,13 +70,14 @@ def test_pair_budget_splits_batches_without_splitting_calls() -> None:
             f.result(timeout=10)
     finally:
         engine.close()
-    # 3+4 fit; 5 starts the next; an oversized call (20) goes alone; then 1
-    assert scorer.batch_sizes == [1, 7, 5, 20, 1]
+    # Two calls per scorer call, counted as calls (the scorer forms its own batches by tokens).
+    assert scorer.batch_sizes == [1, 7, 25, 1]
+    assert engine.stats.max_batch_requests_seen == 2
 
 
 def test_each_call_of_a_batch_gets_its_own_cache_hits_and_the_engine_counts_them() -> None:
     scorer = FakeScorer(hold=True)
-    engine = _engine(scorer, max_batch_pairs=100)
+    engine = _engine(scorer, max_batch_requests=100)
     try:
         _held(engine, scorer)
         seen, new = _docs("seen", 3), _docs("new", 2)
@@ -108,7 +109,7 @@ def test_concurrent_threads_get_the_same_scores_as_sequential_calls() -> None:
 
 def test_a_full_queue_refuses_at_once_with_overloaded() -> None:
     scorer = FakeScorer(hold=True)
-    engine = _engine(scorer, max_queue=2, max_batch_pairs=4)
+    engine = _engine(scorer, max_queue=2)
     try:
         running = engine.submit("a", _docs("a", 4))  # taken by the worker, which then blocks
         assert scorer.entered.wait(10)
@@ -281,7 +282,7 @@ def test_only_calls_with_the_same_document_truncation_share_a_scorer_call() -> N
     """The scorer takes one `max_doc_tokens` per call: queued calls are grouped by it, the first
     waiting call's group goes first, and the others keep their order for the next batch."""
     scorer = FakeScorer(hold=True)
-    engine = _engine(scorer, max_batch_pairs=100)
+    engine = _engine(scorer, max_batch_requests=100)
     long_doc = "one two three four five six"
     caps = [None, 2, None, 2, 4]
     try:

@@ -1,11 +1,8 @@
-"""Where a document's original file is served from (`GET /v1/documents/{id}/file`).
-
-Beside a SQLite store (`FileOriginals`): the document's source path on this machine, so an upload
-stays in the upload folder. On an OpenSearch store (`StoreOriginals`): an upload's bytes are kept
-in the store, in `{prefix}-originals` as 1 MiB chunks, so every replica serves them and the upload
-folder holds a file only while it is indexed; a document indexed from disk with `folio index` is
-served from its path where this machine has it. A stored original is served only while it matches
-the document's content hash, and deleting a document deletes it (see OpenSearchStore)."""
+"""Uploaded originals kept in an OpenSearch store: `{prefix}-originals` holds an upload's bytes as
+1 MiB chunks, so every replica serves them and the upload folder holds a file only while it is
+indexed; a document indexed from disk with `folio index` is served from its path where this
+machine has it (FileOriginals). A stored original is served only while it matches the document's
+content hash, and deleting a document deletes it (OpenSearchStore.delete_document)."""
 
 from __future__ import annotations
 
@@ -13,13 +10,13 @@ import base64
 import itertools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from docstore.opensearch.side_index import Record, SideIndex
-from docstore.opensearch.store import OpenSearchStore
+from docstore.opensearch.side_index import IndexHost, SideIndex
+from docstore.originals import FileOriginals, Original
 from docstore.schema import DocumentInfo
+from docstore.shared_state import Record
 
 CHUNK_BYTES = 1 << 20  # an upload of the largest allowed size is a few hundred of these
 
@@ -39,38 +36,8 @@ ORIGINALS_MAPPING: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class Original:
-    name: str
-    size: int
-    path: Path | None = None  # on this machine's disk
-    chunks: Iterator[bytes] | None = None  # from the store, read while they are sent
-
-
-class Originals(Protocol):
-    def keep(self, info: DocumentInfo, path: Path) -> bool:
-        """Keep the original of an uploaded document just indexed from `path`; True when `path`
-        itself is no longer needed."""
-        ...
-
-    def open(self, info: DocumentInfo) -> Original | None:
-        """The document's original, or None when there is none to serve."""
-        ...
-
-
-class FileOriginals:
-    def keep(self, info: DocumentInfo, path: Path) -> bool:
-        return False
-
-    def open(self, info: DocumentInfo) -> Original | None:
-        path = Path(info.source)
-        if not path.is_file():
-            return None
-        return Original(name=path.name, size=path.stat().st_size, path=path)
-
-
-class StoreOriginals:
-    def __init__(self, store: OpenSearchStore) -> None:
+class IndexOriginals:
+    def __init__(self, store: IndexHost) -> None:
         self._index = SideIndex(store, "originals", ORIGINALS_MAPPING)
         self._disk = FileOriginals()
 
@@ -124,6 +91,12 @@ class StoreOriginals:
         rest = (self._chunk(i) for i in ids[1:])
         return Original(name=str(found.source["name"]), size=int(found.source["size"]),
                         chunks=itertools.chain([first], rest))  # fmt: skip
+
+    def available(self, info: DocumentInfo) -> bool:
+        found = self._index.get(info.doc_id)
+        if found is None or found.source["content_hash"] != info.content_hash:
+            return self._disk.available(info)
+        return True
 
     def _chunk(self, chunk_id: str) -> bytes:
         found = self._index.get(chunk_id)

@@ -1,20 +1,16 @@
-"""vLLM's score and rerank shapes as pydantic models, and conversions between them and Folio's
-reranker types. Teams that serve m0 with vLLM send these; Folio answers them unchanged.
+"""vLLM's score API (`POST /score`, and `/v1/score` where older vLLM served it) and the OpenAI-style
+model list (`GET /v1/models`, which vLLM's examples and several clients call first): their pydantic
+models, conversions between them and Folio's reranker types, and their routes. Teams that serve m0
+with vLLM send these; Folio answers them unchanged. vLLM's rerank shape is Jina's contract, served
+by the Jina route (`/v1/rerank`, `/rerank`).
 
-Score (`POST /score`, `/v1/score`):
-  {"model"?, "text_1": str | [str | content] | content, "text_2": str | [str | content] | content,
-   "truncate_prompt_tokens"?}
+Score: {"model"?, "text_1": str | [str | content] | content, "text_2": str | [str | content] | content,
+        "truncate_prompt_tokens"?}
   -> {"id", "object": "list", "created", "model", "data": [{"index", "object": "score", "score"}],
       "usage": {"prompt_tokens", "total_tokens", "completion_tokens"}}
   text_1 holds the queries, text_2 the documents: one query for every document (1:N) or one query
   per document (N:N), in vLLM's order. Newer vLLM names (`data_1`/`data_2`, `queries`/`documents`)
-  are accepted too.
-Rerank (`/v1/rerank`, Jina's contract): documents may also be given as content.
-
-`content` is {"content": [part, ...]}, a part {"type": "image_url", "image_url": {"url": ...}} or
-{"type": "text", "text": ...}. A bare {"content": [...]} in place of a list holds one document per
-part (as vLLM's own m0 example sends pages); inside a list, each {"content": [part]} is one
-document. m0 scores one text or one image per document, so a document of several parts is refused.
+  are accepted too. `content` is as in reranker.dialects.vllm_inputs.
 """
 
 from __future__ import annotations
@@ -22,66 +18,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from reranker.errors import CandidateError
-from reranker.types import Candidate, ImageInput, RerankScores, TextInput, WireImage
-
-NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+from reranker.dialects.vllm_inputs import Content, content_item, doc_token_cap, spread_content
+from reranker.serving.calls import RerankCalls, empty_query
+from reranker.serving.http_errors import DialectRoute
+from reranker.types import Candidate, RerankScores
 
 # Items per side of a score call (the same bound as Jina's documents per call).
 MAX_ITEMS = 1024
-
-
-class ImageUrl(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # OpenAI's "detail" has no meaning here
-    url: NonEmpty = Field(description="data URL, base64, or an http(s) URL where the server allows URLs")
-
-
-class ImageUrlPart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["image_url"]
-    image_url: ImageUrl
-
-
-class TextPart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["text"]
-    text: str
-
-
-ContentPart = Annotated[ImageUrlPart | TextPart, Field(discriminator="type")]
-
-
-class Content(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    content: list[ContentPart] = Field(min_length=1)
-
-
-def spread_content(value: Any) -> Any:
-    """A bare {"content": [a, b]} in place of a list: one item per part. Anything else is left to
-    validation."""
-    if isinstance(value, dict) and set(value) == {"content"} and isinstance(value["content"], list):
-        return [{"content": [part]} for part in value["content"]]
-    return value
-
-
-def part_item(part: ImageUrlPart | TextPart) -> Candidate:
-    if isinstance(part, TextPart):
-        return TextInput(part.text)
-    return ImageInput(WireImage(part.image_url.url))
-
-
-def content_item(item: Content) -> Candidate:
-    """One query or document given as content (raises CandidateError for several parts)."""
-    if len(item.content) != 1:
-        raise CandidateError(
-            f"has {len(item.content)} content parts; m0 scores one text or one image per item"
-        )
-    return part_item(item.content[0])
-
 
 ScoreItem = str | Content
 
@@ -122,11 +70,6 @@ def pair_up(queries: Sequence[T], documents: Sequence[T]) -> list[tuple[T, T]]:
     if len(queries) == len(documents):
         return list(zip(queries, documents, strict=True))
     raise ValueError(f"text_1 and text_2 must be 1:N or N:N, not {len(queries)}:{len(documents)}")
-
-
-def doc_token_cap(truncate_prompt_tokens: int | None) -> int | None:
-    """vLLM's `truncate_prompt_tokens` as a cap on each document (None, -1, 0: no cap of its own)."""
-    return truncate_prompt_tokens if truncate_prompt_tokens and truncate_prompt_tokens > 0 else None
 
 
 class ScoreData(BaseModel):
@@ -176,3 +119,47 @@ class ModelList(BaseModel):
 
     object: str = "list"
     data: list[ModelCard]
+
+
+def add_routes(router: APIRouter, calls: RerankCalls) -> None:
+    listed_since = int(time.time())
+
+    async def score(body: ScoreRequest, response: Response) -> ScoreResponse:
+        engine = calls.engine()
+        try:
+            pair_up(body.text_1, body.text_2)  # the shape first: nothing is read for a bad one
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        if empty := [f"text_1[{i}]" for i, q in enumerate(body.text_1) if empty_query(q)]:
+            raise HTTPException(422, f"{empty[0]}: the query text is empty")
+        items = [(f"text_1[{i}]", q) for i, q in enumerate(body.text_1)]
+        items += [(f"text_2[{i}]", d) for i, d in enumerate(body.text_2)]
+        converted = await calls.inputs(items, score_item)
+        n = len(body.text_1)
+        pairs = pair_up(converted[:n], await calls.documents(converted[n:], "text_2"))
+        cap = doc_token_cap(body.truncate_prompt_tokens)
+        scored = await calls.score(engine, pairs, "text_2", response, cap)
+        return score_response(body.model or scored.model, scored)
+
+    for path, listed in (("/score", True), ("/v1/score", False)):
+        router.add_api_route(
+            path,
+            score,
+            methods=["POST"],
+            response_model=ScoreResponse,
+            summary="vLLM-compatible score: one score per (text_1, text_2) pair, in the order sent",
+            include_in_schema=listed,
+            route_class_override=DialectRoute,
+        )
+
+    async def models() -> ModelList:
+        return ModelList(data=[ModelCard(id=calls.engine().model_name, created=listed_since)])
+
+    router.add_api_route(
+        "/v1/models",
+        models,
+        methods=["GET"],
+        response_model=ModelList,
+        summary="The served model, as OpenAI's and vLLM's model list",
+        route_class_override=DialectRoute,
+    )

@@ -1,5 +1,6 @@
-"""The Jina rerank contract (`POST /v1/rerank`) as pydantic models, and conversions between it and
-Folio's reranker types. Shared by the server (parsing requests) and the HTTP backends (building them).
+"""Jina's rerank contract (`POST /v1/rerank`, and `/rerank` where vLLM serves it): its pydantic
+models, conversions between it and Folio's reranker types, and its route. The models are shared by
+the server (parsing requests) and the HTTP backends (building them).
 
 Request:  {"model"?, "query": str | {"text"} | {"image"}, "documents": [str | {"text"} | {"image"}],
            "top_n"?, "return_documents"?, "max_tokens_per_doc"?, "truncation"?}
@@ -8,7 +9,7 @@ An image is an http(s) URL, a data URL, or bare base64.
 
 The same route serves clients of other dialects whose requests fit: Cohere's v1 rerank (documents as
 strings or {"text"}) and vLLM's rerank, whose query and documents may be given as content parts
-(see `reranker.vllm_schema`) and whose `truncate_prompt_tokens` caps each document.
+(see `reranker.dialects.vllm_inputs`) and whose `truncate_prompt_tokens` caps each document.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator
 
+from reranker.dialects.vllm_inputs import Content, content_item, doc_token_cap, spread_content
 from reranker.errors import CandidateError
+from reranker.serving.calls import RerankCalls, empty_query
 from reranker.types import Candidate, ImageInput, Query, RerankScores, TextInput, WireImage, rank_results
-from reranker.vllm_schema import Content, content_item, doc_token_cap, spread_content
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -218,3 +221,38 @@ def response_from_scores(
         for r in rank_results(scored.scores, top_n)
     ]
     return RerankResponse(model=model, usage=Usage(total_tokens=scored.total_tokens), results=results)
+
+
+# --- the route -------------------------------------------------------------------------------
+
+
+def add_routes(router: APIRouter, calls: RerankCalls) -> None:
+    async def rerank(body: RerankRequest, response: Response) -> RerankResponse:
+        engine = calls.engine()
+        if empty_query(body.query):
+            raise HTTPException(422, "query: the query text is empty")
+        items = [("query", body.query), *((f"documents[{i}]", d) for i, d in enumerate(body.documents))]
+        query, *documents = await calls.inputs(items, to_item)
+        documents = await calls.documents(documents, "documents")
+        pairs = [(query, d) for d in documents]
+        scored = await calls.score(engine, pairs, "documents", response, body.doc_token_cap())
+        response.headers[CACHE_HITS_HEADER] = str(scored.cache_hits)
+        return response_from_scores(
+            body.model or scored.model,
+            body.documents,
+            scored,
+            top_n=body.top_n,
+            return_documents=body.return_documents,
+        )
+
+    # vLLM serves the same contract at /rerank (where LiteLLM's hosted_vllm provider posts).
+    for path, listed in (("/v1/rerank", True), ("/rerank", False)):
+        router.add_api_route(
+            path,
+            rerank,
+            methods=["POST"],
+            response_model=RerankResponse,
+            response_model_exclude_none=True,
+            summary="Jina-compatible rerank: score documents (text or images) against a query",
+            include_in_schema=listed,
+        )

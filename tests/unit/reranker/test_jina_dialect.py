@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from reranker.errors import CandidateError
-from reranker.jina_schema import (
+from reranker.dialects.jina import (
     ImageDoc,
     RerankRequest,
     RerankResponse,
@@ -21,6 +20,7 @@ from reranker.jina_schema import (
     scores_from_response,
     to_item,
 )
+from reranker.errors import CandidateError
 from reranker.types import ImageInput, RerankScores, TextInput, WireImage
 
 

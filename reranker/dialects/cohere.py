@@ -1,5 +1,7 @@
-"""Cohere's v2 rerank contract (`POST /v2/rerank`) as pydantic models, and conversions between it
-and Folio's reranker types. Cohere's v1 requests fit the Jina contract and are served there.
+"""Cohere's v2 rerank contract (`POST /v2/rerank`): its pydantic models, conversions between it and
+Folio's reranker types, and its route, what LiteLLM's `cohere` provider, Cohere's `ClientV2` and
+LangChain's `CohereRerank` send when given Folio's base URL. Cohere's v1 requests fit the Jina
+contract and are served there.
 
 Request:  {"model", "query": str, "documents": [str], "top_n"?, "max_tokens_per_doc"?}
 Response: {"id", "results": [{"index", "relevance_score"}],
@@ -15,9 +17,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated
 
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from reranker.jina_schema import MAX_DOCUMENTS, TextDoc
+from reranker.dialects.jina import MAX_DOCUMENTS, TextDoc
+from reranker.serving.calls import RerankCalls, empty_query
+from reranker.serving.http_errors import DialectRoute
 from reranker.types import Candidate, RerankScores, TextInput, rank_results
 
 # Cohere bills one search unit per query with up to 100 documents.
@@ -92,3 +97,26 @@ def cohere_response(
 
 def _echo(document: str | TextDoc) -> TextDoc:
     return TextDoc(text=document) if isinstance(document, str) else document
+
+
+def add_routes(router: APIRouter, calls: RerankCalls) -> None:
+    async def rerank_v2(body: CohereRerankRequest, response: Response) -> CohereRerankResponse:
+        engine = calls.engine()
+        if empty_query(body.query):
+            raise HTTPException(422, "query: the query text is empty")
+        documents = await calls.documents(body.candidates(), "documents")  # texts, or page references
+        pairs = [(body.query, d) for d in documents]
+        scored = await calls.score(engine, pairs, "documents", response, body.max_tokens_per_doc)
+        return cohere_response(
+            body.documents, scored, top_n=body.top_n, return_documents=body.return_documents
+        )
+
+    router.add_api_route(
+        "/v2/rerank",
+        rerank_v2,
+        methods=["POST"],
+        response_model=CohereRerankResponse,
+        response_model_exclude_none=True,
+        summary="Cohere-compatible rerank (v2): score text documents against a query",
+        route_class_override=DialectRoute,
+    )
