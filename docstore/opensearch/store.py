@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from docstore.fusion import fuse_hybrid
 from docstore.opensearch import queries as q
 from docstore.opensearch import search as s
+from docstore.opensearch.bulk import bulk_pass
 from docstore.opensearch.records import (
     hits_from,
     images_from_source,
@@ -46,9 +47,6 @@ if TYPE_CHECKING:
 
 LANGUAGES_TTL = 30.0  # seconds a store trusts its list of the index's page languages
 BULK_RETRY_SECONDS = 60.0  # how long a bulk write keeps sending again what the cluster cannot take yet
-# Bulk item (or request) statuses worth sending again: a full queue (429), and a shard with no live
-# primary or a cluster without a manager for a moment (503) while a lost node's shards move.
-_RETRY_STATUS = frozenset({429, 502, 503, 504})
 
 
 class OpenSearchStore:
@@ -271,7 +269,7 @@ class OpenSearchStore:
         delay, deadline = 0.5, time.monotonic() + BULK_RETRY_SECONDS
         while pending:
             pending, reason = self.call(
-                self._bulk_pass, pending, self._refresh if refresh is None else refresh
+                bulk_pass, self.client, pending, self._refresh if refresh is None else refresh
             )
             if pending and time.monotonic() + delay > deadline:
                 raise StoreUnavailable(
@@ -281,50 +279,6 @@ class OpenSearchStore:
             if pending:
                 time.sleep(delay)
                 delay = min(delay * 2, 8.0)
-
-    def _bulk_pass(
-        self, actions: list[dict[str, Any]], refresh: bool | str
-    ) -> tuple[list[dict[str, Any]], str]:
-        """Send the actions once; returns those to send again and why."""
-        from opensearchpy import TransportError, helpers
-
-        again: list[dict[str, Any]] = []
-        refused: list[dict[str, Any]] = []
-        reason, done = "", 0
-        results = helpers.streaming_bulk(
-            self.client,
-            actions,
-            max_chunk_bytes=20 * 1024 * 1024,  # page images make big actions; stay well under limits
-            raise_on_error=False,
-            refresh=refresh,
-            # How long a shard without a live primary is waited for: under the client's read timeout,
-            # so the item comes back 503 (sent again below) rather than the request timing out.
-            # (request_timeout given, the client sends `timeout` to the server instead of using it.)
-            timeout="20s",
-            request_timeout=30,
-        )
-        try:
-            for ok, item in results:  # in the actions' order
-                action = actions[done]
-                done += 1
-                result = next(iter(item.values()))
-                status = int(result.get("status", 500))
-                if ok or status == 404:  # 404: deleting images a page never had
-                    continue
-                if status in _RETRY_STATUS:
-                    again.append(action)
-                    error = result.get("error") or {}
-                    reason = f"{error.get('type', status)}: {error.get('reason', '')}"
-                else:
-                    refused.append(item)
-        except TransportError as exc:  # the request as a whole (after the client tried each host)
-            if not isinstance(exc.status_code, int) or exc.status_code not in _RETRY_STATUS:
-                raise
-            again.extend(actions[done:])
-            reason = str(exc.error)
-        if refused:
-            raise helpers.BulkIndexError(f"{len(refused)} document(s) failed to index.", refused)
-        return again, reason
 
     def begin_document(self, info: DocumentInfo) -> None:
         self.create_index(self.docs_index)
