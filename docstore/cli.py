@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(request)
         hits = store.search(request)
         # the --json hits carry highlight boxes as the API's do (the terminal shows none)
-        marks = read_highlights(store, [h.page.page_id for h in hits], args.query, None) if args.json else {}
+        marks = read_highlights(store, [h.page for h in hits], args.query, None) if args.json else {}
     except StoreUnavailable as exc:
         return _fail(f"store unavailable: {exc}", 2)
     except (EmbedderUnavailable, ValueError) as exc:

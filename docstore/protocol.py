@@ -55,8 +55,7 @@ class Store(Protocol):
 
     def get_pages(self, page_ids: Sequence[str], groups: list[str] | None = None) -> list[Page]:
         """The pages of `page_ids` that exist and `groups` may see, in the order asked (each once),
-        as hits carry them (no image, thumbnail or embedding) but with their word boxes, which hits
-        leave out; one read for all."""
+        as hits carry them (no image, thumbnail, word boxes or embedding); one read for all."""
 
     def get_images(
         self,
@@ -66,6 +65,10 @@ class Store(Protocol):
     ) -> dict[str, bytes]:
         """The stored images of `kind` by page_id, for the pages of `page_ids` that have one and
         `groups` may see; one read for all."""
+
+    def get_word_boxes(self, page_ids: Sequence[str], groups: list[str] | None = None) -> dict[str, bytes]:
+        """The stored word boxes (`Page.word_boxes`) by page_id, for the pages of `page_ids` that
+        have them and `groups` may see; one read for all, nothing else of the page."""
 
     def search(self, request: SearchRequest) -> list[Hit]: ...
 

@@ -107,7 +107,7 @@ def stored_box_bytes(store_url: str) -> int:
     try:
         docs = store.list_documents()
         ids = [page_id(d.doc_id, n) for d in docs for n in range(1, d.page_count + 1)]
-        return sum(len(p.word_boxes or b"") for p in store.get_pages(ids))
+        return sum(len(boxes) for boxes in store.get_word_boxes(ids).values())
     finally:
         store.close()
 

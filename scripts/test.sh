@@ -19,4 +19,5 @@ if [[ -z "${FOLIO_OPENSEARCH_URL:-}" ]]; then
 fi
 trap '[[ $started == 1 ]] && scripts/opensearch-local stop --port "$port"' EXIT
 export FOLIO_REQUIRE_OPENSEARCH=1  # OpenSearch tests fail rather than skip when the node is missing
+export FOLIO_REQUIRE_KEYCLOAK=1  # so do the OIDC tests when Keycloak cannot start (tests/fixtures/keycloak.py)
 "$py" -m pytest "$@"

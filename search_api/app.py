@@ -20,6 +20,7 @@ from reranker.types import Scorer
 from search_api.auth import get_caller
 from search_api.errors import install_error_handlers
 from search_api.middleware import MetricsMiddleware
+from search_api.oidc import build_verifier
 from search_api.query_image import image_limits, read_image_input
 from search_api.routes import documents, health, me, pages, search
 from search_api.services import build_services
@@ -32,6 +33,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 def create_app(settings: Settings | None = None, scorer: Scorer | None = None) -> FastAPI:
     """`scorer` overrides the reranker built from `settings.reranker` (an already loaded model)."""
     settings = settings or Settings()
+    oidc = build_verifier(settings)  # before the services: a set-up error opens nothing
     svc = build_services(settings, scorer)
 
     @asynccontextmanager
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None, scorer: Scorer | None = None) -
     app.state.services = svc
     app.state.settings = settings
     app.state.keys = svc.keys
+    app.state.oidc = oidc
     app.state.metrics = svc.metrics
     install_error_handlers(app)
     for module in (search, documents, pages, me, health):

@@ -1,4 +1,5 @@
-"""Who is calling: an API key bound to groups, an admin key, or an anonymous caller."""
+"""Who is calling: an API key bound to groups, an admin key, a person with an access token from the
+OpenID Connect provider (its groups claim as their groups), or an anonymous caller."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, Field
 
 from search_api.keys import KeyStore
+from search_api.oidc import OidcVerifier, looks_like_jwt
 
 
 class Caller(BaseModel):
@@ -34,9 +36,15 @@ def _bearer(request: Request) -> str | None:
 
 
 def get_caller(request: Request) -> Caller:
-    """FastAPI dependency: 401 without a valid key unless anonymous access is on."""
+    """FastAPI dependency: 401 without a valid key or token unless anonymous access is on. A JWT goes
+    to the provider's verifier when one is set up (its errors are mapped in search_api.errors);
+    anything else is an API key."""
     token = _bearer(request)
     keys: KeyStore = request.app.state.keys
+    oidc: OidcVerifier | None = request.app.state.oidc
+    if token is not None and oidc is not None and looks_like_jwt(token):
+        person = oidc.verify(token)
+        return Caller(anonymous=False, groups=person.groups, admin=person.admin)
     if token is not None:
         record = keys.verify(token)
         if record is None:

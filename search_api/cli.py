@@ -30,6 +30,13 @@ def register(subparsers: Any) -> None:
         "--keys-file",
         help="API keys file (default: keys.db beside a SQLite store; an OpenSearch store keeps keys itself)",
     )
+    oidc = serve.add_argument_group("OpenID Connect (bearer access tokens from an identity provider)")
+    oidc.add_argument("--oidc-issuer", help="issuer URL (its /.well-known/openid-configuration is read)")
+    oidc.add_argument("--oidc-client-id", help="Folio's client id at the provider")
+    oidc.add_argument("--oidc-client-secret", help="that client's secret (prefer $FOLIO_OIDC_CLIENT_SECRET)")
+    oidc.add_argument("--oidc-audience", help="the aud a token must carry (default: the client id)")
+    oidc.add_argument("--oidc-groups-claim", help="the claim listing the person's groups (default: groups)")
+    oidc.add_argument("--oidc-admin-group", help="members of this group are admins")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
@@ -65,9 +72,9 @@ def register(subparsers: Any) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Environment (FOLIO_*) first, flags over it."""
     overrides: dict[str, Any] = {}
-    for flag, field in (("store", "store"), ("reranker", "reranker"), ("embedder", "embedder"),
-                        ("anonymous", "anonymous"), ("keys_file", "keys_file")):  # fmt: skip
-        value = getattr(args, flag, None)
+    for field in ("store", "reranker", "embedder", "anonymous", "keys_file", "oidc_issuer", "oidc_client_id",
+                  "oidc_client_secret", "oidc_audience", "oidc_groups_claim", "oidc_admin_group"):  # fmt: skip
+        value = getattr(args, field, None)
         if value is not None:
             overrides[field] = value
     return Settings(**overrides)
@@ -87,7 +94,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     print(
         f"folio serve: http://{args.host}:{args.port} (store {settings.store}, reranker {settings.reranker}, "
-        f"anonymous {'on' if settings.anonymous else 'off'}, keys in {app.state.keys.where})",
+        f"anonymous {'on' if settings.anonymous else 'off'}, keys in {app.state.keys.where}"
+        f"{f', tokens from {settings.oidc_issuer}' if settings.oidc_issuer else ''})",
         file=sys.stderr,
     )
     if args.workers > 1:

@@ -15,7 +15,7 @@ import cachetools
 from docstore.candidates import choose_candidate, page_candidates
 from docstore.page_highlights import IMAGE_QUERY, Highlights, read_highlights
 from docstore.protocol import Store
-from docstore.schema import Filters, Hit, SearchMode, SearchRequest
+from docstore.schema import Filters, Hit, Page, SearchMode, SearchRequest
 from docstore.snippets import make_snippet
 from reranker.errors import RerankError
 from reranker.serving.engine import RerankEngine
@@ -86,7 +86,7 @@ class SearchService:
         elif hits:
             reason = "no reranker is configured"
         page = ordered[q.offset : q.offset + q.top_n]
-        marks = self._highlights(q, [h.page.page_id for h, _ in page], timings)
+        marks = self._highlights(q, [h.page for h, _ in page], timings)
         out = [
             self._hit(h, score, modalities.get(h.page.page_id), q, marks[h.page.page_id]) for h, score in page
         ]
@@ -148,13 +148,13 @@ class SearchService:
         ]
         return ranked, modalities
 
-    def _highlights(self, q: SearchInput, page_ids: list[str], timings: Timings) -> dict[str, Highlights]:
-        """The returned hits' highlights, their word positions read in one store call with the
-        caller's groups."""
+    def _highlights(self, q: SearchInput, pages: list[Page], timings: Timings) -> dict[str, Highlights]:
+        """The returned hits' highlights: their text matched here, the word positions of those
+        that match read in one store call with the caller's groups."""
         if q.text_from_image:
-            return dict.fromkeys(page_ids, IMAGE_QUERY)
+            return {p.page_id: IMAGE_QUERY for p in pages}
         t = time.perf_counter()
-        found = read_highlights(self.store, page_ids, q.text, q.filters.groups)
+        found = read_highlights(self.store, pages, q.text, q.filters.groups)
         timings.highlights = _ms(t)
         return found
 

@@ -19,6 +19,14 @@ class Settings(BaseSettings):
     # Query embedder when the store has none recorded (the store's own record always wins).
     embedder: str = "default"
     anonymous: bool = False  # allow requests without a key (sees public pages only)
+    # OpenID Connect: bearer JWTs from this issuer are accepted beside API keys (search_api/oidc.py).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_audience: str | None = None  # the `aud` a token must carry; default: the client id
+    oidc_groups_claim: str = "groups"
+    oidc_admin_group: str | None = None  # members of this group are admins
+    oidc_leeway_s: float = Field(default=30.0, ge=0)  # clock skew allowed on `exp` and `nbf`
     # What the reranker scores for a PDF page: its image, its text, or text for text-only pages.
     candidate_modality: Literal["image", "text", "auto"] = "image"
     rerank_budget_ms: int = Field(default=10_000, ge=1)  # past this, first-stage order is returned

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.stores",
     "tests.fixtures.tiny_m0",
     "tests.fixtures.api_server",
+    "tests.fixtures.keycloak",
 ]

@@ -370,19 +370,9 @@ class OpenSearchStore:
         if not wanted:
             return []
         light = {"excludes": ["embedding", q.VECTOR_COPY, q.STEM_FIELD]}
-        lines = [
-            {"index": self.pages_index}, q.build_pages_lookup(wanted, groups, light),
-            {"index": self.images_index}, q.build_pages_lookup(wanted, groups, [q.WORD_BOXES_FIELD]),
-        ]  # fmt: skip
-        result = self.call(self.client.msearch, body=lines, filter_path=s.MSEARCH_FILTER_PATH)
-        pages, media = (hits or [] for hits in s.responses_hits(result))  # one round trip for both
-        boxes = {h["_id"]: images_from_source(h["_source"]).get(q.WORD_BOXES_FIELD) for h in media}
-        found = {h["_id"]: light_page(h["_source"]) for h in pages}
-        return [
-            found[pid].model_copy(update={"word_boxes": boxes[pid]}) if boxes.get(pid) else found[pid]
-            for pid in wanted
-            if pid in found
-        ]
+        result = self.search_index(self.pages_index, q.build_pages_lookup(wanted, groups, light))
+        found = {h["_id"]: light_page(h["_source"]) for h in result["hits"]["hits"]}
+        return [found[pid] for pid in wanted if pid in found]
 
     def get_images(
         self,
@@ -391,12 +381,19 @@ class OpenSearchStore:
         groups: list[str] | None = None,
     ) -> dict[str, bytes]:
         check_image_kind(kind)
+        return self._media(page_ids, kind, groups)
+
+    def get_word_boxes(self, page_ids: Sequence[str], groups: list[str] | None = None) -> dict[str, bytes]:
+        return self._media(page_ids, q.WORD_BOXES_FIELD, groups)
+
+    def _media(self, page_ids: Sequence[str], field: str, groups: list[str] | None) -> dict[str, bytes]:
+        """One field of the images index by page_id, for the pages `groups` may see that have it."""
         wanted = list(dict.fromkeys(page_ids))
         if not wanted:
             return {}
-        body = q.build_pages_lookup(wanted, groups, ["page_id", kind])
+        body = q.build_pages_lookup(wanted, groups, [field])
         hits = self.search_index(self.images_index, body)["hits"]["hits"]
-        return {h["_id"]: image for h in hits if (image := images_from_source(h["_source"]).get(kind))}
+        return {h["_id"]: blob for h in hits if (blob := images_from_source(h["_source"]).get(field))}
 
     def count(self, filters: Filters | None = None) -> int:
         result = self.call(

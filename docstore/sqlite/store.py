@@ -292,8 +292,7 @@ class SqliteStore:
         found: dict[str, Page] = {}
         for chunk in _chunks(wanted):
             rows = conn.execute(
-                f"SELECT p.*, i.word_boxes FROM pages p LEFT JOIN images i ON i.page_id = p.page_id"
-                f" WHERE p.page_id IN ({placeholders(chunk)}) AND {acl_sql}",
+                f"SELECT p.* FROM pages p WHERE p.page_id IN ({placeholders(chunk)}) AND {acl_sql}",
                 [*chunk, *acl_params],
             ).fetchall()
             found.update((row["page_id"], page_from_row(row)) for row in rows)
@@ -306,20 +305,27 @@ class SqliteStore:
         groups: list[str] | None = None,
     ) -> dict[str, bytes]:
         check_image_kind(kind)  # it is put into the SQL
+        return self._blobs(page_ids, kind, groups)
+
+    def get_word_boxes(self, page_ids: Sequence[str], groups: list[str] | None = None) -> dict[str, bytes]:
+        return self._blobs(page_ids, "word_boxes", groups)
+
+    def _blobs(self, page_ids: Sequence[str], column: str, groups: list[str] | None) -> dict[str, bytes]:
+        """One `images` column by page_id, for the pages `groups` may see that have it set."""
         conn = self._conn(create=False)
         wanted = list(dict.fromkeys(page_ids))
         if conn is None or not wanted:
             return {}
         acl_sql, acl_params = visibility_clause(groups)
-        images: dict[str, bytes] = {}
+        blobs: dict[str, bytes] = {}
         for chunk in _chunks(wanted):
             rows = conn.execute(
-                f"SELECT i.page_id, i.{kind} FROM images i JOIN pages p ON p.page_id = i.page_id"
-                f" WHERE i.page_id IN ({placeholders(chunk)}) AND i.{kind} IS NOT NULL AND {acl_sql}",
+                f"SELECT i.page_id, i.{column} FROM images i JOIN pages p ON p.page_id = i.page_id"
+                f" WHERE i.page_id IN ({placeholders(chunk)}) AND i.{column} IS NOT NULL AND {acl_sql}",
                 [*chunk, *acl_params],
             ).fetchall()
-            images.update((str(row[0]), bytes(row[1])) for row in rows)
-        return images
+            blobs.update((str(row[0]), bytes(row[1])) for row in rows)
+        return blobs
 
     def count(self, filters: Filters | None = None) -> int:
         conn = self._conn(create=False)

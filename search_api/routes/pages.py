@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from docstore.page_highlights import NO_QUERY, page_highlights
+from docstore.page_highlights import NO_QUERY, read_highlights
 from search_api.auth import Caller, get_caller
 from search_api.models import ErrorResponse, PageView, page_fields
 from search_api.routes.deps import services
@@ -70,9 +70,10 @@ def page_view(
     caller: Caller = Depends(get_caller),
 ) -> PageView:
     # Read as hits are (no pictures), with the caller's groups: a hidden page is a missing one.
-    pages = services(request).store.get_pages([page_id], groups=caller.acl_groups())
+    store, groups = services(request).store, caller.acl_groups()
+    pages = store.get_pages([page_id], groups=groups)
     if not pages:
         raise HTTPException(status_code=404, detail=f"no page {page_id!r}")
     page = pages[0]
-    found = page_highlights(page, q) if q and q.strip() else NO_QUERY
+    found = read_highlights(store, [page], q, groups)[page.page_id] if q and q.strip() else NO_QUERY
     return PageView(**page_fields(page, found))

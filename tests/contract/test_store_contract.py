@@ -105,10 +105,11 @@ def test_pages_and_images_by_ids_in_one_read(store: Store) -> None:
     asked = ["hid:1", "missing:1", "a:2", "a:1", "a:2"]
     pages = store.get_pages(asked)
     assert [p.page_id for p in pages] == ["hid:1", "a:2", "a:1"]  # order asked, each once
-    for got in pages:  # what get_page gives, without image, thumbnail and embedding
+    for got in pages:  # what get_page gives, without image, thumbnail, word boxes and embedding
         one = store.get_page(got.page_id)
         assert one is not None
-        assert got == one.model_copy(update={"image": None, "thumbnail": None, "embedding": None})
+        heavy = {"image": None, "thumbnail": None, "word_boxes": None, "embedding": None}
+        assert got == one.model_copy(update=heavy)
     assert [p.page_id for p in store.get_pages(asked, groups=["eng"])] == ["a:2", "a:1"]
     assert [p.page_id for p in store.get_pages(asked, groups=["hr"])] == ["hid:1", "a:2", "a:1"]
     assert store.get_pages([]) == [] and store.get_pages(["missing:1"]) == []
@@ -152,6 +153,7 @@ def test_empty_store_answers_without_error(store: Store) -> None:
     assert store.list_documents() == []
     assert store.get_page("x:1") is None
     assert store.get_pages(["x:1"]) == [] and store.get_images(["x:1"]) == {}
+    assert store.get_word_boxes(["x:1"]) == {}
     assert store.ping() is True
 
 
@@ -160,6 +162,7 @@ def test_reads_never_create_the_store(store: Store) -> None:
     assert store.count() == 0 and store.list_documents() == [] and store.get_document("d") is None
     assert store.get_meta("owner") is None and store.get_failure("d") is None
     assert store.get_pages(["d:1"]) == [] and store.get_images(["d:1"]) == {}
+    assert store.get_word_boxes(["d:1"]) == {}
     store.clear_failure("d")
     assert not store.exists()
     store.begin_document(doc_info("d", 1))
@@ -183,7 +186,7 @@ def test_failures_are_remembered_replaced_and_cleared(store: Store) -> None:
     assert store.get_failure("d") is None
 
 
-def test_word_boxes_are_read_with_the_page_never_with_hits(store: Store) -> None:
+def test_word_boxes_are_read_by_page_id_never_with_hits_or_pages(store: Store) -> None:
     boxes = encode_word_boxes([WordBox(0, 5, 0.1, 0.2, 0.3, 0.25), WordBox(6, 12, 0.32, 0.2, 0.5, 0.25)])
     add(
         store,
@@ -193,13 +196,17 @@ def test_word_boxes_are_read_with_the_page_never_with_hits(store: Store) -> None
             page("hid", 1, "solar secret", acl=["hr"], image=b"\x89PNG-h", word_boxes=boxes),
         ],
     )
-    assert [p.word_boxes for p in store.get_pages(["w:1", "t:1", "hid:1"])] == [boxes, None, boxes]
+    ids = ["w:1", "t:1", "hid:1", "missing:1", "w:1"]
+    assert store.get_word_boxes(ids) == {"w:1": boxes, "hid:1": boxes}  # only pages that have them
+    assert store.get_word_boxes([]) == {}
     full = store.get_page("w:1")
     assert full is not None and full.word_boxes == boxes and full.image == b"\x89PNG-w"
     assert [full.text[b.start : b.end] for b in decode_word_boxes(boxes)] == ["solar", "panels"]
     # the ACL keeps them with their page
-    assert [p.page_id for p in store.get_pages(["hid:1", "w:1"], groups=["eng"])] == ["w:1"]
-    assert store.get_pages(["hid:1"], groups=["hr"])[0].word_boxes == boxes
+    assert store.get_word_boxes(ids, groups=["eng"]) == {"w:1": boxes}
+    assert store.get_word_boxes(ids, groups=[]) == {"w:1": boxes}
+    assert store.get_word_boxes(["hid:1"], groups=["hr"]) == {"hid:1": boxes}
+    assert all(p.word_boxes is None for p in store.get_pages(ids))  # pages stay as light as hits
     for mode in MODES:
         hits = store.search(SearchRequest(query="solar", vector=unit(1.0), mode=mode))
         assert {h.page.page_id for h in hits} == {"w:1", "t:1", "hid:1"}
@@ -209,5 +216,5 @@ def test_word_boxes_are_read_with_the_page_never_with_hits(store: Store) -> None
         store,
         [page("w", 1, "solar panels", image=b"\x89PNG-w"), page("b", 1, "bare words", word_boxes=boxes)],
     )
-    assert [p.word_boxes for p in store.get_pages(["w:1", "b:1"])] == [None, boxes]
+    assert store.get_word_boxes(["w:1", "b:1"]) == {"b:1": boxes}
     assert store.get_image("w:1") == b"\x89PNG-w" and store.get_image("b:1") is None

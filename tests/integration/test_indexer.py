@@ -127,7 +127,8 @@ def test_geotopo_is_indexed_in_full(corpus: tuple[Store, IndexSummary], shared_p
     image = Image.open(io.BytesIO(page.image))
     assert image.width * image.height <= MAX_PIXELS
     assert 128 < Image.open(io.BytesIO(page.thumbnail)).width <= 256
-    assert page.word_boxes is not None and store.get_pages([page.page_id])[0].word_boxes == page.word_boxes
+    assert page.word_boxes is not None
+    assert store.get_word_boxes([page.page_id]) == {page.page_id: page.word_boxes}
     boxes = decode_word_boxes(page.word_boxes)  # the words of the text layer, on the image
     words = [page.text[b.start : b.end] for b in boxes]
     assert len(boxes) > 100 and "Topologie" in words and all(w and not w.isspace() for w in words)

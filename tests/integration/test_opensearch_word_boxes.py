@@ -36,7 +36,7 @@ def test_an_images_index_from_before_word_boxes_gets_the_field_on_write(
     later.upsert_pages([page("new", 1, "solar panels", image=b"\x89PNG-new", word_boxes=BOXES)])
     later.close()
     assert _properties(store, store.images_index)[q.WORD_BOXES_FIELD] == {"type": "binary"}
-    assert [p.word_boxes for p in store.get_pages(["old:1", "new:1"])] == [None, BOXES]
+    assert store.get_word_boxes(["old:1", "new:1"]) == {"new:1": BOXES}
     new = store.get_page("new:1")
     assert new is not None and new.word_boxes == BOXES and new.image == b"\x89PNG-new"
 
@@ -49,4 +49,4 @@ def test_word_boxes_stay_out_of_the_pages_index(opensearch_store: OpenSearchStor
     assert q.WORD_BOXES_FIELD not in store.client.get(index=store.pages_index, id="a:1")["_source"]
     hits = store.search(SearchRequest(query="solar", mode=SearchMode.bm25))
     assert [(h.page.page_id, h.page.word_boxes) for h in hits] == [("a:1", None)]
-    assert store.get_pages(["a:1"])[0].word_boxes == BOXES
+    assert store.get_word_boxes(["a:1"]) == {"a:1": BOXES}

@@ -145,7 +145,7 @@ def test_a_store_from_before_word_boxes_gets_their_column_on_open(tmp_path: Path
     assert old is not None and old.image == b"\x89PNG-1" and old.word_boxes is None
     boxes = encode_word_boxes([WordBox(0, 5, 0.1, 0.1, 0.3, 0.15)])
     reopened.upsert_pages([_page(2, "solar roofs").model_copy(update={"word_boxes": boxes})])
-    assert [p.word_boxes for p in reopened.get_pages(["d1:1", "d2:1"])] == [None, boxes]
+    assert reopened.get_word_boxes(["d1:1", "d2:1"]) == {"d2:1": boxes}
     hits = reopened.search(SearchRequest(query="solar", mode=SearchMode.bm25))
     assert sorted(h.page.page_id for h in hits) == ["d1:1", "d2:1"]
     reopened.close()
