@@ -3,7 +3,7 @@
 
 - an OpenSearch store (docstore.opensearch.shared_state): indices beside its pages
   (`{prefix}-keys`, `{prefix}-jobs`, `{prefix}-replicas`, `{prefix}-upload-names`,
-  `{prefix}-originals`), so every replica on the store sees them;
+  `{prefix}-sessions`, `{prefix}-originals`), so every replica on the store sees them;
 - a SQLite store (docstore.sqlite.shared_state): keys in `keys.db` beside its file, the records
   in its own table `shared_records` (every process on the file sees them), and an upload's
   original where it was indexed from.
@@ -22,7 +22,8 @@ from docstore.originals import Originals
 #   jobs          upload jobs: job_id, replica_id, state, updated_at, job (kept as is)
 #   replicas      heartbeats: replica_id, host, pid, started_at, heartbeat_at, stopped_at
 #   upload-names  names claimed while their upload is indexed: name, replica_id, claimed_at
-RecordTable = Literal["jobs", "replicas", "upload-names"]
+#   sessions      signed-in browsers and pending sign-ins: kind, expires_at, data (kept as is)
+RecordTable = Literal["jobs", "replicas", "upload-names", "sessions"]
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from search_api.auth import get_caller
 from search_api.errors import install_error_handlers
 from search_api.middleware import MetricsMiddleware
 from search_api.oidc import build_verifier
+from search_api.portal_login import PortalLogin
 from search_api.query_image import image_limits, read_image_input
-from search_api.routes import documents, health, me, pages, search
+from search_api.routes import documents, health, me, pages, portal_auth, search
 from search_api.services import build_services
 from search_api.settings import Settings
 
@@ -53,9 +54,12 @@ def create_app(settings: Settings | None = None, scorer: Scorer | None = None) -
     app.state.settings = settings
     app.state.keys = svc.keys
     app.state.oidc = oidc
+    app.state.portal_login = PortalLogin(
+        svc.sessions, svc.keys, oidc, settings.oidc_client_id, settings.oidc_client_secret
+    )
     app.state.metrics = svc.metrics
     install_error_handlers(app)
-    for module in (search, documents, pages, me, health):
+    for module in (search, documents, pages, me, portal_auth, health):
         app.include_router(module.router)
     limits = image_limits(settings)
     app.include_router(

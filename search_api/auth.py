@@ -1,13 +1,25 @@
 """Who is calling: an API key bound to groups, an admin key, a person with an access token from the
-OpenID Connect provider (its groups claim as their groups), or an anonymous caller."""
+OpenID Connect provider (its groups claim as their groups), a portal session (a cookie; see
+search_api.portal_login), or an anonymous caller. A cookie session's state-changing requests must
+echo its CSRF token (the `folio_csrf` cookie) in `X-CSRF-Token`: a cross-site page can make the
+browser send the cookie but cannot read the token. Bearer calls carry no ambient credential and
+need none."""
 
 from __future__ import annotations
+
+import secrets
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, Field
 
 from search_api.keys import KeyStore
 from search_api.oidc import OidcVerifier, looks_like_jwt
+from search_api.portal_login import PortalLogin, SessionEnded
+
+SESSION_COOKIE = "folio_session"
+CSRF_COOKIE = "folio_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class Caller(BaseModel):
@@ -15,6 +27,7 @@ class Caller(BaseModel):
     key_id: str | None = None
     groups: list[str] = Field(default_factory=list)
     admin: bool = False
+    name: str | None = None
 
     def acl_groups(self) -> list[str] | None:
         """What goes into Filters.groups: None (no restriction) for admins; anonymous callers
@@ -50,6 +63,11 @@ def get_caller(request: Request) -> Caller:
         if record is None:
             raise HTTPException(status_code=401, detail="invalid or revoked API key")
         return Caller(anonymous=False, key_id=record.key_id, groups=record.groups, admin=record.admin)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        caller = _session_caller(request, session_id)
+        if caller is not None:
+            return caller
     if request.app.state.settings.anonymous:
         return Caller(anonymous=True)
     raise HTTPException(
@@ -57,6 +75,27 @@ def get_caller(request: Request) -> Caller:
         detail="an API key is required: send 'Authorization: Bearer <key>' (create one with 'folio keys create')",
         headers={"WWW-Authenticate": "Bearer"},
     )
+
+
+def _session_caller(request: Request, session_id: str) -> Caller | None:
+    """The caller of a live cookie session (None when it is gone); 403 for a state-changing request
+    without the session's CSRF token."""
+    login: PortalLogin = request.app.state.portal_login
+    session = login.sessions.get(session_id)
+    if session is None:
+        return None
+    if request.method not in SAFE_METHODS and not secrets.compare_digest(
+        request.headers.get(CSRF_HEADER, ""), session.csrf
+    ):
+        raise HTTPException(
+            status_code=403, detail="missing or wrong CSRF token (send the folio_csrf cookie as X-CSRF-Token)"
+        )
+    try:
+        who = login.caller_data(session)
+    except SessionEnded:
+        login.sessions.end(session_id)
+        return None
+    return Caller(anonymous=False, key_id=who.key_id, groups=who.groups, admin=who.admin, name=who.name)
 
 
 def require_admin(caller: Caller) -> None:

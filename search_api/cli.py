@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
     oidc.add_argument("--oidc-audience", help="the aud a token must carry (default: the client id)")
     oidc.add_argument("--oidc-groups-claim", help="the claim listing the person's groups (default: groups)")
     oidc.add_argument("--oidc-admin-group", help="members of this group are admins")
+    oidc.add_argument("--oidc-provider-name", help='the portal\'s "Sign in with <name>" button (e.g. Keycloak)')
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
@@ -73,7 +74,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """Environment (FOLIO_*) first, flags over it."""
     overrides: dict[str, Any] = {}
     for field in ("store", "reranker", "embedder", "anonymous", "keys_file", "oidc_issuer", "oidc_client_id",
-                  "oidc_client_secret", "oidc_audience", "oidc_groups_claim", "oidc_admin_group"):  # fmt: skip
+                  "oidc_client_secret", "oidc_audience", "oidc_groups_claim", "oidc_admin_group", "oidc_provider_name"):  # fmt: skip
         value = getattr(args, field, None)
         if value is not None:
             overrides[field] = value

@@ -100,6 +100,11 @@ class KeyStore:
                 self._cache[digest] = record
         return record
 
+    def active(self, key_id: str) -> ApiKey | None:
+        """The live key of this id (a portal session holds the id, never the key)."""
+        found = self._records.get(key_id) if key_id else None
+        return _api_key(found) if found is not None and found.revoked_at is None else None
+
     def list(self, include_revoked: bool = False) -> list[ApiKey]:
         records = [_api_key(r) for r in self._records.all()]
         return [r for r in records if include_revoked or not r.revoked]

@@ -112,6 +112,16 @@ class MeResponse(BaseModel):
     key_id: str | None
     groups: list[str]
     admin: bool
+    name: str | None = None  # the person's name, for a portal session from the identity provider
+
+
+class AuthConfig(BaseModel):
+    oidc: bool  # whether the portal offers sign-in with the identity provider
+    provider_name: str | None = None
+
+
+class KeySignIn(BaseModel):
+    key: str = Field(min_length=1, max_length=200)
 
 
 class DocumentItem(BaseModel):

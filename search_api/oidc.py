@@ -74,6 +74,7 @@ class OidcVerifier:
         self.refresh_interval_s = refresh_interval_s
         self._lock = threading.Lock()
         self._jwks_uri: str | None = None
+        self._discovery: dict[str, Any] = {}
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._failure: ProviderUnavailable | None = None  # the last fetch's, while it is recent
@@ -81,6 +82,26 @@ class OidcVerifier:
     def verify(self, token: str) -> TokenCaller:
         """The caller a valid token names; TokenRejected for any invalid one, ProviderUnavailable when
         the key that would check it cannot be fetched."""
+        claims = self.claims(token, self.audience)
+        groups = group_names(claims.get(self.groups_claim))
+        admin = self.admin_group is not None and self.admin_group in groups
+        return TokenCaller(subject=str(claims["sub"]), groups=groups, admin=admin)
+
+    def endpoint(self, name: str) -> str:
+        """An endpoint the discovery document names (`authorization_endpoint`, `token_endpoint`,
+        `end_session_endpoint`); ProviderUnavailable when it names none."""
+        with self._lock:
+            if not self._discovery:
+                self._fetched_at = time.monotonic()
+                self._discover()
+        url = self._discovery.get(name)
+        if not isinstance(url, str):
+            raise ProviderUnavailable(f"the identity provider's discovery document has no {name}")
+        return url
+
+    def claims(self, token: str, audience: str) -> dict[str, Any]:
+        """The claims of a valid token for `audience` (an access token for Folio's audience, an ID
+        token for its client id)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -91,7 +112,7 @@ class OidcVerifier:
         key = self._key(header.get("kid"))
         try:
             claims = jwt.decode(
-                token, key, algorithms=[alg], audience=self.audience, issuer=self.issuer,
+                token, key, algorithms=[alg], audience=audience, issuer=self.issuer,
                 leeway=self.leeway_s, options={"require": ["exp", "iss", "aud", "sub"]},
             )  # fmt: skip
         except jwt.ExpiredSignatureError as exc:
@@ -99,16 +120,14 @@ class OidcVerifier:
         except jwt.ImmatureSignatureError as exc:
             raise TokenRejected("the token is not valid yet") from exc
         except jwt.InvalidAudienceError as exc:
-            raise TokenRejected(f"the token is not issued for {self.audience!r}") from exc
+            raise TokenRejected(f"the token is not issued for {audience!r}") from exc
         except jwt.InvalidIssuerError as exc:
             raise TokenRejected(f"the token is not issued by {self.issuer}") from exc
         except jwt.InvalidSignatureError as exc:
             raise TokenRejected("the token's signature does not verify") from exc
         except jwt.PyJWTError as exc:
             raise TokenRejected(f"invalid token: {exc}") from exc
-        groups = group_names(claims.get(self.groups_claim))
-        admin = self.admin_group is not None and self.admin_group in groups
-        return TokenCaller(subject=str(claims["sub"]), groups=groups, admin=admin)
+        return claims
 
     def _key(self, kid: Any) -> jwt.PyJWK:
         with self._lock:
@@ -140,20 +159,25 @@ class OidcVerifier:
         # after FAILURE_RETRY_S, and tokens meanwhile get 503 without waiting on it.
         self._fetched_at = time.monotonic()
         if self._jwks_uri is None:
-            discovery = self._get_json(f"{self.issuer}/.well-known/openid-configuration")
-            if discovery.get("issuer", "").rstrip("/") != self.issuer:
-                raise ProviderUnavailable(
-                    f"the discovery document names issuer {discovery.get('issuer')!r}, not {self.issuer}"
-                )
-            if not isinstance(discovery.get("jwks_uri"), str):
-                raise ProviderUnavailable("the discovery document has no jwks_uri")
-            self._jwks_uri = discovery["jwks_uri"]
+            self._discover()
+        assert self._jwks_uri is not None
         jwks = self._get_json(self._jwks_uri)
         try:
             keys = jwt.PyJWKSet.from_dict(jwks).keys
         except jwt.PyJWTError as exc:
             raise ProviderUnavailable(f"the issuer's key set is unusable: {exc}") from exc
         self._keys = {k.key_id: k for k in keys if k.key_id and k.public_key_use in (None, "sig")}
+
+    def _discover(self) -> None:
+        discovery = self._get_json(f"{self.issuer}/.well-known/openid-configuration")
+        if discovery.get("issuer", "").rstrip("/") != self.issuer:
+            raise ProviderUnavailable(
+                f"the discovery document names issuer {discovery.get('issuer')!r}, not {self.issuer}"
+            )
+        if not isinstance(discovery.get("jwks_uri"), str):
+            raise ProviderUnavailable("the discovery document has no jwks_uri")
+        self._jwks_uri = discovery["jwks_uri"]
+        self._discovery = discovery
 
     def _get_json(self, url: str) -> dict[str, Any]:
         try:

@@ -1,6 +1,6 @@
 """The API's services, built once per app from its settings: store, keys, the rerank engine, search,
-upload jobs, originals and the request limits. Keys, job status, upload name claims and uploaded
-originals live in the store's shared state (docstore.shared_state), so every server on the store
+upload jobs, originals and the request limits. Keys, job status, upload name claims, portal sessions and
+uploaded originals live in the store's shared state (docstore.shared_state), so every server on the store
 serves as one: replicas on an OpenSearch store, the processes on a SQLite file."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from search_api.keys import KeyStore
 from search_api.limits import ConcurrencyLimit
 from search_api.metrics import Metrics
 from search_api.search_service import SearchService
+from search_api.sessions import Sessions
 from search_api.settings import Settings
 from search_api.upload_names import UploadNames
 
@@ -36,6 +37,7 @@ class Services:
     query_embedder: QueryEmbedder
     jobs: JobManager
     originals: Originals
+    sessions: Sessions
     search_limit: ConcurrencyLimit
     upload_limit: ConcurrencyLimit
 
@@ -88,6 +90,7 @@ def build_services(settings: Settings, scorer: Scorer | None = None) -> Services
         query_embedder=query_embedder,
         jobs=JobManager(indexer, 1, settings.max_pending_jobs, metrics, job_records),
         originals=shared.originals,
+        sessions=Sessions(shared, settings.session_lifetime_s),
         search_limit=ConcurrencyLimit("search", settings.max_concurrent_searches, metrics),
         upload_limit=ConcurrencyLimit("upload", settings.max_concurrent_uploads, metrics),
     )

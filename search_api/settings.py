@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     oidc_groups_claim: str = "groups"
     oidc_admin_group: str | None = None  # members of this group are admins
     oidc_leeway_s: float = Field(default=30.0, ge=0)  # clock skew allowed on `exp` and `nbf`
+    oidc_provider_name: str = "your identity provider"  # the portal's "Sign in with ..." button
+    # Portal sessions (search_api/sessions.py): a signed-in browser's cookie lasts at most this long.
+    session_lifetime_s: float = Field(default=8 * 3600.0, gt=0)
     # What the reranker scores for a PDF page: its image, its text, or text for text-only pages.
     candidate_modality: Literal["image", "text", "auto"] = "image"
     rerank_budget_ms: int = Field(default=10_000, ge=1)  # past this, first-stage order is returned

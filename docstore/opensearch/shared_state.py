@@ -1,7 +1,7 @@
 """An OpenSearch store's shared state (docstore.shared_state): side indices beside its pages, so
 every API replica on the store shares them. `{prefix}-keys` holds API key records (the key's
-SHA-256, never the key), `{prefix}-jobs`, `{prefix}-replicas` and `{prefix}-upload-names` the
-record tables, `{prefix}-originals` uploaded files (docstore.opensearch.originals)."""
+SHA-256, never the key), `{prefix}-jobs`, `{prefix}-replicas`, `{prefix}-upload-names` and
+`{prefix}-sessions` the record tables, `{prefix}-originals` uploaded files (docstore.opensearch.originals)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ RECORD_MAPPINGS: dict[RecordTable, dict[str, Any]] = {
             "name": {"type": "keyword"},
             "replica_id": {"type": "keyword"},
             "claimed_at": {"type": "double"},
+        },
+    },
+    "sessions": {
+        "dynamic": "strict",
+        "properties": {
+            "kind": {"type": "keyword"},
+            "expires_at": {"type": "double"},
+            "data": {"type": "object", "enabled": False},  # the session, kept as is
         },
     },
 }

@@ -1,6 +1,8 @@
-// Talking to the Folio API: the stored key, JSON requests, authorised image blobs, uploads.
+// Talking to the Folio API: JSON requests, authorised image blobs, uploads. The browser is signed
+// in by an HttpOnly session cookie (the server's /auth/*): no key or token is kept here. Requests
+// that change something echo the session's CSRF cookie in a header.
 
-const KEY_STORAGE = "folio.apiKey";
+const CSRF_COOKIE = "folio_csrf";
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -10,19 +12,14 @@ export class ApiError extends Error {
   }
 }
 
-export function getKey() {
-  try { return localStorage.getItem(KEY_STORAGE) || ""; } catch { return ""; }
+export function csrfToken() {
+  const found = document.cookie.split("; ").find((c) => c.startsWith(`${CSRF_COOKIE}=`));
+  return found ? decodeURIComponent(found.slice(CSRF_COOKIE.length + 1)) : "";
 }
 
-export function setKey(key) {
-  try {
-    if (key) localStorage.setItem(KEY_STORAGE, key); else localStorage.removeItem(KEY_STORAGE);
-  } catch { /* private mode: the key lives for this page only */ }
-}
-
-function authHeaders() {
-  const key = getKey();
-  return key ? { Authorization: `Bearer ${key}` } : {};
+function csrfHeaders(method) {
+  const token = csrfToken();
+  return token && !["GET", "HEAD"].includes(method) ? { "X-CSRF-Token": token } : {};
 }
 
 // Any 401 means "show the sign-in form"; listeners decide how.
@@ -40,7 +37,7 @@ async function errorDetail(res) {
 }
 
 export async function api(path, { method = "GET", json, signal } = {}) {
-  const headers = { Accept: "application/json", ...authHeaders() };
+  const headers = { Accept: "application/json", ...csrfHeaders(method) };
   const init = { method, headers, signal };
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -61,9 +58,9 @@ export async function api(path, { method = "GET", json, signal } = {}) {
   return res.json();
 }
 
-// <img src> cannot carry an Authorization header, so images are fetched and shown as blob URLs.
+// Fetched and shown as blob URLs, so a refused image reports its 401 like any other request.
 export async function imageUrl(path, signal) {
-  const res = await fetch(path, { headers: authHeaders(), signal });
+  const res = await fetch(path, { signal });
   if (!res.ok) {
     if (res.status === 401) unauthorized(await errorDetail(res));
     throw new ApiError(res.status, `image unavailable (${res.status})`);
@@ -79,8 +76,8 @@ export function uploadFile(file, fields, onProgress) {
     for (const [name, value] of Object.entries(fields)) if (value) form.append(name, value);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/v1/documents");
-    const key = getKey();
-    if (key) xhr.setRequestHeader("Authorization", `Bearer ${key}`);
+    const token = csrfToken();
+    if (token) xhr.setRequestHeader("X-CSRF-Token", token);
     xhr.responseType = "json";
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
     xhr.onload = () => {

@@ -1,10 +1,21 @@
-// Signing in with an API key: kept in localStorage, checked against /v1/me, shown in the header.
-import { ApiError, api, getKey, setKey } from "./api.js";
+// Signing in: with the identity provider (the server's /auth/login, when /v1/auth/config says it is
+// set up) or with an API key (POST /auth/key); either way the server keeps the session and the
+// browser an HttpOnly cookie. /v1/me says who is signed in; the header shows it.
+import { ApiError, api } from "./api.js";
 import { $, trapFocus } from "./dom.js";
 
 const dialog = $("signin");
 let me = null; // the last /v1/me answer, or null when unknown / refused
 let lastFocus = null;
+let provider = null; // the identity provider's name when the server offers sign-in with it
+
+async function loadConfig() {
+  try {
+    const config = await api("/v1/auth/config");
+    provider = config.oidc ? config.provider_name : null;
+  } catch { provider = null; }
+  $("signin-provider").textContent = `Sign in with ${provider || ""}`;
+}
 
 export function currentUser() {
   return me;
@@ -18,6 +29,7 @@ function render() {
   const status = $("account-status");
   const signedIn = Boolean(me && !me.anonymous);
   $("signin-open").hidden = signedIn;
+  $("signin-provider").hidden = signedIn || !provider;
   $("signout").hidden = !signedIn;
   if (!me) {
     status.textContent = "Not signed in";
@@ -25,12 +37,13 @@ function render() {
     status.textContent = "Browsing anonymously (public pages)";
   } else {
     const groups = me.admin ? "admin" : (me.groups.length ? me.groups.join(", ") : "no groups");
-    status.textContent = `Signed in · ${groups}`;
-    status.title = `Key ${me.key_id || ""}`;
+    status.textContent = `${me.name ? `Signed in as ${me.name}` : "Signed in"} · ${groups}`;
+    status.title = me.key_id ? `Key ${me.key_id}` : "";
   }
 }
 
 export async function refreshMe() {
+  if (provider === null) await loadConfig();
   try {
     me = await api("/v1/me");
   } catch (err) {
@@ -47,7 +60,7 @@ export async function refreshMe() {
 export function openSignIn(reason) {
   if (dialog.open) return;
   lastFocus = document.activeElement;
-  $("signin-reason").textContent = reason || "Enter your API key. It stays in this browser only.";
+  $("signin-reason").textContent = reason || "Enter your API key. The server keeps it for this browser's session.";
   $("signin-error").textContent = "";
   $("signin-key").value = "";
   dialog.showModal();
@@ -61,12 +74,9 @@ async function submit(e) {
     $("signin-error").textContent = "Enter an API key.";
     return;
   }
-  const previous = getKey();
-  setKey(key);
   try {
-    me = await api("/v1/me");
+    me = await api("/auth/key", { method: "POST", json: { key } });
   } catch (err) {
-    setKey(previous);
     $("signin-error").textContent = err instanceof ApiError && err.status === 401
       ? "This key is not valid (or it was revoked)."
       : err.message;
@@ -85,18 +95,14 @@ export function initAuth() {
   dialog.addEventListener("close", () => {
     if (lastFocus && lastFocus.isConnected) lastFocus.focus();
   });
-  $("signout").addEventListener("click", async () => {
-    setKey("");
-    await refreshMe();
-    changed();
-  });
-  window.addEventListener("folio:unauthorized", (e) => {
-    if (getKey() && !dialog.open) {
-      // The stored key stopped working (revoked): forget it.
-      setKey("");
+  // A form POST, not fetch: the answer may send the browser on to the provider's sign-out page.
+  $("signout").addEventListener("click", () => $("signout-form").submit());
+  window.addEventListener("folio:unauthorized", () => {
+    if (me && !me.anonymous && !dialog.open) {
+      // The session ended (key revoked, provider refused to refresh it, or it expired).
       me = null;
       render();
-      openSignIn("Your API key is no longer accepted. Sign in again.");
+      openSignIn("Your session has ended. Sign in again.");
       return;
     }
     if (!dialog.open) {

@@ -1,6 +1,6 @@
 // The page viewer: a modal dialog with the page image and the query's highlight boxes on it, a
 // strip of the document's pages and a link to the original PDF at that page.
-import { api, getKey, imageUrl } from "./api.js";
+import { api } from "./api.js";
 import { $, h, lazyImage, releaseImages, setImage, snippetNode, trapFocus } from "./dom.js";
 import { drawHighlights, stepHighlight } from "./highlights.js";
 import { hitTitle } from "./results.js";
@@ -38,22 +38,7 @@ dialog.addEventListener("keydown", (e) => {
 $("match-next").addEventListener("click", () => stepMatch(1));
 $("match-prev").addEventListener("click", () => stepMatch(-1));
 
-// The PDF endpoint needs the key too: with one, fetch the file and open it as a blob URL
-// (the window opens first, inside the click, so pop-up blockers let it through).
-$("viewer-pdf").addEventListener("click", async (e) => {
-  if (!getKey()) return;
-  e.preventDefault();
-  const link = e.currentTarget;
-  const [path, fragment] = link.getAttribute("href").split("#");
-  const win = window.open("", "_blank");
-  try {
-    const url = await imageUrl(path);
-    if (win) win.location.href = `${url}#${fragment || ""}`;
-  } catch (err) {
-    if (win) win.close();
-    $("viewer-caption").textContent = "The original file is not available.";
-  }
-});
+// The PDF link needs nothing more: the session cookie goes with it.
 
 function pageCaption(hit, pageNumber) {
   const count = hit.page_count || (current && current.pages.length) || pageNumber;

@@ -1,0 +1,122 @@
+"""The portal's cookie sessions over real HTTP on real `folio serve` processes: sign-in with an API
+key (POST /auth/key), the CSRF token that state-changing calls from a cookie session need, sessions
+kept in the store so another replica accepts them, and the sign-in's `state` check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from docstore.store import open_store
+from search_api.keys import KeyStore
+from tests.fixtures.api_server import ApiServer, StartServer, index_files
+from tests.fixtures.keycloak import Keycloak
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def store(tmp_path: Path, shared_pdfs: Path) -> str:
+    url = f"sqlite:///{tmp_path}/sessions.db"
+    index_files(url, [shared_pdfs / "pdflatex-4-pages.pdf"], collection="staff", groups=["staff"])
+    return url
+
+
+@contextmanager
+def key_session(server: ApiServer, key: str) -> Iterator[httpx.Client]:
+    """A client signed in like the portal: the cookies of POST /auth/key, no Authorization header."""
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        resp = client.post("/auth/key", json={"key": key})
+        assert resp.status_code == 200, resp.text
+        yield client
+
+
+def test_key_sign_in_sets_an_httponly_cookie_session(api_server: StartServer, store: str) -> None:
+    server = api_server(store)
+    key = server.create_key(["staff"], name="portal")
+    with key_session(server, key) as client:
+        cookies = client.post("/auth/key", json={"key": key}).headers.get_list("set-cookie")
+        session_cookie = next(c for c in cookies if c.startswith("folio_session="))
+        csrf_cookie = next(c for c in cookies if c.startswith("folio_csrf="))
+        assert "HttpOnly" in session_cookie and "samesite=lax" in session_cookie.lower()
+        assert "HttpOnly" not in csrf_cookie  # the portal reads it to echo it
+        assert key not in " ".join(cookies)  # the key stays on the server
+        me = client.get("/v1/me").json()
+        assert me["anonymous"] is False and me["groups"] == ["staff"]
+        assert {d["collection"] for d in client.get("/v1/documents").json()["documents"]} == {"staff"}
+        client.post("/auth/logout")
+        assert client.get("/v1/me").status_code == 401
+    with httpx.Client(base_url=server.base_url) as client:
+        assert client.post("/auth/key", json={"key": key + "x"}).status_code == 401
+        assert "folio_session" not in client.cookies
+
+
+def test_revoking_the_key_ends_its_session(api_server: StartServer, store: str) -> None:
+    server = api_server(store)
+    key = server.create_key(["staff"])
+    with key_session(server, key) as client:
+        key_id = client.get("/v1/me").json()["key_id"]
+        keys = KeyStore(open_store(store).shared_state(server.keys_file).keys, 0)  # as `folio keys revoke`
+        assert keys.revoke(key_id)
+        assert client.get("/v1/me").status_code == 401
+
+
+def test_cookie_sessions_need_the_csrf_token_to_change_anything(
+    api_server: StartServer, store: str, shared_pdfs: Path
+) -> None:
+    server = api_server(store)
+    with key_session(server, server.create_key(["staff"])) as client:
+        doc_id = client.get("/v1/documents").json()["documents"][0]["doc_id"]
+        pdf = (shared_pdfs / "minimal-document.pdf").read_bytes()
+        upload = {"files": ("minimal-document.pdf", pdf, "application/pdf")}
+        fields = {"collection": "staff", "groups": "staff"}
+        refused = client.post("/v1/documents", files=upload, data=fields)
+        assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+        assert client.delete(f"/v1/documents/{doc_id}").status_code == 403
+        wrong = client.delete(f"/v1/documents/{doc_id}", headers={"X-CSRF-Token": "not-it"})
+        assert wrong.status_code == 403
+        token = {"X-CSRF-Token": client.cookies["folio_csrf"]}
+        assert client.post("/v1/documents", files=upload, data=fields, headers=token).status_code == 202
+        assert client.delete(f"/v1/documents/{doc_id}", headers=token).status_code == 200
+        assert client.get("/v1/documents").status_code == 200  # reads need no token
+
+
+def test_a_session_works_on_every_replica_of_the_store(
+    api_server: StartServer, store: str, tmp_path: Path
+) -> None:
+    keys_file = tmp_path / "shared-keys.db"
+    first = api_server(store, keys_file=keys_file)
+    second = api_server(store, keys_file=keys_file)
+    with key_session(first, first.create_key(["staff"])) as client:
+        cookies = dict(client.cookies)
+    with httpx.Client(base_url=second.base_url, cookies=cookies, timeout=60) as other:
+        assert other.get("/v1/me").json()["groups"] == ["staff"]
+        other.post("/auth/logout")
+    with httpx.Client(base_url=first.base_url, cookies=cookies, timeout=60) as again:
+        assert again.get("/v1/me").status_code == 401  # ended on the other replica, ended here
+
+
+@pytest.mark.keycloak
+def test_a_callback_with_another_state_is_refused(
+    api_server: StartServer, store: str, keycloak: Keycloak
+) -> None:
+    env = {"FOLIO_OIDC_ISSUER": keycloak.issuer, "FOLIO_OIDC_CLIENT_ID": "folio-portal",
+           "FOLIO_OIDC_CLIENT_SECRET": "folio-portal-secret"}  # fmt: skip
+    server = api_server(store, env=env)
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        login = client.get("/auth/login")
+        assert login.status_code == 302
+        target = httpx.URL(login.headers["location"])
+        assert target.params["code_challenge_method"] == "S256" and target.params["nonce"]
+        state = target.params["state"]
+        assert client.get("/auth/callback", params={"state": "forged", "code": "x"}).status_code == 400
+        # The right state from another browser (no sign-in cookie) is refused too.
+        with httpx.Client(base_url=server.base_url, timeout=60) as stranger:
+            assert stranger.get("/auth/callback", params={"state": state, "code": "x"}).status_code == 400
+        # A code the provider never issued: refused, never a session.
+        bad_code = client.get("/auth/callback", params={"state": state, "code": "forged"})
+        assert bad_code.status_code == 400 and "folio_session" not in client.cookies
