@@ -57,7 +57,7 @@ def get_caller(request: Request) -> Caller:
     oidc: OidcVerifier | None = request.app.state.oidc
     if token is not None and oidc is not None and looks_like_jwt(token):
         person = oidc.verify(token)
-        return Caller(anonymous=False, groups=person.groups, admin=person.admin)
+        return Caller(anonymous=False, groups=person.groups, admin=person.admin, name=person.name)
     if token is not None:
         record = keys.verify(token)
         if record is None:

@@ -112,7 +112,7 @@ class MeResponse(BaseModel):
     key_id: str | None
     groups: list[str]
     admin: bool
-    name: str | None = None  # the person's name, for a portal session from the identity provider
+    name: str | None = None  # the person's name, from the identity provider's token or session
 
 
 class AuthConfig(BaseModel):

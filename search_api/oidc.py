@@ -52,6 +52,7 @@ class TokenCaller:
     subject: str
     groups: list[str]
     admin: bool
+    name: str | None = None  # the person's name (`name`, else `preferred_username`), when the token has one
 
 
 class OidcVerifier:
@@ -85,7 +86,8 @@ class OidcVerifier:
         claims = self.claims(token, self.audience)
         groups = group_names(claims.get(self.groups_claim))
         admin = self.admin_group is not None and self.admin_group in groups
-        return TokenCaller(subject=str(claims["sub"]), groups=groups, admin=admin)
+        name = claims.get("name") or claims.get("preferred_username")
+        return TokenCaller(str(claims["sub"]), groups, admin, str(name) if name else None)
 
     def endpoint(self, name: str) -> str:
         """An endpoint the discovery document names (`authorization_endpoint`, `token_endpoint`,

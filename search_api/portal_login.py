@@ -96,7 +96,7 @@ class PortalLogin:
             raise InvalidRequest(f"the identity provider's tokens are not valid: {exc}") from exc
         if not secrets.compare_digest(str(id_claims.get("nonce", "")), pending["nonce"]):
             raise InvalidRequest("the ID token does not carry this sign-in's nonce")
-        name = id_claims.get("name") or id_claims.get("preferred_username") or person.subject
+        name = id_claims.get("name") or id_claims.get("preferred_username") or person.name or person.subject
         return self.sessions.create("oidc", {"name": str(name), **self._token_data(tokens)})
 
     def key_session(self, key: str) -> tuple[str, Session]:

@@ -78,16 +78,22 @@ def auth_key(request: Request, body: KeySignIn) -> JSONResponse:
     return response
 
 
-@router.post("/auth/logout", include_in_schema=False)
-def auth_logout(request: Request) -> RedirectResponse:
-    """Ends the session here, then at the provider (RP-initiated logout) for a provider session."""
+@router.post("/auth/logout", include_in_schema=False, response_model=None)
+def auth_logout(request: Request) -> Response:
+    """Ends the session here, then at the provider (RP-initiated logout) for a provider session: a
+    form is sent on there (303); a script asking for JSON gets `{"logout_url": ...}` (null when
+    there is nowhere to go) and goes itself, so a key session signs out without leaving the page."""
     login = _login(request)
     session_id = request.cookies.get(SESSION_COOKIE, "")
     session = login.sessions.get(session_id) if session_id else None
     after = login.logout_url(session, str(request.base_url))
     if session_id:
         login.sessions.end(session_id)
-    response = RedirectResponse(after or "/", status_code=303)
+    response: Response
+    if "application/json" in request.headers.get("accept", ""):
+        response = JSONResponse({"logout_url": after})
+    else:
+        response = RedirectResponse(after or "/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response

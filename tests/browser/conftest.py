@@ -24,7 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-KEY_STORAGE = "folio.apiKey"  # what the portal's js/api.js uses
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +70,8 @@ def anonymous_portal(portal_workdir: tuple[Path, dict[str, str]]) -> Iterator[St
 
 @pytest.fixture
 def open_portal(browser: Any) -> Iterator[Callable[..., Any]]:
-    """open_portal(stack, key=None, path="/") -> a Playwright page on the portal. Uncaught
+    """open_portal(stack, key=None, path="/") -> a Playwright page on the portal, signed in with `key`
+    when one is given. Uncaught
     JavaScript errors on any page fail the test."""
     contexts: list[Any] = []
     errors: list[str] = []
@@ -80,9 +80,9 @@ def open_portal(browser: Any) -> Iterator[Callable[..., Any]]:
         stack: Stack, key: str | None = None, path: str = "/", viewport: dict[str, int] | None = None
     ) -> Any:
         context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
-        if key:
-            context.add_init_script(f"localStorage.setItem({KEY_STORAGE!r}, {key!r})")
         context.set_default_timeout(15_000)
+        if key:  # signed in as the portal's form does: a cookie session from POST /auth/key
+            assert context.request.post(stack.url + "/auth/key", data={"key": key}).ok
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -89,8 +89,10 @@ def build_corpus(workdir: Path, pdfs: Path) -> dict[str, str]:
     return keys
 
 
-def start_server(workdir: Path, *, anonymous: bool = False, name: str = "server") -> Stack:
-    env = base_env(workdir)
+def start_server(
+    workdir: Path, *, anonymous: bool = False, name: str = "server", env: dict[str, str] | None = None
+) -> Stack:
+    env = {**base_env(workdir), **(env or {})}
     env["FOLIO_ANONYMOUS"] = "true" if anonymous else "false"
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -29,6 +29,10 @@ def _learn_collections(portal: Stack) -> None:
                 _COLLECTION_OF.update({p["page_id"]: doc["collection"] for p in pages})
 
 
+def session_cookie(page: Any) -> dict[str, Any] | None:
+    return next((c for c in page.context.cookies() if c["name"] == "folio_session"), None)
+
+
 def sign_in(page: Any, key: str) -> None:
     page.locator("#signin").wait_for(state="visible")
     page.fill("#signin-key", key)
@@ -44,7 +48,7 @@ def test_a_401_shows_the_sign_in_form_and_a_bad_key_is_refused(portal: Stack, op
     page.wait_for_function("document.querySelector('#signin-error').textContent.length > 0")
     assert "not valid" in page.locator("#signin-error").inner_text()
     assert page.locator("#signin").is_visible()
-    assert page.evaluate("localStorage.getItem('folio.apiKey')") is None
+    assert session_cookie(page) is None
 
 
 def test_each_key_sees_only_its_groups_pages(portal: Stack, open_portal: Any) -> None:
@@ -54,7 +58,10 @@ def test_each_key_sees_only_its_groups_pages(portal: Stack, open_portal: Any) ->
     page.wait_for_function("document.querySelector('#account-status').textContent.includes('team-a')")
     assert page.locator("#signout").is_visible()
     assert not page.locator("#signin-open").is_visible()
-    assert page.evaluate("localStorage.getItem('folio.apiKey')") == portal.keys["team-a"]
+    # The key stays on the server: the browser holds a cookie its scripts cannot read.
+    cookie = session_cookie(page)
+    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert portal.keys["team-a"] not in page.evaluate("document.cookie + JSON.stringify(localStorage)")
 
     page.fill("#q", "lorem ipsum")
     page.press("#q", "Enter")
@@ -65,10 +72,10 @@ def test_each_key_sees_only_its_groups_pages(portal: Stack, open_portal: Any) ->
     options = set(page.locator("#collection option").evaluate_all("els => els.map(e => e.value)"))
     assert "alpha" in options and "beta" not in options
 
-    # Sign out: the key is forgotten, and the next request brings back the sign-in form.
+    # Sign out: the session ends, and the next request brings back the sign-in form.
     page.click("#signout")
-    assert page.evaluate("localStorage.getItem('folio.apiKey')") is None
     page.locator("#signin").wait_for(state="visible")
+    assert session_cookie(page) is None
     assert page.locator("#results .hit").count() == 0
     sign_in(page, portal.keys["team-b"])
     page.wait_for_function("document.querySelector('#account-status').textContent.includes('team-b')")

@@ -89,7 +89,8 @@ def test_groups_from_tokens_decide_what_a_person_reads(
     legal_doc = legal_page.split(":")[0]
     with server.client(alice) as client:
         me = client.get("/v1/me").json()
-        assert me == {"anonymous": False, "key_id": None, "groups": ["staff"], "admin": False}
+        assert me == {"anonymous": False, "key_id": None, "groups": ["staff"], "admin": False,
+                      "name": "Alice Example"}  # fmt: skip
         assert client.get(f"/v1/pages/{legal_page}/image").status_code == 404
         assert client.get(f"/v1/documents/{legal_doc}/pages").status_code == 404
         assert client.delete(f"/v1/documents/{legal_doc}").status_code == 404

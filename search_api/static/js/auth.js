@@ -14,7 +14,10 @@ async function loadConfig() {
     const config = await api("/v1/auth/config");
     provider = config.oidc ? config.provider_name : null;
   } catch { provider = null; }
-  $("signin-provider").textContent = `Sign in with ${provider || ""}`;
+  for (const id of ["signin-provider", "signin-dialog-provider"]) {
+    $(id).textContent = `Sign in with ${provider || ""}`;
+    $(id).hidden = !provider;
+  }
 }
 
 export function currentUser() {
@@ -63,6 +66,7 @@ export function openSignIn(reason) {
   $("signin-reason").textContent = reason || "Enter your API key. The server keeps it for this browser's session.";
   $("signin-error").textContent = "";
   $("signin-key").value = "";
+  $("signin-dialog-provider").hidden = !provider;
   dialog.showModal();
   $("signin-key").focus();
 }
@@ -95,8 +99,18 @@ export function initAuth() {
   dialog.addEventListener("close", () => {
     if (lastFocus && lastFocus.isConnected) lastFocus.focus();
   });
-  // A form POST, not fetch: the answer may send the browser on to the provider's sign-out page.
-  $("signout").addEventListener("click", () => $("signout-form").submit());
+  // A provider session goes on to the provider's sign-out page; a key session stays on this page.
+  $("signout").addEventListener("click", async () => {
+    try {
+      const { logout_url: next } = await api("/auth/logout", { method: "POST" });
+      if (next) {
+        window.location.assign(next);
+        return;
+      }
+    } catch { /* the session is gone either way: show what the server says now */ }
+    await refreshMe();
+    changed();
+  });
   window.addEventListener("folio:unauthorized", () => {
     if (me && !me.anonymous && !dialog.open) {
       // The session ended (key revoked, provider refused to refresh it, or it expired).
