@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, scorer: Scorer | None = None) -
     app.state.keys = svc.keys
     app.state.oidc = oidc
     app.state.portal_login = PortalLogin(
-        svc.sessions, svc.keys, oidc, settings.oidc_client_id, settings.oidc_client_secret
+        svc.sessions, svc.keys, oidc, settings.oidc_client_id, settings.oidc_client_secret, settings.oidc_scope
     )
     app.state.metrics = svc.metrics
     install_error_handlers(app)

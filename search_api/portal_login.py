@@ -44,13 +44,14 @@ def _challenge(verifier: str) -> str:
 class PortalLogin:
     def __init__(
         self, sessions: Sessions, keys: KeyStore, oidc: OidcVerifier | None,
-        client_id: str | None, client_secret: str | None, timeout_s: float = 10.0,
+        client_id: str | None, client_secret: str | None, scope: str = "openid", timeout_s: float = 10.0,
     ) -> None:  # fmt: skip
         self.sessions = sessions
         self._keys = keys
         self._oidc = oidc
         self._client_id = client_id or ""
         self._client_secret = client_secret
+        self._scope = scope
         self._timeout_s = timeout_s
 
     @property
@@ -71,7 +72,7 @@ class PortalLogin:
         )
         query = {
             "response_type": "code", "client_id": self._client_id, "redirect_uri": redirect_uri,
-            "scope": "openid profile email", "state": state, "nonce": nonce,
+            "scope": self._scope, "state": state, "nonce": nonce,
             "code_challenge": _challenge(verifier), "code_challenge_method": "S256",
         }  # fmt: skip
         return f"{provider.endpoint('authorization_endpoint')}?{urlencode(query)}", state

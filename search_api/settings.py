@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     oidc_admin_group: str | None = None  # members of this group are admins
     oidc_leeway_s: float = Field(default=30.0, ge=0)  # clock skew allowed on `exp` and `nbf`
     oidc_provider_name: str = "your identity provider"  # the portal's "Sign in with ..." button
+    # What the portal's sign-in asks for; the access token it gets must be one for Folio's audience.
+    oidc_scope: str = "openid profile email"
     # Portal sessions (search_api/sessions.py): a signed-in browser's cookie lasts at most this long.
     session_lifetime_s: float = Field(default=8 * 3600.0, gt=0)
     # What the reranker scores for a PDF page: its image, its text, or text for text-only pages.
