@@ -86,11 +86,11 @@ def test_cookie_sessions_need_the_csrf_token_to_change_anything(
 
 
 def test_a_session_works_on_every_replica_of_the_store(
-    api_server: StartServer, store: str, tmp_path: Path
+    api_server: StartServer, api_store_url: str, tmp_path: Path
 ) -> None:
-    keys_file = tmp_path / "shared-keys.db"
-    first = api_server(store, keys_file=keys_file)
-    second = api_server(store, keys_file=keys_file)
+    keys_file = tmp_path / "shared-keys.db"  # a SQLite store's; an OpenSearch store keeps keys itself
+    first = api_server(api_store_url, keys_file=keys_file)
+    second = api_server(api_store_url, keys_file=keys_file)
     with key_session(first, first.create_key(["staff"])) as client:
         cookies = dict(client.cookies)
     with httpx.Client(base_url=second.base_url, cookies=cookies, timeout=60) as other:
