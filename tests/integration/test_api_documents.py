@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import httpx
-
-from tests.fixtures.api_server import StartServer
-
-
-def _wait_job(client: httpx.Client, status_url: str, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(status_url).json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job did not finish: {job}")
+from tests.fixtures.api_server import StartServer, wait_job
 
 
 def test_upload_index_search_delete(api_server: StartServer, api_store_url: str, shared_pdfs: Path) -> None:
@@ -36,7 +23,7 @@ def test_upload_index_search_delete(api_server: StartServer, api_store_url: str,
         assert resp.status_code == 202, resp.text
         accepted = resp.json()
         assert accepted["status_url"] == f"/v1/jobs/{accepted['job_id']}"
-        job = _wait_job(client, accepted["status_url"])
+        job = wait_job(client, accepted["status_url"])
         states = {f["name"]: (f["state"], f["pages"]) for f in job["files"]}
         assert job["state"] == "done"
         assert states["crazy ones.pdf"] == ("indexed", 1) and states["notes.md"] == ("indexed", 1)
@@ -104,7 +91,7 @@ def test_an_upload_never_replaces_a_document_its_uploader_could_not_delete(
                 data={"collection": "shared"},
             )  # fmt: skip
             assert resp.status_code == 202, resp.text
-            job = _wait_job(client, resp.json()["status_url"])
+            job = wait_job(client, resp.json()["status_url"])
             assert job["state"] == "done", job
             hits = client.post("/v1/search", json={"query": text.split()[-1], "mode": "bm25"}).json()["hits"]
             return job["files"][0]["name"], hits[0]["source"]

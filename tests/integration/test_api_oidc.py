@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tests.fixtures.api_server import ApiServer, StartServer, free_port, index_files
+from tests.fixtures.api_server import ApiServer, StartServer, free_port, index_files, wait_job
 from tests.fixtures.keycloak import Keycloak
 
 pytestmark = [pytest.mark.slow, pytest.mark.keycloak]
@@ -99,6 +99,29 @@ def test_groups_from_tokens_decide_what_a_person_reads(
         assert client.get(f"/v1/documents/{legal_doc}/pages").status_code == 200
     # API keys keep working beside tokens.
     assert_sees(server, server.create_key(["legal"]), {"legal", "public"})
+
+
+def test_a_token_uploads_for_its_groups(
+    api_server: StartServer, acl_store: str, keycloak: Keycloak, shared_pdfs: Path
+) -> None:
+    server = api_server(acl_store, env=oidc_env(keycloak.issuer))
+    pdf = (shared_pdfs / "crazyones-pdfa.pdf").read_bytes()
+    crazy = {"query": "crazy ones", "mode": "bm25"}
+    with server.client(keycloak.token("alice")) as client:  # in staff
+        upload = client.post("/v1/documents", files={"files": ("crazy ones.pdf", pdf, "application/pdf")},
+                             data={"collection": "uploads"})  # fmt: skip
+        assert upload.status_code == 202, upload.text
+        assert wait_job(client, upload.json()["status_url"])["state"] == "done"
+        hits = client.post("/v1/search", json=crazy).json()["hits"]
+        assert hits and hits[0]["collection"] == "uploads"
+        doc_id = hits[0]["doc_id"]
+        assert client.get(f"/v1/documents/{doc_id}/file").content == pdf
+    with server.client(server.create_key(["staff"])) as client:  # staff by a key: the same group
+        assert client.get(f"/v1/documents/{doc_id}/pages").status_code == 200
+    with server.client(keycloak.token("bob")) as client:  # in legal
+        assert doc_id not in {h["doc_id"] for h in client.post("/v1/search", json=crazy).json()["hits"]}
+        assert client.get(f"/v1/documents/{doc_id}/file").status_code == 404
+        assert client.delete(f"/v1/documents/{doc_id}").status_code == 404
 
 
 def test_a_person_removed_from_a_group_loses_it_with_their_next_token(
