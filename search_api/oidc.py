@@ -93,8 +93,7 @@ class OidcVerifier:
         """An endpoint the discovery document names (`authorization_endpoint`, `token_endpoint`,
         `end_session_endpoint`); ProviderUnavailable when it names none."""
         with self._lock:
-            if not self._discovery:
-                self._fetched_at = time.monotonic()
+            if not self._discovery:  # the key set is not fetched here: `_fetched_at` stays the key set's
                 self._discover()
         url = self._discovery.get(name)
         if not isinstance(url, str):

@@ -4,6 +4,9 @@ kept in the store so another replica accepts them, and the sign-in's `state` che
 
 from __future__ import annotations
 
+import html
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +17,7 @@ import pytest
 from docstore.store import open_store
 from search_api.keys import KeyStore
 from tests.fixtures.api_server import ApiServer, StartServer, index_files
-from tests.fixtures.keycloak import Keycloak
+from tests.fixtures.keycloak import CLIENT_SECRETS, Keycloak
 
 pytestmark = pytest.mark.slow
 
@@ -120,3 +123,44 @@ def test_a_callback_with_another_state_is_refused(
         # A code the provider never issued: refused, never a session.
         bad_code = client.get("/auth/callback", params={"state": state, "code": "forged"})
         assert bad_code.status_code == 400 and "folio_session" not in client.cookies
+
+
+def sign_in_through_keycloak(client: httpx.Client, username: str) -> None:
+    """The portal's sign-in as a browser runs it: /auth/login, Keycloak's login form, the callback."""
+    login = client.get("/auth/login")
+    assert login.status_code == 302, login.text
+    form = client.get(login.headers["location"], follow_redirects=True)
+    action = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', form.text)
+    assert action, form.text[-2000:]
+    for cookie in client.cookies.jar:  # Keycloak marks its cookies Secure; a browser sends them to 127.0.0.1
+        cookie.secure = False
+    signed_in = client.post(html.unescape(action.group(1)),
+                            data={"username": username, "password": f"{username}-password"})  # fmt: skip
+    assert signed_in.status_code == 302, signed_in.text[-2000:]
+    callback = client.get(signed_in.headers["location"])
+    assert callback.status_code in (302, 303), callback.text
+    assert "folio_session" in client.cookies
+
+
+@pytest.mark.keycloak
+def test_a_session_is_refreshed_and_ends_when_the_provider_refuses(
+    api_server: StartServer, store: str, keycloak: Keycloak
+) -> None:
+    # Keycloak's folio-portal-refresh client issues access tokens that last 2 s; no clock skew
+    # allowed, so only a refreshed token answers after that.
+    env = {"FOLIO_OIDC_ISSUER": keycloak.issuer, "FOLIO_OIDC_CLIENT_ID": "folio-portal-refresh",
+           "FOLIO_OIDC_CLIENT_SECRET": CLIENT_SECRETS["folio-portal-refresh"], "FOLIO_OIDC_LEEWAY_S": "0"}  # fmt: skip
+    server = api_server(store, env=env)
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        sign_in_through_keycloak(client, "alice")
+        assert client.get("/v1/me").json()["groups"] == ["staff"]
+        time.sleep(3)  # past the first access token's lifespan
+        me = client.get("/v1/me")
+        assert me.status_code == 200 and me.json()["name"] == "Alice Example", me.text
+        assert {d["collection"] for d in client.get("/v1/documents").json()["documents"]} == {"staff"}
+        with keycloak.admin() as admin:  # the provider ends alice's sessions: no refresh any more
+            alice = admin.get("/users", params={"username": "alice", "exact": "true"}).json()[0]["id"]
+            assert admin.post(f"/users/{alice}/logout").status_code == 204
+        time.sleep(3)
+        assert client.get("/v1/me").status_code == 401
+        assert client.get("/v1/documents").status_code == 401  # ended, not refused once
