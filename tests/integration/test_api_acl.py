@@ -54,7 +54,7 @@ def test_groups_isolate_pages(api_server: StartServer, api_store_url: str, share
         pinned = client.post("/v1/search", json={"query": "text", "mode": "bm25", "doc_id": hidden_doc}).json()
         assert pinned["hits"] == [] and pinned["total"] == 0
         me = client.get("/v1/me").json()
-        assert me == {"anonymous": False, "key_id": me["key_id"], "groups": ["alpha"], "admin": False}
+        assert me == {"anonymous": False, "key_id": me["key_id"], "groups": ["alpha"], "admin": False, "name": None}
     with server.client(beta_key) as client:
         image = client.get(f"/v1/pages/{hidden}/image")
         assert image.status_code == 200 and image.headers["content-type"].startswith("image/")
@@ -86,6 +86,6 @@ def test_anonymous_sees_public_pages_only(api_server: StartServer, api_store_url
         me = client.get("/v1/me").json()
         body = client.post("/v1/search", json={"query": "text", "mode": "bm25", "top_n": 50}).json()
         docs = client.get("/v1/documents").json()["documents"]
-    assert me == {"anonymous": True, "key_id": None, "groups": [], "admin": False}
+    assert me == {"anonymous": True, "key_id": None, "groups": [], "admin": False, "name": None}
     assert {h["collection"] for h in body["hits"]} <= {"public"}
     assert [d["collection"] for d in docs] == ["public"]
