@@ -47,6 +47,13 @@ if TYPE_CHECKING:
 
 LANGUAGES_TTL = 30.0  # seconds a store trusts its list of the index's page languages
 BULK_RETRY_SECONDS = 60.0  # how long a bulk write keeps sending again what the cluster cannot take yet
+SHARD_WAIT_SECONDS = 30.0  # how long a call waits for shards that are starting (a new index, a promotion)
+# 503s that mean "no copy of a shard is started yet": the request ran nowhere, so sending it again is safe
+SHARDS_STARTING = {
+    "no_shard_available_action_exception",
+    "search_phase_execution_exception",
+    "unavailable_shards_exception",
+}
 
 
 class OpenSearchStore:
@@ -83,16 +90,35 @@ class OpenSearchStore:
         return self._target.address
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a client call; connection and auth failures become StoreUnavailable."""
-        from opensearchpy import AuthenticationException, AuthorizationException, ConnectionError
+        """Run a client call; connection and auth failures become StoreUnavailable. A call that
+        found no started copy of a shard (an index another process has just created, a replica
+        being promoted) is sent again for up to SHARD_WAIT_SECONDS, then StoreUnavailable."""
+        from opensearchpy import (
+            AuthenticationException,
+            AuthorizationException,
+            ConnectionError,
+            TransportError,
+        )
 
         where = self.address
-        try:
-            return fn(*args, **kwargs)
-        except ConnectionError as exc:
-            raise StoreUnavailable(f"cannot reach OpenSearch at {where}: {exc.info or exc}") from exc
-        except (AuthenticationException, AuthorizationException) as exc:
-            raise StoreUnavailable(f"OpenSearch at {where} refused access: {exc.error}") from exc
+        delay, deadline = 0.05, time.monotonic() + SHARD_WAIT_SECONDS
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except ConnectionError as exc:
+                raise StoreUnavailable(f"cannot reach OpenSearch at {where}: {exc.info or exc}") from exc
+            except (AuthenticationException, AuthorizationException) as exc:
+                raise StoreUnavailable(f"OpenSearch at {where} refused access: {exc.error}") from exc
+            except TransportError as exc:
+                if exc.status_code != 503 or exc.error not in SHARDS_STARTING:
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise StoreUnavailable(
+                        f"OpenSearch at {where} has no started copy of a shard after"
+                        f" {SHARD_WAIT_SECONDS:.0f}s: {exc.error}"
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def ping(self) -> bool:
         try:
