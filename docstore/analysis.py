@@ -8,7 +8,8 @@ words as they are. CJK runs are left to the exact field, whose bigrams already m
 
 A query is analysed for every language present in the index (a short query's own language is
 too uncertain to guess): its stop words are those of any of them, its stems are each word's stem
-in each of them. Stop words are searched on the exact field only, so a query made only of them
+in each of them that has a stemmer. A page too short for its language to be detected takes its
+document's or its collection's (indexer.page_language), so few pages are left with none. Stop words are searched on the exact field only, so a query made only of them
 still finds pages; the rest are searched on both fields, so a page with the exact form scores
 on both and outranks one that only shares the stem.
 
@@ -99,8 +100,14 @@ class QueryTerms:
 
 def query_terms(query: str, languages: Iterable[str]) -> QueryTerms:
     """The query analysed for an index holding pages in `languages` ("" for pages of no detected
-    language). A query made only of stop words keeps them all, on the exact field only."""
+    language). A query made only of stop words keeps them all, on the exact field only.
+
+    Stems come only from the languages that have a stemmer. The stemmed field of a page of no
+    detected language (or of a language without a stemmer) holds its words unchanged, and those
+    forms are the exact field's business: searched there, they would be rare terms of the stemmed
+    field, with an IDF that lifts those few pages over every page stemmed properly."""
     langs = sorted(set(languages)) or [""]
+    stemming = [lang for lang in langs if lang in STEMMERS]
     every = tokens(query)
     allowed = set(list(dict.fromkeys(every))[:MAX_QUERY_TERMS])
     found = [t for t in every if t in allowed][:MAX_QUERY_WORDS]
@@ -109,7 +116,9 @@ def query_terms(query: str, languages: Iterable[str]) -> QueryTerms:
     if not content:
         return QueryTerms(exact=found, stems=[])
     words = [t for t in content if stemmable(t)]
+    if not stemming:
+        return QueryTerms(exact=content, stems=[])
     # each occurrence of a word gives its stem in every language, a stem shared by several once
-    per_language = [stem_words(words, lang) for lang in langs]
+    per_language = [stem_words(words, lang) for lang in stemming]
     stems = [stem for forms in zip(*per_language, strict=True) for stem in dict.fromkeys(forms)]
     return QueryTerms(exact=content, stems=stems)

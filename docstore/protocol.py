@@ -74,6 +74,9 @@ class Store(Protocol):
 
     def count(self, filters: Filters | None = None) -> int: ...
 
+    def language_counts(self, filters: Filters | None = None) -> dict[str, int]:
+        """Pages per detected language ("" for none) among the pages `filters` select."""
+
     def get_meta(self, key: str) -> str | None:
         """A store-wide setting (`embedder` and `dim` are read and written only through
         docstore.embedders.binding); None when unset or the store does not exist yet."""

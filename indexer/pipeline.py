@@ -18,11 +18,12 @@ import numpy.typing as npt
 from docstore.embedders import Embedder
 from docstore.embedders.binding import embedder_for_indexing, record_embedder
 from docstore.protocol import Store
-from docstore.schema import DocumentInfo, FileFailure, Page, page_id
+from docstore.schema import DocumentInfo, FileFailure, Filters, Page, page_id
 from docstore.word_boxes import encode_word_boxes
 from indexer.embedding import embed_in_workers
 from indexer.ocr import find_ocr
 from indexer.page_content import PageContent, PdfProbe
+from indexer.page_language import PageLanguages
 from indexer.progress import Progress
 from indexer.sources import (
     MAX_TEXT_CHARS,
@@ -60,11 +61,13 @@ class Indexer:
         self._next_id = 0
         self._ocr_note = False
         self._warm_up = False  # set per run: the embedder is still to be loaded in this process
+        self._languages = PageLanguages({})
 
     def run(self, paths: list[str | Path]) -> IndexSummary:
         start = time.monotonic()
         files = discover(paths)  # raises NoSuchPath before anything is written
         record_embedder(self.store, self.embedder)
+        self._languages = PageLanguages(self.store.language_counts(Filters(collection=self.options.collection)))
         ocr = find_ocr() if self.options.ocr else None
         if self.options.ocr and ocr is None:
             self.summary.notes.append("OCR unavailable (install tesseract-ocr): scanned pages have no text")
@@ -228,11 +231,13 @@ class Indexer:
             )
         )  # fmt: skip
 
-    def _page(self, info: DocumentInfo, number: int, **fields: object) -> Page:
+    def _page(self, info: DocumentInfo, number: int, language: str, **fields: object) -> Page:
+        language = self._languages.resolve(info.doc_id, language)
         return Page(
             page_id=page_id(info.doc_id, number), doc_id=info.doc_id, collection=info.collection,
             source=info.source, content_hash=info.content_hash, page_number=number,
-            page_count=info.page_count, title=info.title, acl=list(info.acl), **fields,  # type: ignore[arg-type]
+            page_count=info.page_count, title=info.title, acl=list(info.acl), language=language,
+            **fields,  # type: ignore[arg-type]
         )  # fmt: skip
 
     def _flush(self, wait: bool = False) -> None:
@@ -270,6 +275,7 @@ class Indexer:
         if doc.remaining == 0:
             self.store.finish_document(doc.info.doc_id)
             del self._docs[doc.info.doc_id]
+            self._languages.forget(doc.info.doc_id)
             if doc.written:
                 self.summary.files_indexed += 1
             else:  # kept as complete so an unchanged file is not retried page by page every run

@@ -1,4 +1,5 @@
-"""Relevance metrics with binary judgments, and a reader for SMART-format test collections.
+"""Relevance metrics with binary judgments, and readers for the classic test collections
+(CISI, MED, CACM: SMART-format records, judgments one pair a line).
 
 Metrics follow trec_eval's definitions: nDCG@k with gain 1 per relevant document and a log2
 discount, the ideal ranking being every relevant document first; recall@k over all judged
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,11 +84,20 @@ def evaluate(runs: Mapping[str, Sequence[str]], qrels: Mapping[str, set[str]]) -
 
 _RECORD = re.compile(r"^\.I\s+(\S+)\s*$", re.MULTILINE)
 _FIELD = re.compile(r"^\.([A-Z])\s*$", re.MULTILINE)
+_PADDING = re.compile(r"[ \t]+$", re.MULTILINE)
+
+
+def canonical_id(raw: str) -> str:
+    """A record id as one spelling: CACM's judgments pad ids with zeros ("01", "0012")."""
+    return (raw.lstrip("0") or "0") if raw.isdigit() else raw
 
 
 def read_smart(path: Path) -> dict[str, dict[str, str]]:
-    """Records of a SMART file: {id: {field letter: text}} (`.I id`, then `.T`, `.W`, … fields)."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    """Records of a SMART file: {id: {field letter: text}} (`.I id`, then `.T`, `.W`, … fields).
+
+    Line endings are read as newlines (MED's files end lines with CRLF) and spaces ending a line
+    are dropped (MED pads its lines to 72 columns; CISI's field marks carry trailing blanks)."""
+    text = _PADDING.sub("", path.read_text(encoding="utf-8", errors="replace"))
     starts = list(_RECORD.finditer(text))
     records: dict[str, dict[str, str]] = {}
     for n, match in enumerate(starts):
@@ -97,15 +107,73 @@ def read_smart(path: Path) -> dict[str, dict[str, str]]:
         for m, mark in enumerate(marks):
             end = marks[m + 1].start() if m + 1 < len(marks) else len(body)
             fields[mark.group(1)] = body[mark.end() : end].strip()
-        records[match.group(1)] = fields
+        key = canonical_id(match.group(1))
+        if key in records:
+            raise ValueError(f"{path}: record {key} appears twice")
+        records[key] = fields
     return records
 
 
-def read_qrels(path: Path) -> dict[str, set[str]]:
-    """`query doc …` lines (every listed pair relevant): {query id: relevant doc ids}."""
+def read_qrels(path: Path, doc_column: int = 1) -> dict[str, set[str]]:
+    """Judgment lines, every listed pair relevant: {query id: relevant doc ids}. The query id is
+    the first column, the document id `doc_column` (CISI, CACM: 1; MED: 2, after a `0`)."""
     qrels: dict[str, set[str]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         parts = line.split()
-        if len(parts) >= 2:
-            qrels.setdefault(parts[0], set()).add(parts[1])
+        if len(parts) > doc_column:
+            qrels.setdefault(canonical_id(parts[0]), set()).add(canonical_id(parts[doc_column]))
     return qrels
+
+
+# -- test collections ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    docs: dict[str, str]  # id -> text as indexed: title, blank line, abstract
+    queries: dict[str, str]  # judged queries only, whitespace folded
+    qrels: dict[str, set[str]]  # judged queries only
+
+
+def make_collection(
+    name: str, records: Mapping[str, Mapping[str, str]], queries: Mapping[str, Mapping[str, str]],
+    qrels: Mapping[str, set[str]],
+) -> Collection:  # fmt: skip
+    """Documents as title + abstract (`.T`, `.W`; authors, dates, citations and keywords are left
+    out), queries as their `.W` text, both restricted to what the judgments can score: queries
+    without judgments are dropped. A judgment naming a missing query or document is an error."""
+    docs = {i: "\n\n".join(f for f in (r.get("T", ""), r.get("W", "")) if f) for i, r in records.items()}
+    judged = {q: rel for q, rel in qrels.items() if rel}
+    missing_queries = sorted(set(judged) - {q for q, r in queries.items() if r.get("W", "").strip()})
+    missing_docs = sorted(set().union(*judged.values()) - set(docs)) if judged else []
+    if missing_queries or missing_docs:
+        raise ValueError(
+            f"{name}: judgments name queries {missing_queries[:5]} or documents {missing_docs[:5]} that "
+            "are missing or have no text"
+        )
+    texts = {q: " ".join(queries[q]["W"].split()) for q in judged}
+    return Collection(name, docs, texts, dict(judged))
+
+
+def read_cisi(folder: Path) -> Collection:
+    """`CISI.ALL`, `CISI.QRY`, `CISI.REL` (query, document, two unused columns)."""
+    qrels = read_qrels(folder / "CISI.REL")
+    return make_collection("cisi", read_smart(folder / "CISI.ALL"), read_smart(folder / "CISI.QRY"), qrels)
+
+
+def read_med(folder: Path) -> Collection:
+    """`MED.ALL` (title and abstract in one `.W`), `MED.QRY`, `MED.REL` (query, `0`, document, `1`)."""
+    qrels = read_qrels(folder / "MED.REL", doc_column=2)
+    return make_collection("med", read_smart(folder / "MED.ALL"), read_smart(folder / "MED.QRY"), qrels)
+
+
+def read_cacm(folder: Path) -> Collection:
+    """`cacm.all` (half the articles have only a title), `query.text`, `qrels.text` (zero-padded
+    ids); the queries without judgments are dropped."""
+    qrels = read_qrels(folder / "qrels.text")
+    return make_collection("cacm", read_smart(folder / "cacm.all"), read_smart(folder / "query.text"), qrels)
+
+
+# Each collection's reader, given its folder (named as the key) under the data folder.
+COLLECTIONS: dict[str, Callable[[Path], Collection]] = {"cisi": read_cisi, "med": read_med, "cacm": read_cacm}

@@ -308,9 +308,12 @@ def build_bm25_query(
     return body
 
 
-def build_languages_query() -> dict[str, Any]:
-    """The page languages present, which queries are analysed for."""
-    return {"size": 0, "aggs": {"languages": {"terms": {"field": "language", "size": 200}}}}
+def build_languages_query(filters: Filters | None = None) -> dict[str, Any]:
+    """The page languages present (among the pages `filters` select), with their page counts."""
+    body: dict[str, Any] = {"size": 0, "aggs": {"languages": {"terms": {"field": "language", "size": 200}}}}
+    if filters is not None:
+        body["query"] = filtered(filter_clauses(filters))
+    return body
 
 
 def build_knn_query(

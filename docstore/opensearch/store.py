@@ -427,6 +427,11 @@ class OpenSearchStore:
         )
         return int(result.get("count", 0))
 
+    def language_counts(self, filters: Filters | None = None) -> dict[str, int]:
+        result = self.search_index(self.pages_index, q.build_languages_query(filters))
+        buckets = result.get("aggregations", {}).get("languages", {}).get("buckets", [])
+        return {str(b["key"]): int(b["doc_count"]) for b in buckets}
+
     # -- search --------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> list[Hit]:
         if request.mode == SearchMode.knn and request.vector is None:

@@ -334,6 +334,14 @@ class SqliteStore:
         where, params = filter_clause(filters)
         return int(conn.execute(f"SELECT count(*) FROM pages p WHERE {where}", params).fetchone()[0])
 
+    def language_counts(self, filters: Filters | None = None) -> dict[str, int]:
+        conn = self._conn(create=False)
+        if conn is None:
+            return {}
+        where, params = filter_clause(filters)
+        rows = conn.execute(f"SELECT language, count(*) FROM pages p WHERE {where} GROUP BY language", params)
+        return {str(language): int(n) for language, n in rows.fetchall()}
+
     # -- search ------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> list[Hit]:
         if request.mode in (SearchMode.knn, SearchMode.hybrid) and request.vector is None:

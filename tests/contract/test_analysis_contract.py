@@ -104,3 +104,33 @@ def test_both_stores_split_words_alike(store: Store) -> None:
     assert ids(store, "library") == ["possessive:1", "plural:1"]  # the exact word outranks its stem
     assert ids(store, "5") == ["number:1"]
     assert ids(store, "release 1.5") == ["number:1"]
+
+
+def test_pages_of_no_detected_language_do_not_outrank_stemmed_pages_on_rare_forms(store: Store) -> None:
+    # Many English pages, a few whose language was not detected (their stemmed field keeps the
+    # words as they are). The query's unstemmed form is rare in the stemmed field: it must not
+    # lift those few pages over English pages that hold the same word as often.
+    english = [page(f"en{n}", 1, f"computer systems and computers in libraries, report {n}") for n in range(12)]
+    english.append(page("match", 1, "computing services for the university libraries"))
+    unknown = [page(f"xx{n}", 1, f"computing services catalogue {n}", language="") for n in range(2)]
+    add(store, [*english, *unknown])
+    ranked = ids(store, "computing services")
+    assert ranked[0] == "match:1", ranked  # same words, a stemmed page, and "for the university" is padding
+    assert set(ranked[:3]) == {"match:1", "xx0:1", "xx1:1"}
+
+
+def test_language_counts(store: Store) -> None:
+    add(
+        store,
+        [
+            page("a", 1, "houses", language="en"),
+            page("a", 2, "cities", language="en"),
+            page("b", 1, "Häuser", language="de", collection="other"),
+            page("c", 1, "x", language=""),
+        ],
+    )
+    from docstore.schema import Filters
+
+    assert store.language_counts() == {"en": 2, "de": 1, "": 1}
+    assert store.language_counts(Filters(collection="other")) == {"de": 1}
+    assert store.language_counts(Filters(collection="none")) == {}
