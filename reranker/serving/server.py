@@ -11,18 +11,18 @@ the store (reranker.serving.page_refs).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field, field_validator
 
+from reranker.serving.api_key_gate import ApiKeyGate
 from reranker.serving.body_limit import BodyLimitMiddleware
 from reranker.serving.engine import EngineLimits, RerankEngine
 from reranker.serving.http_errors import format_validation
@@ -129,15 +129,10 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
     if scorer is not None:
         start(scorer)  # usable before startup too (e.g. under a test client without lifespan)
 
-    def authorize(request: Request) -> None:
-        if not settings.api_key:
-            return
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), settings.api_key):
-            raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
-
     body_limit = int(settings.max_body_mb * (1 << 20))
     app.add_middleware(BodyLimitMiddleware, limit_for=lambda _path: body_limit)
+    if settings.api_key:  # added last, so it runs first: no body is read for a caller without the key
+        app.add_middleware(ApiKeyGate, api_key=settings.api_key)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -148,7 +143,7 @@ def create_rerank_app(settings: RerankServerSettings, scorer: Scorer | None = No
         log.exception("unexpected error in the rerank server")
         return JSONResponse({"detail": f"the reranker could not serve this request: {exc}"}, status_code=503)
 
-    app.include_router(build_rerank_router(engine_now, authorize, resolve_documents=page_refs))
+    app.include_router(build_rerank_router(engine_now, lambda: None, resolve_documents=page_refs))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

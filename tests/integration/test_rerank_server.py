@@ -200,6 +200,14 @@ def test_api_key_is_required_when_set(model) -> None:
         assert _post(url, body).status_code == 401
         assert _post(url, body, headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert _post(url, body, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert httpx.get(f"{url}/v1/models").status_code == 401
+
+    # the key is checked before the body is read or even measured: over the cap without it is 401
+    app = create_rerank_app(RerankServerSettings(api_key="s3cret", max_body_mb=0.01), scorer=model)
+    with serve_app(app) as url:
+        over = {"query": "q", "documents": ["x" * 20_000]}
+        assert _post(url, over).status_code == 401
+        assert _post(url, over, headers={"Authorization": "Bearer s3cret"}).status_code == 413
         assert httpx.get(f"{url}/healthz").json()["status"] == "ok"  # health stays open
         backend = RemoteBackend(url, api_key="s3cret")
         try:
