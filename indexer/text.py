@@ -132,8 +132,12 @@ def detect_language(text: str) -> str:
         return ""
     words = Counter(_WORD.findall(text.lower()))
     scores = {lang: sum(words[w] for w in stops) for lang, stops in _STOPWORDS.items()}
+    ranked = sorted(scores.values(), reverse=True)
     lang, hits = max(scores.items(), key=lambda kv: kv[1])
-    return lang if hits >= 2 else ""
+    # a short title's one-letter words are stop words of several languages ("A Note on
+    # Approximating e^x": Portuguese "a", "e" against English "on"): the winner must lead clearly,
+    # else the page takes its document's or collection's language (indexer.page_language)
+    return lang if hits >= 2 and hits >= 2 * ranked[1] + 1 else ""
 
 
 _JUNK_TITLES = {"untitled", "title", "no title", "document", "microsoft word", "slide 1"}

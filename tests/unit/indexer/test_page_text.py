@@ -24,6 +24,8 @@ from indexer.text import choose_title, detect_language, order_blocks, reading_or
         ("สวัสดีชาวโลก", "th"),
         ("", ""),
         ("12 34 56", ""),
+        ("A Note on Approximating e^x", ""),  # Portuguese "a", "e" against English "on": too close to tell
+        ("Preliminary Report-International Algebraic Language", ""),  # no stop words at all
     ],
 )
 def test_detect_language(text: str, lang: str) -> None:
