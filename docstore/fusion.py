@@ -1,15 +1,23 @@
-"""Reciprocal-rank fusion (RRF) of ranked id lists, shared by both store backends.
+"""How the hybrid mode fuses a BM25 ranking and a kNN ranking, shared by both store backends.
 
-RRF needs no score calibration between BM25 and cosine similarity: each list contributes
-weight / (k + rank) per id, so it fuses lexical and vector rankings whose scores live on
-different scales. The hybrid mode's constants were chosen on CISI's judged queries
-(scripts/eval_relevance.py) and are the same for every query: k = 15 rather than the paper's 60
-(Cormack et al., 2009), so a page's rank within a list still matters, and the dense list weighs
-0.8 of the lexical one, since the default embedder ranks below BM25 on its own. With k = 60 and
-equal weights, hybrid scored 1.02× plain BM25 on nDCG@10 and 1.00× on recall@50 (SQLite). Over
-k = 8-20 and dense weights 0.75-0.9 hybrid's recall@50 stayed within 1.094-1.105× of the anchor
-BM25 on both stores, a plateau as wide as the noise of 76 queries; these constants gave the best
-nDCG@10 and recall@50 on both stores of that grid (BENCHMARKS.md, "First-stage relevance")"""
+Convex combination of min-max-normalised scores: each list's scores are mapped onto [0, 1] per
+query (its best page 1, its last 0), and a page scores LEXICAL_SHARE × its BM25 value plus the
+rest × its kNN value, a page absent from a list taking that list's lowest (0). Both lists are
+normalised over a fixed depth (at least FUSION_MIN_DEPTH pages each), so a page's fused score
+does not depend on how many results the caller asked for.
+
+Chosen on three test collections with human judgments (CISI, MED, CACM; scripts/eval_relevance.py
+--fusion-study), leave-one-collection-out: the share picked on two collections scored on the
+third. Convex min-max (shares 0.6-0.7 picked, 0.65 best over all three) met the target on every
+collection and both stores; weighted reciprocal-rank fusion (RRF, the previous fusion) did not
+under any k or weight: on CACM, whose pages are mostly titles and where the default embedder
+ranks far below BM25, RRF's fixed rank weights let weak kNN ranks displace good BM25 ones (0.98×
+the BM25 anchor's nDCG@10), while the score gaps of the normalised lists keep them apart
+(1.04-1.05×). Normalised over only 100 pages per list, CACM's recall@50 fell from 1.08× to 1.04×
+the anchor's, hence the fixed depth (BENCHMARKS.md, "First-stage relevance").
+
+`rrf_fuse` stays for the OpenSearch search pipeline's hybrid queries, which OpenSearch fuses by
+RRF with the same k (docstore.opensearch.ml_reranker)."""
 
 from __future__ import annotations
 
@@ -18,15 +26,12 @@ from typing import TypeVar
 
 Id = TypeVar("Id", str, int)  # page ids (OpenSearch) or SQLite rowids
 
-RRF_K = 15
-LEXICAL_WEIGHT = 1.0
-DENSE_WEIGHT = 0.8
+LEXICAL_SHARE = 0.65  # the BM25 list's share of a fused score; the kNN list has the rest
+RRF_K = 15  # reciprocal-rank fusion's k (the search pipeline's hybrid queries)
 
-# RRF depth per list: twice the window the caller asked for, at least 20, at most 2000, in both
-# stores (so they fuse the same candidates). A page deep in both lists can outrank one high in a
-# single list; twice the window covers the pages that usually make it, and OpenSearch's kNN cost
-# grows steeply with k, so going deeper costs every query.
-FUSION_MIN_DEPTH = 20
+# How deep each list goes: at least FUSION_MIN_DEPTH (the normalisation depth), and twice the
+# window the caller asked for beyond that, at most FUSION_MAX_DEPTH.
+FUSION_MIN_DEPTH = 200
 FUSION_MAX_DEPTH = 2000
 
 
@@ -35,11 +40,37 @@ def fusion_depth(want: int) -> int:
     return min(FUSION_MAX_DEPTH, max(FUSION_MIN_DEPTH, 2 * want))
 
 
-def fuse_hybrid(lexical: Sequence[Id], dense: Sequence[Id] | None) -> list[tuple[Id, float]]:
-    """The hybrid mode's fusion of a BM25 ranking and a kNN ranking (None: no vectors to search)."""
-    if dense is None:
-        return rrf_fuse([lexical], weights=[LEXICAL_WEIGHT])
-    return rrf_fuse([lexical, dense], weights=[LEXICAL_WEIGHT, DENSE_WEIGHT])
+def min_max(scored: Sequence[tuple[Id, float]]) -> dict[Id, float]:
+    """Scores mapped onto [0, 1]: the best 1, the lowest 0; all 1 when they are all equal. A page
+    listed twice keeps its first (best) score."""
+    if not scored:
+        return {}
+    values = [s for _, s in scored]
+    low, high = min(values), max(values)
+    span = high - low
+    normalised: dict[Id, float] = {}
+    for page, score in scored:
+        if page not in normalised:
+            normalised[page] = (score - low) / span if span > 0 else 1.0
+    return normalised
+
+
+def fuse_hybrid(
+    lexical: Sequence[tuple[Id, float]], dense: Sequence[tuple[Id, float]] | None
+) -> list[tuple[Id, float]]:
+    """The hybrid mode's fusion of a BM25 ranking and a kNN ranking, each (id, score) best first
+    (dense None: no vectors to search, and the BM25 list alone ranks). Ties are broken by the
+    best rank a page reached in either list, then by its id, so the same inputs always give the
+    same order."""
+    lex = min_max(lexical)
+    vec = min_max(dense) if dense is not None else {}
+    best_rank: dict[Id, int] = {}
+    for ranking in (lexical, dense or ()):
+        for rank, (page, _) in enumerate(ranking):
+            best_rank[page] = min(best_rank.get(page, rank), rank)
+    share = LEXICAL_SHARE if dense is not None else 1.0
+    fused = {page: share * lex.get(page, 0.0) + (1 - share) * vec.get(page, 0.0) for page in best_rank}
+    return sorted(fused.items(), key=lambda item: (-item[1], best_rank[item[0]], item[0]))
 
 
 def rrf_fuse(

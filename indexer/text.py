@@ -131,13 +131,16 @@ def detect_language(text: str) -> str:
     if latin < 20:
         return ""
     words = Counter(_WORD.findall(text.lower()))
-    scores = {lang: sum(words[w] for w in stops) for lang, stops in _STOPWORDS.items()}
+    # one-letter stop words ("a", "e", "o", "y") are words of many languages, and of formulas and
+    # initials: half the evidence ("A Note on Approximating e^x" is not Portuguese). Too little
+    # evidence, or a tie, leaves the page to its document's or collection's language
+    # (indexer.page_language).
+    scores = {
+        lang: sum(words[w] * (0.5 if len(w) == 1 else 1.0) for w in stops) for lang, stops in _STOPWORDS.items()
+    }
     ranked = sorted(scores.values(), reverse=True)
     lang, hits = max(scores.items(), key=lambda kv: kv[1])
-    # a short title's one-letter words are stop words of several languages ("A Note on
-    # Approximating e^x": Portuguese "a", "e" against English "on"): the winner must lead clearly,
-    # else the page takes its document's or collection's language (indexer.page_language)
-    return lang if hits >= 2 and hits >= 2 * ranked[1] + 1 else ""
+    return lang if hits >= 2 and hits > ranked[1] else ""
 
 
 _JUNK_TITLES = {"untitled", "title", "no title", "document", "microsoft word", "slide 1"}

@@ -1,8 +1,10 @@
 """How the OpenSearch store asks for search hits: one round trip per search, lean responses.
 
-- Every mode is one request. Hybrid sends the BM25 and kNN bodies together in one ``_msearch``
-  (the node runs them in parallel) and each hit carries the page fields in ``_source``, so the
-  fused window needs no second request for the pages.
+- BM25 and kNN are one request each, their hits carrying the page fields in ``_source``. Hybrid
+  sends the BM25 and kNN bodies together in one ``_msearch`` (the node runs them in parallel)
+  for ids and scores only, each list at least docstore.fusion's normalisation depth, then reads
+  the pages of the fused window by id: two round trips, but the pages of the window travel
+  rather than those of both whole lists.
 - ``_source`` comes back unfiltered: the stored source holds no JSON vector (see
   docstore.opensearch.queries) and image bytes live in the images index; ``filter_path`` drops
   the per-hit bookkeeping (_index, shard info, totals) the client would otherwise parse.
@@ -62,14 +64,14 @@ def build_hybrid_msearch(
     want: int,
     languages: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """_msearch lines for the two rankings the hybrid mode fuses, each hit with its page fields
-    (kNN left out without a vector)."""
+    """_msearch lines for the two rankings the hybrid mode fuses, ids and scores only (kNN left
+    out without a vector)."""
     depth = fusion_depth(want)
     header = {"index": index, "request_cache": True, "preference": preference_for(query, filters)}
-    bm25 = q.build_bm25_query(query, filters, size=depth, languages=languages)
+    bm25 = q.build_bm25_query(query, filters, size=depth, languages=languages, source=False)
     lines: list[dict[str, Any]] = [dict(header), bm25]
     if vector is not None:
-        lines += [dict(header), q.build_knn_query(vector, depth, filters)]
+        lines += [dict(header), q.build_knn_query(vector, depth, filters, source=False)]
     return lines
 
 
@@ -95,15 +97,9 @@ def responses_hits(result: dict[str, Any]) -> list[list[dict[str, Any]] | None]:
     return found
 
 
-def rankings(result: dict[str, Any]) -> tuple[list[list[str]], dict[str, dict[str, Any]]]:
-    """Ranked id lists and the page source per id from an _msearch result (searches of a missing
-    index left out)."""
-    lists: list[list[str]] = []
-    sources: dict[str, dict[str, Any]] = {}
-    for hits in responses_hits(result):
-        if hits is None:
-            continue
-        lists.append([h["_id"] for h in hits])
-        for h in hits:
-            sources.setdefault(h["_id"], h["_source"])
-    return lists, sources
+def rankings(result: dict[str, Any]) -> list[list[tuple[str, float]]]:
+    """The (id, score) lists of an _msearch result, best first (searches of a missing index left
+    out)."""
+    return [
+        [(h["_id"], float(h["_score"])) for h in hits] for hits in responses_hits(result) if hits is not None
+    ]

@@ -471,16 +471,24 @@ class OpenSearchStore:
         return self._dim_known is not None
 
     def _hybrid(self, query: str, request: SearchRequest, want: int) -> list[Hit]:
-        """BM25 and kNN in one _msearch round trip, hits carrying their pages, fused by RRF."""
+        """BM25 and kNN ids and scores in one _msearch round trip, fused (docstore.fusion), then
+        the window's pages in one lookup."""
         vector = request.vector if self._has_vectors() else None
         languages = self._index_languages()
         lines = s.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want, languages)
         result = self.call(self.client.msearch, body=lines, filter_path=s.MSEARCH_FILTER_PATH)
-        lists, sources = s.rankings(result)
+        lists = s.rankings(result)
         lexical = lists[0] if lists else []
         dense = lists[1] if len(lists) > 1 else None  # the kNN list, when there was a vector
         fused = fuse_hybrid(lexical, dense)[request.offset : want]
-        return hits_from([(sources[pid], score) for pid, score in fused], request)
+        if not fused:
+            return []
+        found = self.search_index(
+            self.pages_index, q.build_pages_lookup([pid for pid, _ in fused], None), filter_path=s.SEARCH_FILTER_PATH
+        )
+        sources = {h["_id"]: h["_source"] for h in s.hits_of(found)}
+        # a page deleted between the two requests is left out
+        return hits_from([(sources[pid], score) for pid, score in fused if pid in sources], request)
 
     def _ranked(self, body: dict[str, Any], request: SearchRequest, query: str) -> list[Hit]:
         """One _search whose hits carry their pages (a missing index reads as empty)."""

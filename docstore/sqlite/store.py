@@ -367,9 +367,8 @@ class SqliteStore:
                 if index is not None:
                     knn = _KNN_POOL.submit(index.top, request.vector, request.filters, depth)
             languages = self._index_languages(conn)
-            lexical = [r for r, _ in bm25_rank(conn, request.query, request.filters, depth, languages)]
-            dense = None if knn is None else [r for r, _ in knn.result()]
-            ranked = fuse_hybrid(lexical, dense)
+            lexical = bm25_rank(conn, request.query, request.filters, depth, languages)
+            ranked = fuse_hybrid(lexical, None if knn is None else knn.result())
         return build_hits(conn, ranked[request.offset : want], request)
 
     def _index_languages(self, conn: sqlite3.Connection) -> list[str]:

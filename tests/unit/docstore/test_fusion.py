@@ -1,6 +1,6 @@
 import pytest
 
-from docstore.fusion import DENSE_WEIGHT, LEXICAL_WEIGHT, RRF_K, fuse_hybrid, rrf_fuse
+from docstore.fusion import LEXICAL_SHARE, fuse_hybrid, min_max, rrf_fuse
 
 
 def test_rrf_rewards_ids_ranked_high_in_both_lists() -> None:
@@ -34,9 +34,37 @@ def test_weights_scale_each_list_and_must_match_the_lists() -> None:
         rrf_fuse([["a"]], weights=[0.0])
 
 
-def test_hybrid_weighs_the_lexical_list_above_the_dense_one() -> None:
-    # disjoint lists: with the dense list at 0.8, the lexical second page still beats the dense first
-    assert [i for i, _ in fuse_hybrid(["lex", "x"], ["dense", "y"])] == ["lex", "x", "dense", "y"]
-    assert fuse_hybrid(["a", "b"], None) == rrf_fuse([["a", "b"]], k=RRF_K)
-    score = dict(fuse_hybrid(["a"], ["a"]))["a"]
-    assert score == LEXICAL_WEIGHT / (RRF_K + 1) + DENSE_WEIGHT / (RRF_K + 1)
+def test_min_max_maps_each_list_onto_zero_to_one() -> None:
+    assert min_max([("a", 12.0), ("b", 9.0), ("c", 6.0)]) == {"a": 1.0, "b": 0.5, "c": 0.0}
+    assert min_max([("a", 3.0), ("b", 3.0)]) == {"a": 1.0, "b": 1.0}  # all equal: all the best
+    assert min_max([("a", 2.0), ("a", 1.0), ("b", 0.0)]) == {"a": 1.0, "b": 0.0}  # a repeat keeps its first
+    assert min_max([]) == {}
+
+
+def test_hybrid_is_a_convex_combination_of_the_normalised_lists() -> None:
+    lexical = [("a", 10.0), ("b", 6.0), ("c", 2.0)]
+    dense = [("c", 0.9), ("d", 0.8), ("a", 0.5)]
+    fused = dict(fuse_hybrid(lexical, dense))
+    rest = 1 - LEXICAL_SHARE
+    assert fused["a"] == pytest.approx(LEXICAL_SHARE * 1.0 + rest * 0.0)
+    assert fused["b"] == pytest.approx(LEXICAL_SHARE * 0.5)  # absent from the kNN list: its lowest, 0
+    assert fused["c"] == pytest.approx(rest * 1.0)
+    assert fused["d"] == pytest.approx(rest * 0.75)
+    assert [i for i, _ in fuse_hybrid(lexical, dense)] == ["a", "c", "b", "d"]  # 0.65, 0.35, 0.325, 0.2625
+
+
+def test_score_gaps_count_not_only_ranks() -> None:
+    # BM25's second page is nearly as good as its first; the kNN list's first is barely ahead of
+    # pages it shares with BM25's tail. Rank fusion would put the kNN list's first page second.
+    lexical = [("a", 10.0), ("b", 9.8), ("c", 1.0), ("d", 0.0)]
+    dense = [("x", 0.81), ("c", 0.80), ("d", 0.79)]
+    assert [i for i, _ in fuse_hybrid(lexical, dense)][:2] == ["a", "b"]
+
+
+def test_hybrid_without_vectors_is_the_bm25_ranking_and_ties_are_deterministic() -> None:
+    assert fuse_hybrid([("a", 5.0), ("b", 1.0)], None) == [("a", 1.0), ("b", 0.0)]
+    assert fuse_hybrid([], None) == [] and fuse_hybrid([], []) == []
+    # equal fused scores: the better rank reached in either list decides, then the id
+    tied = fuse_hybrid([("p", 1.0), ("q", 1.0)], [("q", 1.0), ("p", 1.0)])
+    assert [i for i, _ in tied] == ["p", "q"]
+    assert fuse_hybrid([("q", 1.0), ("p", 1.0)], [("p", 1.0), ("q", 1.0)]) == [(i, s) for i, s in tied]

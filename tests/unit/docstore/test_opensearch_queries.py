@@ -125,17 +125,18 @@ def test_knn_query_filters_inside_the_knn_clause_not_after() -> None:
         q.build_knn_query([1.0], 0)
 
 
-def test_hybrid_msearch_asks_both_rankings_twice_the_window_with_their_pages() -> None:
-    lines = s.build_hybrid_msearch("p-pages", "q", [1.0], Filters(doc_id="d"), want=30)
+def test_hybrid_msearch_asks_both_rankings_to_the_fusion_depth_without_pages() -> None:
+    lines = s.build_hybrid_msearch("p-pages", "q", [1.0], Filters(doc_id="d"), want=300)
     assert lines[0] == lines[2]
     assert lines[0]["index"] == "p-pages" and lines[0]["request_cache"] is True
     assert lines[0]["preference"] == s.preference_for("q", Filters(doc_id="d"))
-    assert lines[1]["size"] == 60 and lines[1]["_source"] is True
+    assert lines[1]["size"] == 600 and lines[1]["_source"] is False
     assert lines[1]["query"]["bool"]["filter"] == [{"term": {"doc_id": "d"}}]
     knn = lines[3]["query"]["knn"]["embedding"]
-    assert knn["k"] == 60 and knn["filter"] == {"bool": {"filter": [{"term": {"doc_id": "d"}}]}}
+    assert knn["k"] == 600 and knn["filter"] == {"bool": {"filter": [{"term": {"doc_id": "d"}}]}}
+    assert lines[3]["_source"] is False
     assert len(s.build_hybrid_msearch("i", "q", None, None, want=600)) == 2  # no vector: BM25 only
-    assert [fusion_depth(w) for w in (1, 10, 11, 600, 5000)] == [20, 20, 22, 1200, 2000]
+    assert [fusion_depth(w) for w in (1, 10, 100, 101, 600, 5000)] == [200, 200, 200, 202, 1200, 2000]
 
 
 def test_preference_is_stable_per_query_and_filters_and_never_reserved() -> None:
@@ -145,23 +146,15 @@ def test_preference_is_stable_per_query_and_filters_and_never_reserved() -> None
     assert first != s.preference_for("fourier", Filters(collection="a"))
 
 
-def test_msearch_rankings_keep_order_and_sources_and_raise_real_failures() -> None:
+def test_msearch_rankings_keep_order_and_scores_and_raise_real_failures() -> None:
     result = {
         "responses": [
-            {
-                "hits": {
-                    "hits": [
-                        {"_id": "a", "_score": 2.0, "_source": {"x": 1}},
-                        {"_id": "b", "_source": {"x": 2}},
-                    ]
-                }
-            },
+            {"hits": {"hits": [{"_id": "a", "_score": 2.0}, {"_id": "b", "_score": 1}]}},
             {},  # filter_path drops `hits` when a search found nothing
             {"error": {"type": "index_not_found_exception", "reason": "no such index"}},
         ]
     }
-    lists, sources = s.rankings(result)
-    assert lists == [["a", "b"], []] and sources == {"a": {"x": 1}, "b": {"x": 2}}
+    assert s.rankings(result) == [[("a", 2.0), ("b", 1.0)], []]
     with pytest.raises(RuntimeError, match="search_phase_execution_exception"):
         s.rankings({"responses": [{"error": {"type": "search_phase_execution_exception", "reason": "r"}}]})
 
