@@ -288,7 +288,7 @@ def test_a_hybrid_query_is_fused_by_rrf_then_reranked(
     text = "solar panels inverter"
     body, lexical, semantic = _hybrid(corpus, text, 5)
     assert lexical and semantic and lexical != semantic
-    # Without a rerank context the reranker is skipped: the hits are RRF's (OpenSearch 2.19's RRF
+    # Without a rerank context the reranker is skipped: the hits are RRF's (the pipeline's RRF
     # weighs both rankings alike).
     fused = corpus.search(body, PIPELINE)
     expected_rrf = dict(rrf_fuse([lexical, semantic], k=RRF_RANK_CONSTANT)[:5])
