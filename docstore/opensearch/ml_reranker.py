@@ -158,14 +158,18 @@ def connector_body(
     }
 
 
-def rrf_processor() -> dict[str, Any]:
-    """neural-search's RRF over the sub-queries of a `hybrid` query (2.19's RRF weighs them alike)."""
-    # 2.19 reads the constant under "parameters" (a top-level one is ignored)
-    combination = {"technique": "rrf", "parameters": {"rank_constant": RRF_RANK_CONSTANT}}
+def rrf_processor(major: int = 2) -> dict[str, Any]:
+    """neural-search's RRF over the sub-queries of a `hybrid` query, both weighed alike, on an
+    OpenSearch of release line `major`."""
+    # 2.19 reads the constant under "parameters" (a top-level one is ignored); 3.x reads it at the
+    # top and refuses it under "parameters" (which holds only weights there).
+    combination: dict[str, Any] = {"technique": "rrf", "rank_constant": RRF_RANK_CONSTANT}
+    if major < 3:
+        combination = {"technique": "rrf", "parameters": {"rank_constant": RRF_RANK_CONSTANT}}
     return {"score-ranker-processor": {"combination": combination}}
 
 
-def pipeline_body(spec: RerankerSpec, model_id: str) -> dict[str, Any]:
+def pipeline_body(spec: RerankerSpec, model_id: str, major: int = 2) -> dict[str, Any]:
     """RRF for `hybrid` queries (other queries pass through), then m0 over each hit's reference."""
     rerank: dict[str, Any] = {
         "ml_opensearch": {"model_id": model_id},
@@ -176,7 +180,7 @@ def pipeline_body(spec: RerankerSpec, model_id: str) -> dict[str, Any]:
         rerank["ignore_failure"] = True  # reranker down or failing: hits keep the first-stage order
     return {
         "description": f"Folio: hybrid queries fused by RRF, hits reranked by m0 ({spec.name})",
-        "phase_results_processors": [rrf_processor()],
+        "phase_results_processors": [rrf_processor(major)],
         "response_processors": [{"rerank": rerank}],
     }
 
@@ -309,7 +313,8 @@ class MlReranker:
             connector_id = str(created["connector_id"])
         group_id = self._model_group(spec)
         model_id = self._deployed_model(spec, connector_id, group_id)
-        self._request("PUT", f"/_search/pipeline/{spec.pipeline}", pipeline_body(spec, model_id))
+        major = int(str(self._request("GET", "/")["version"]["number"]).split(".")[0])
+        self._request("PUT", f"/_search/pipeline/{spec.pipeline}", pipeline_body(spec, model_id, major))
         return {
             "pipeline": spec.pipeline,
             "connector_id": connector_id,

@@ -50,7 +50,9 @@ def test_the_digest_tells_settings_apart_without_holding_the_key() -> None:
 def test_the_pipeline_fuses_hybrid_queries_as_folio_does_and_reranks_by_reference() -> None:
     body = ml.pipeline_body(SPEC, "model-1")
     ranker = body["phase_results_processors"][0]["score-ranker-processor"]["combination"]
-    assert ranker == {"technique": "rrf", "parameters": {"rank_constant": RRF_K}}
+    assert ranker == {"technique": "rrf", "parameters": {"rank_constant": RRF_K}}  # 2.19
+    on_3 = ml.pipeline_body(SPEC, "model-1", major=3)["phase_results_processors"][0]
+    assert on_3["score-ranker-processor"]["combination"] == {"technique": "rrf", "rank_constant": RRF_K}
     rerank = body["response_processors"][0]["rerank"]
     assert rerank["ml_opensearch"] == {"model_id": "model-1"}
     assert rerank["context"] == {"document_fields": [REF_FIELD]}

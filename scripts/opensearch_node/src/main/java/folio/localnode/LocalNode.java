@@ -3,58 +3,34 @@ package folio.localnode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Collections;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
-import org.opensearch.cluster.service.ClusterService;
 import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
-import org.opensearch.plugins.Plugin;
 
 /**
- * A single OpenSearch node in this JVM, with the modules and the k-NN plugin loaded from the
- * classpath (the distribution would load them from its modules/ and plugins/ folders).
+ * A single OpenSearch node (2.x or 3.x) in this JVM, with the modules and the k-NN plugin loaded
+ * from the classpath (the distribution would load them from its modules/ and plugins/ folders).
  *
  * Usage: LocalNode --home DIR --port HTTP_PORT [--host 127.0.0.1] [--cluster NAME]
  *        [--transport-port PORT] [--seed-hosts HOST:PORT,...] [--initial-managers NAME,...]
- *        [--plugins classpath|home]
+ *        [--plugins classpath|home] [--path-repo DIR]
  *
  * With --plugins home no plugin comes from the class path: OpenSearch loads the modules and
  * plugins installed under HOME/modules and HOME/plugins, each with its own class loader, as the
  * distribution does (scripts/opensearch_node/pom-ml.xml lays them out).
  *
+ * --path-repo is where "fs" snapshot repositories may be (path.repo): scripts/opensearch-local gives
+ * every node, of every version, the same folder, so a snapshot taken on one restores on another.
+ *
  * Without --seed-hosts the node is a single-node cluster; with them it joins the nodes there, and
  * --initial-managers names the nodes that elect the first cluster manager of a new cluster.
  */
 public final class LocalNode {
-
-    /** Plugins a stock 2.19 node would load that Folio needs: HTTP, analyzers, mappers, scripting,
-     * reindex/delete-by-query, k-NN. */
-    private static final String[] PLUGIN_CLASSES = {
-        "org.opensearch.transport.Netty4Plugin",
-        "org.opensearch.analysis.common.CommonAnalysisPlugin",
-        "org.opensearch.index.mapper.MapperExtrasPlugin",
-        "org.opensearch.painless.PainlessPlugin",
-        "org.opensearch.index.reindex.ReindexPlugin",
-        "org.opensearch.knn.plugin.KNNPlugin",
-    };
-
-    /** Node exposes the constructor that accepts classpath plugins only to subclasses. */
-    private static final class ClasspathPluginNode extends Node {
-        ClasspathPluginNode(Environment environment, Collection<Class<? extends Plugin>> plugins) {
-            super(environment, plugins, true);
-        }
-
-        /** The stock listener feeds a log4j converter only the distribution's logging set-up registers. */
-        @Override
-        protected void configureNodeAndClusterIdStateListener(ClusterService clusterService) {}
-    }
 
     private LocalNode() {}
 
@@ -67,6 +43,7 @@ public final class LocalNode {
         String seedHosts = null;
         String initialManagers = null;
         String pluginsFrom = "classpath";
+        String pathRepo = null;
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
                 case "--home": home = args[i + 1]; break;
@@ -77,6 +54,7 @@ public final class LocalNode {
                 case "--seed-hosts": seedHosts = args[i + 1]; break;
                 case "--initial-managers": initialManagers = args[i + 1]; break;
                 case "--plugins": pluginsFrom = args[i + 1]; break;
+                case "--path-repo": pathRepo = args[i + 1]; break;
                 default: throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -100,6 +78,9 @@ public final class LocalNode {
             // An explicit port: the default range (9300-9400) would collide with other nodes' HTTP ports.
             builder.put("transport.port", transportPort);
         }
+        if (pathRepo != null) {
+            builder.put("path.repo", pathRepo);
+        }
         if (seedHosts == null) {
             builder.put("discovery.type", "single-node");
         } else {
@@ -113,16 +94,11 @@ public final class LocalNode {
         Environment environment =
             InternalSettingsPreparer.prepareEnvironment(settings, Collections.emptyMap(), null, () -> nodeName);
 
-        List<Class<? extends Plugin>> plugins = new ArrayList<>();
-        if (pluginsFrom.equals("classpath")) {
-            for (String name : PLUGIN_CLASSES) {
-                plugins.add(Class.forName(name).asSubclass(Plugin.class));
-            }
-        } else if (!pluginsFrom.equals("home")) {
+        if (!pluginsFrom.equals("classpath") && !pluginsFrom.equals("home")) {
             throw new IllegalArgumentException("--plugins must be classpath or home, not " + pluginsFrom);
         }
-
-        Node node = new ClasspathPluginNode(environment, plugins);
+        // PluginNode is the code that differs between OpenSearch 2.x and 3.x (src/opensearch-N).
+        Node node = PluginNode.create(environment, pluginsFrom.equals("classpath"));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
