@@ -130,11 +130,12 @@ def test_hybrid_msearch_asks_both_rankings_to_the_fusion_depth_without_pages() -
     assert lines[0] == lines[2]
     assert lines[0]["index"] == "p-pages" and lines[0]["request_cache"] is True
     assert lines[0]["preference"] == s.preference_for("q", Filters(doc_id="d"))
-    assert lines[1]["size"] == 600 and lines[1]["_source"] is False
+    assert lines[1]["size"] == 600 and "_source" not in lines[1]
+    assert lines[1]["stored_fields"] == "_none_" and lines[1]["docvalue_fields"] == ["page_id"]
     assert lines[1]["query"]["bool"]["filter"] == [{"term": {"doc_id": "d"}}]
     knn = lines[3]["query"]["knn"]["embedding"]
     assert knn["k"] == 600 and knn["filter"] == {"bool": {"filter": [{"term": {"doc_id": "d"}}]}}
-    assert lines[3]["_source"] is False
+    assert lines[3]["docvalue_fields"] == ["page_id"] and "_source" not in lines[3]
     assert len(s.build_hybrid_msearch("i", "q", None, None, want=600)) == 2  # no vector: BM25 only
     assert [fusion_depth(w) for w in (1, 10, 100, 101, 600, 5000)] == [200, 200, 200, 202, 1200, 2000]
 
@@ -149,7 +150,14 @@ def test_preference_is_stable_per_query_and_filters_and_never_reserved() -> None
 def test_msearch_rankings_keep_order_and_scores_and_raise_real_failures() -> None:
     result = {
         "responses": [
-            {"hits": {"hits": [{"_id": "a", "_score": 2.0}, {"_id": "b", "_score": 1}]}},
+            {
+                "hits": {
+                    "hits": [
+                        {"_score": 2.0, "fields": {"page_id": ["a"]}},
+                        {"_score": 1, "fields": {"page_id": ["b"]}},
+                    ]
+                }
+            },
             {},  # filter_path drops `hits` when a search found nothing
             {"error": {"type": "index_not_found_exception", "reason": "no such index"}},
         ]
