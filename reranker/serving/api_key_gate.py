@@ -4,9 +4,10 @@ a caller without the key gets 401 having sent nothing the server buffers or pars
 from __future__ import annotations
 
 import hmac
-import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from reranker.serving.http_errors import error_body
 
 OPEN_PATHS = ("/healthz", "/metrics")  # probes and scrapers carry no key
 
@@ -20,14 +21,8 @@ class ApiKeyGate:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or self._allowed(scope):
             await self.app(scope, receive, send)
             return
-        body = json.dumps({"detail": "missing or invalid API key"}).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b"Bearer"),
-        ]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        refusal = error_body(401, "missing or invalid API key", {"WWW-Authenticate": "Bearer"})
+        await refusal(scope, receive, send)
 
     def _allowed(self, scope: Scope) -> bool:
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
