@@ -41,7 +41,6 @@ deleted.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
@@ -93,33 +92,21 @@ def current_setting() -> Setting:
 
 
 GRID = [Setting(a, s) for a in (0.55, 0.6, 0.65, 0.7, 0.75) for s in (1.0, 2.0)]
-_CONSTANTS = {"LEXICAL_SHARE": "share", "STEM_WEIGHT": "stem"}
-
-
-def _set(new: Setting, old: Setting) -> None:
-    """Each constant set wherever it is read: its own module and every docstore module holding
-    a copy made at import (`from docstore.analysis import STEM_WEIGHT`)."""
-    modules = [m for n, m in list(sys.modules.items()) if m is not None and n.split(".")[0] == "docstore"]
-    for name, attr in _CONSTANTS.items():
-        value, was = getattr(new, attr), getattr(old, attr)
-        for module in modules:
-            if name in vars(module) and vars(module)[name] == was:
-                setattr(module, name, value)
-    # the fusion as the stores call it must now score with the new share
-    fused = dict(fusion.fuse_hybrid([("a", 1.0), ("b", 0.0)], [("b", 1.0), ("a", 0.0)]))
-    if not (math.isclose(fused["a"], new.share) and math.isclose(fused["b"], 1 - new.share)):
-        raise RuntimeError(f"fuse_hybrid does not follow the setting {new}")
+def _set(setting: Setting) -> None:
+    """Each constant set in its own module, where the stores read it at search time."""
+    fusion.LEXICAL_SHARE = setting.share
+    analysis.STEM_WEIGHT = setting.stem
 
 
 @contextmanager
 def query_settings(setting: Setting) -> Iterator[None]:
     """The searches inside run under `setting`; the constants are restored after."""
     before = current_setting()
-    _set(setting, before)
+    _set(setting)
     try:
         yield
     finally:
-        _set(before, setting)
+        _set(before)
 
 
 # -- one collection in one store ------------------------------------------------------------------

@@ -163,9 +163,8 @@ def rrf_processor(major: int = 2) -> dict[str, Any]:
     OpenSearch of release line `major`."""
     # 2.19 reads the constant under "parameters" (a top-level one is ignored); 3.x reads it at the
     # top and refuses it under "parameters" (which holds only weights there).
-    combination: dict[str, Any] = {"technique": "rrf", "rank_constant": RRF_RANK_CONSTANT}
-    if major < 3:
-        combination = {"technique": "rrf", "parameters": {"rank_constant": RRF_RANK_CONSTANT}}
+    constant = {"rank_constant": RRF_RANK_CONSTANT}
+    combination = {"technique": "rrf", **(constant if major >= 3 else {"parameters": constant})}
     return {"score-ranker-processor": {"combination": combination}}
 
 

@@ -64,7 +64,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from docstore.analysis import STEM_WEIGHT, query_terms
+from docstore import analysis
+from docstore.analysis import query_terms
 from docstore.candidates import PAGE_REF_PREFIX
 from docstore.schema import Filters
 
@@ -294,7 +295,7 @@ def build_bm25_query(
     if terms.exact:
         should.append({"match": {"content": {"query": " ".join(terms.exact)}}})
     if terms.stems:
-        should.append({"match": {STEM_FIELD: {"query": " ".join(terms.stems), "boost": STEM_WEIGHT}}})
+        should.append({"match": {STEM_FIELD: {"query": " ".join(terms.stems), "boost": analysis.STEM_WEIGHT}}})
     match: dict[str, Any] = (
         {"bool": {"should": should, "minimum_should_match": 1}} if should else {"match_none": {}}
     )

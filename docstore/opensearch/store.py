@@ -428,7 +428,8 @@ class OpenSearchStore:
         return int(result.get("count", 0))
 
     def language_counts(self, filters: Filters | None = None) -> dict[str, int]:
-        result = self.search_index(self.pages_index, q.build_languages_query(filters))
+        # the shard request cache serves it again until the next refresh
+        result = self.search_index(self.pages_index, q.build_languages_query(filters), request_cache="true")
         buckets = result.get("aggregations", {}).get("languages", {}).get("buckets", [])
         return {str(b["key"]): int(b["doc_count"]) for b in buckets}
 
@@ -458,9 +459,7 @@ class OpenSearchStore:
         cached = self._languages
         if cached is not None and time.monotonic() - cached[0] < LANGUAGES_TTL:
             return cached[1]
-        result = self.search_index(self.pages_index, q.build_languages_query(), request_cache="true")
-        buckets = result.get("aggregations", {}).get("languages", {}).get("buckets", [])
-        languages = [str(b["key"]) for b in buckets]
+        languages = list(self.language_counts())
         self._languages = (time.monotonic(), languages)
         return languages
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from docstore.analysis import STEM_WEIGHT, query_terms
+from docstore import analysis
+from docstore.analysis import query_terms
 from docstore.schema import Filters, Hit, SearchRequest
 from docstore.snippets import make_snippet
 from docstore.sqlite.fts import exact_match, stem_match
@@ -34,7 +35,7 @@ def bm25_rank(
         parts.append(f"SELECT rowid, -{_BM25} AS s FROM pages_fts WHERE pages_fts MATCH ?")
         params.append(exact)
     if stems is not None:
-        parts.append(f"SELECT rowid, -{STEM_WEIGHT} * bm25(pages_stem) AS s FROM pages_stem WHERE pages_stem MATCH ?")
+        parts.append(f"SELECT rowid, -{analysis.STEM_WEIGHT} * bm25(pages_stem) AS s FROM pages_stem WHERE pages_stem MATCH ?")
         params.append(stems)
     if not parts:
         return []

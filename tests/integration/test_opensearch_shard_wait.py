@@ -6,7 +6,6 @@ shard is held back for real with an allocation filter naming no node, then let g
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,13 +21,8 @@ NOWHERE = "index.routing.allocation.require._name"
 
 
 @pytest.fixture
-def store(opensearch_url: str, opensearch_index_prefix: str) -> Iterator[OpenSearchStore]:
-    os_store = OpenSearchStore(f"{opensearch_url}?prefix={opensearch_index_prefix}")
-    try:
-        yield os_store
-    finally:
-        os_store.client.indices.delete(index=f"{opensearch_index_prefix}-*", ignore_unavailable=True)
-        os_store.close()
+def store(opensearch_store: OpenSearchStore) -> OpenSearchStore:
+    return opensearch_store  # a fresh prefix, its indices deleted afterwards (tests/fixtures/stores.py)
 
 
 def _create_unstarted(store: OpenSearchStore, index: str) -> None:
