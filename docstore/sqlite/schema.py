@@ -20,6 +20,7 @@ import sqlite3
 from pathlib import Path
 
 from docstore.analysis import stem_text
+from docstore.sqlite import changes
 
 STEMS_KEY = "stems"  # meta: pages_stem holds every page's stemmed field
 _BACKFILL_CHUNK = 500
@@ -94,7 +95,7 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA cache_size=-65536")
     conn.execute("PRAGMA temp_store=MEMORY")
     if create:
-        conn.executescript(DDL)
+        conn.executescript(DDL + changes.DDL)
         fill_stems(conn)
         add_word_boxes(conn)
     return conn

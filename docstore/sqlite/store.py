@@ -27,6 +27,7 @@ from docstore.schema import (
     SearchRequest,
     check_image_kind,
 )
+from docstore.sqlite import changes
 from docstore.sqlite.rows import (
     document_from_row,
     filter_clause,
@@ -190,10 +191,10 @@ class SqliteStore:
                 cur = conn.execute(
                     f"INSERT INTO pages ({PAGE_COLUMNS}) VALUES ({placeholders(values)})", values
                 )
+                rowid = int(cur.lastrowid or 0)
+                changes.record(conn, [rowid])
                 if blob is not None:
-                    conn.execute(
-                        "INSERT INTO vectors (rowid, embedding) VALUES (?, ?)", (cur.lastrowid, blob)
-                    )
+                    conn.execute("INSERT INTO vectors (rowid, embedding) VALUES (?, ?)", (rowid, blob))
                 conn.execute(
                     "INSERT INTO pages_fts (rowid, title, text) VALUES (?, ?, ?)",
                     (cur.lastrowid, title_fts, text_fts),
@@ -211,6 +212,7 @@ class SqliteStore:
     @staticmethod
     def _delete_pages(conn: sqlite3.Connection, where: str, params: list[Any]) -> int:
         found = conn.execute(f"SELECT rowid, page_id FROM pages WHERE {where}", params).fetchall()
+        changes.record(conn, [int(r[0]) for r in found])
         for rowid, page_id in found:
             conn.execute("DELETE FROM pages_fts WHERE rowid = ?", (rowid,))
             conn.execute("DELETE FROM pages_stem WHERE rowid = ?", (rowid,))
