@@ -97,4 +97,9 @@ class Store(Protocol):
         where this backend keeps them (docstore.shared_state); keys in `keys_file` when given.
         Opens nothing until used; the caller closes its `keys`."""
 
+    def storage(self) -> dict[str, int]:
+        """Bytes on disk by part (SQLite: the file and each side index beside it; OpenSearch: each
+        index's primary store), for `folio status`."""
+        ...
+
     def close(self) -> None: ...

@@ -47,6 +47,7 @@ def store_status(store: Store) -> dict[str, Any]:
         "collections": dict(sorted(collections.items())),
         "embedder": recorded_embedder(store),
         "dim": recorded_dim(store) or 0,
+        "storage_bytes": store.storage(),
     }
 
 
@@ -58,6 +59,16 @@ def print_status(status: dict[str, Any]) -> None:
     for source in status["incomplete_documents"]:
         print(f"  {source} (re-run folio index to finish it)")
     print(f"embedder     {status['embedder'] or '-'}" + (f" ({status['dim']} dims)" if status["dim"] else ""))
+    print("storage")
+    for name, size in status["storage_bytes"].items():
+        print(f"  {name}: {_human_bytes(size)}")
     print("collections")
     for name, n in status["collections"].items():
         print(f"  {name}: {n} document(s)")
+
+
+def _human_bytes(size: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size} B"

@@ -141,6 +141,17 @@ class OpenSearchStore:
 
         return index_shared_state(self, keys_file)
 
+    def storage(self) -> dict[str, int]:
+        names = [self.pages_index, self.images_index, self.docs_index, self.failures_index, self.originals_index]
+        found = self.call(
+            self.client.indices.stats, index=",".join(names), metric="store", ignore_unavailable=True, ignore=404
+        )
+        indices = found.get("indices", {}) if isinstance(found, dict) else {}
+        return {
+            name: int(stats.get("primaries", {}).get("store", {}).get("size_in_bytes", 0))
+            for name, stats in sorted(indices.items())
+        }
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

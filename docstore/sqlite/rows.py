@@ -11,8 +11,6 @@ import numpy as np
 from pydantic import BaseModel
 
 from docstore.schema import DocumentInfo, Filters, Hit, Page
-from docstore.sqlite.fts import fts_text
-from docstore.sqlite.schema import stem_values
 
 
 def visibility_clause(groups: list[str] | None, alias: str = "p") -> tuple[str, list[Any]]:
@@ -59,11 +57,6 @@ def page_values(page: Page, dim: int | None) -> tuple[tuple[Any, ...], bytes | N
         int(page.ocr), int(page.has_figures), page.text,
     )  # fmt: skip
     return row, blob
-
-
-def fts_values(page: Page) -> tuple[str, str, str]:
-    """(title and text for pages_fts, stems for pages_stem)."""
-    return fts_text(page.title), fts_text(page.text), stem_values(page.title, page.text, page.language)
 
 
 def page_from_row(row: sqlite3.Row, with_media: bool = False) -> Page:

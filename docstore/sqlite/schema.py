@@ -1,10 +1,9 @@
 """SQLite tables for the embedded store, and how its connections are opened.
 
-pages      one row per page (rowid shared with pages_fts and vectors), acl as JSON
+pages      one row per page (rowid shared with vectors and the side indices), acl as JSON
 vectors    the page's embedding as a float32 blob
-pages_fts  FTS5 over title and text in index form (see sqlite_fts), rowid = pages.rowid
-pages_stem FTS5 over the page's stemmed field (docstore.analysis), rowid = pages.rowid; stores
-           from before it are filled on open (meta `stems`)
+changes    the page change log the side indices beside the file catch up from
+           (docstore.sqlite.changes): the BM25 index `folio.db.bm25/` (docstore.sqlite.lexical_index)
 images     page image, thumbnail and word boxes (docstore.word_boxes), blobs apart so that
            searches never read them; stores from before word boxes get the column on open
 documents  one row per indexed file, `complete` set last (resumable indexing)
@@ -19,11 +18,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from docstore.analysis import stem_text
 from docstore.sqlite import changes
-
-STEMS_KEY = "stems"  # meta: pages_stem holds every page's stemmed field
-_BACKFILL_CHUNK = 500
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,12 +39,6 @@ CREATE TABLE IF NOT EXISTS vectors (rowid INTEGER PRIMARY KEY, embedding BLOB NO
 CREATE INDEX IF NOT EXISTS pages_doc ON pages (doc_id);
 CREATE INDEX IF NOT EXISTS pages_collection ON pages (collection);
 CREATE TABLE IF NOT EXISTS images (page_id TEXT PRIMARY KEY, image BLOB, thumbnail BLOB, word_boxes BLOB);
-CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5 (
-    title, text, tokenize = 'unicode61 remove_diacritics 2'
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS pages_stem USING fts5 (
-    stems, tokenize = 'unicode61 remove_diacritics 2'
-);
 -- the languages a query is analysed for (docstore.analysis) are read through it
 CREATE INDEX IF NOT EXISTS pages_language ON pages (language);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
@@ -96,39 +85,24 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA temp_store=MEMORY")
     if create:
         conn.executescript(DDL + changes.DDL)
-        fill_stems(conn)
+        drop_fts(conn)
         add_word_boxes(conn)
     return conn
 
 
-def stem_values(title: str, text: str, language: str) -> str:
-    return stem_text(title + "\n" + text, language)
-
-
-def fill_stems(conn: sqlite3.Connection) -> None:
-    """Fill pages_stem for a store written before it existed (once: meta `stems` says it is done;
-    a new store is marked at once). Runs in one write transaction, so concurrent openers wait
-    and then find it done."""
-    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (STEMS_KEY,)).fetchone():
+def drop_fts(conn: sqlite3.Connection) -> None:
+    """Drop the FTS5 tables of a store written before the BM25 side index (which is built from
+    the pages table on first use): they would only take space and write time."""
+    names = {
+        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE name IN ('pages_fts', 'pages_stem')")
+    }
+    if not names:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if not conn.execute("SELECT 1 FROM meta WHERE key = ?", (STEMS_KEY,)).fetchone():
-            conn.execute("DELETE FROM pages_stem")
-            last = 0
-            while True:
-                rows = conn.execute(
-                    "SELECT rowid, title, text, language FROM pages WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                    (last, _BACKFILL_CHUNK),
-                ).fetchall()
-                if not rows:
-                    break
-                conn.executemany(
-                    "INSERT INTO pages_stem (rowid, stems) VALUES (?, ?)",
-                    [(r[0], stem_values(r[1], r[2], r[3])) for r in rows],
-                )
-                last = rows[-1][0]
-            conn.execute("INSERT INTO meta (key, value) VALUES (?, '1')", (STEMS_KEY,))
+        for name in sorted(names):
+            conn.execute(f"DROP TABLE IF EXISTS {name}")
+        conn.execute("DELETE FROM meta WHERE key = 'stems'")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -7,9 +7,11 @@ serialised by a lock within the process and by `BEGIN IMMEDIATE` across processe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,17 +30,17 @@ from docstore.schema import (
     check_image_kind,
 )
 from docstore.sqlite import changes
+from docstore.sqlite.lexical_index import LexicalIndex
 from docstore.sqlite.rows import (
     document_from_row,
     filter_clause,
-    fts_values,
     page_from_row,
     page_values,
     placeholders,
     visibility_clause,
 )
 from docstore.sqlite.schema import PAGE_COLUMNS, connect, path_from_url
-from docstore.sqlite.search import bm25_rank, build_hits, index_languages
+from docstore.sqlite.search import build_hits, index_languages
 from docstore.sqlite.vectors import VectorIndex
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+CATCH_UP_SECONDS = 1.0
 _KNN_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="folio-knn")
 
 
@@ -60,6 +63,10 @@ class SqliteStore:
         self._vectors: VectorIndex | None = None
         self._vectors_lock = threading.Lock()
         self._languages: tuple[str, list[str]] | None = None  # (generation, languages present)
+        self._lexical = LexicalIndex(self._path)
+        self._trimmable = 0  # change-log entries every side index holds
+        self._caught_up_at = 0.0
+        self._unpublished = False  # this process wrote pages the side indices may not hold yet
 
     # -- connections -------------------------------------------------------------------
     def _conn(self, create: bool = True) -> sqlite3.Connection | None:
@@ -183,10 +190,11 @@ class SqliteStore:
             if first is not None:
                 self.ensure(len(first))
                 dim = len(first)
-        rows = [(p, page_values(p, dim), fts_values(p)) for p in pages]  # validates before writing
+        rows = [(p, page_values(p, dim)) for p in pages]  # validates before writing
 
         def write(conn: sqlite3.Connection) -> None:
-            for page, (values, blob), (title_fts, text_fts, stems) in rows:
+            changes.trim(conn, self._trimmable)
+            for page, (values, blob) in rows:
                 self._delete_pages(conn, "page_id = ?", [page.page_id])
                 cur = conn.execute(
                     f"INSERT INTO pages ({PAGE_COLUMNS}) VALUES ({placeholders(values)})", values
@@ -195,11 +203,6 @@ class SqliteStore:
                 changes.record(conn, [rowid])
                 if blob is not None:
                     conn.execute("INSERT INTO vectors (rowid, embedding) VALUES (?, ?)", (rowid, blob))
-                conn.execute(
-                    "INSERT INTO pages_fts (rowid, title, text) VALUES (?, ?, ?)",
-                    (cur.lastrowid, title_fts, text_fts),
-                )
-                conn.execute("INSERT INTO pages_stem (rowid, stems) VALUES (?, ?)", (cur.lastrowid, stems))
                 if page.image is not None or page.thumbnail is not None or page.word_boxes is not None:
                     conn.execute(
                         "INSERT INTO images (page_id, image, thumbnail, word_boxes) VALUES (?, ?, ?, ?)",
@@ -208,14 +211,13 @@ class SqliteStore:
             self._bump(conn)
 
         self.write(write)
+        self._side_indices_catch_up()
 
     @staticmethod
     def _delete_pages(conn: sqlite3.Connection, where: str, params: list[Any]) -> int:
         found = conn.execute(f"SELECT rowid, page_id FROM pages WHERE {where}", params).fetchall()
         changes.record(conn, [int(r[0]) for r in found])
         for rowid, page_id in found:
-            conn.execute("DELETE FROM pages_fts WHERE rowid = ?", (rowid,))
-            conn.execute("DELETE FROM pages_stem WHERE rowid = ?", (rowid,))
             conn.execute("DELETE FROM vectors WHERE rowid = ?", (rowid,))
             conn.execute("DELETE FROM images WHERE page_id = ?", (page_id,))
             conn.execute("DELETE FROM pages WHERE rowid = ?", (rowid,))
@@ -239,12 +241,31 @@ class SqliteStore:
 
     def delete_document(self, doc_id: str) -> int:
         def delete(conn: sqlite3.Connection) -> int:
+            changes.trim(conn, self._trimmable)
             removed = self._delete_pages(conn, "doc_id = ?", [doc_id])
             conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             self._bump(conn)
             return removed
 
-        return int(self.write(delete))
+        removed = int(self.write(delete))
+        self._side_indices_catch_up()
+        return removed
+
+    def _side_indices_catch_up(self, force: bool = False) -> None:
+        """Publish the writes made so far to the side indices, at most once per CATCH_UP_SECONDS
+        while writes go on (a tantivy commit costs tens of milliseconds; a search catches up
+        whatever is left first), then forget the change-log entries they all hold
+        (docstore.sqlite.changes) at the next write."""
+        self._unpublished = True
+        now = time.monotonic()
+        if not force and now - self._caught_up_at < CATCH_UP_SECONDS:
+            return
+        conn = self._writer()
+        held = self._lexical.catch_up(conn, wait=True)
+        self._caught_up_at = time.monotonic()
+        self._unpublished = False
+        # trimmed in the next write's transaction (one commit per write, not two)
+        self._trimmable = held or 0
 
     # -- reads -------------------------------------------------------------------------
     def _documents(self, where: str, params: list[Any]) -> list[DocumentInfo]:
@@ -354,7 +375,9 @@ class SqliteStore:
             return []
         want = request.offset + request.top_k
         if request.mode == SearchMode.bm25:
-            ranked = bm25_rank(conn, request.query, request.filters, want, self._index_languages(conn))
+            ranked = self._lexical.search(
+                conn, request.query, request.filters, want, self._index_languages(conn)
+            )
         elif request.mode == SearchMode.knn:
             assert request.vector is not None
             index = self._vector_index(conn)
@@ -369,7 +392,7 @@ class SqliteStore:
                 if index is not None:
                     knn = _KNN_POOL.submit(index.top, request.vector, request.filters, depth)
             languages = self._index_languages(conn)
-            lexical = bm25_rank(conn, request.query, request.filters, depth, languages)
+            lexical = self._lexical.search(conn, request.query, request.filters, depth, languages)
             ranked = fuse_hybrid(lexical, None if knn is None else knn.result())
         return build_hits(conn, ranked[request.offset : want], request)
 
@@ -393,7 +416,17 @@ class SqliteStore:
                 self._vectors = VectorIndex.load(conn, generation, int(meta["dim"]))
             return self._vectors
 
+    def storage(self) -> dict[str, int]:
+        parts = {self._path.name: sum(_size(Path(f"{self._path}{s}")) for s in ("", "-wal"))}
+        parts[self._lexical.path.name] = self._lexical.size_bytes()
+        return parts
+
     def close(self) -> None:
+        if self._unpublished:
+            # what this process wrote is in the side indices when it ends (else the next reader
+            # would catch up, at its first search)
+            with contextlib.suppress(StoreUnavailable, sqlite3.Error):
+                self._side_indices_catch_up(force=True)
         with self._conns_lock:
             conns, self._conns = self._conns, []
         for conn in conns:
@@ -403,8 +436,16 @@ class SqliteStore:
                 pass
         self._local = threading.local()
         self._vectors = None
+        self._lexical.close()
 
 
 def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
     """Lists short enough for one `IN (...)` (SQLite caps the parameters of a statement)."""
     return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -187,7 +187,16 @@ def test_killed_run_is_completed_by_the_next_one(shared_pdfs: Path, tmp_path: Pa
         assert page is not None
         numbers.append(page.page_number)
     assert numbers == list(range(1, 118))
+    assert_side_indices_hold_every_page_once(store)
     store.close()
+
+
+def assert_side_indices_hold_every_page_once(store: Any) -> None:
+    """The BM25 index beside the SQLite file holds each stored page once and nothing else."""
+    conn = store._conn(create=False)
+    pages = sorted(int(r[0]) for r in conn.execute("SELECT rowid FROM pages"))
+    in_index = store._lexical.rowids(conn)
+    assert sorted(in_index) == pages
 
 
 @pytest.mark.parametrize("bad", ["--workers=0", "--page-timeout=-1", "--collection=  "])

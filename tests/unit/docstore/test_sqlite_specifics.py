@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from docstore.analysis import query_terms
 from docstore.schema import Page, SearchMode, SearchRequest
-from docstore.sqlite.fts import exact_match, fts_text
+from docstore.sqlite.lexical_terms import exact_terms, page_fields
 from docstore.sqlite.store import SqliteStore
 from docstore.store import open_store
 from docstore.word_boxes import WordBox, encode_word_boxes
@@ -96,15 +95,29 @@ def test_a_second_connection_sees_writes_and_knn_refreshes(tmp_path: Path) -> No
     writer.close()
 
 
-def test_fts_analysis_bigrams_cjk_and_quotes_everything() -> None:
-    assert fts_text("東京大学").split() == ["東京", "京大", "大学"]
-    assert exact_match(query_terms("東京大学", []).exact) == '"東京 京大 大学"'
-    assert exact_match(query_terms('a "b" OR *', []).exact) == '"a" OR "b" OR "or"'
-    assert exact_match(query_terms("猫", []).exact) == '"猫"*'
-    assert exact_match(query_terms("*** ()", []).exact) is None
+def test_lexical_terms_bigram_cjk_and_fold_diacritics() -> None:
+    assert exact_terms("東京大学") == ["東京", "京大", "大学"]
+    assert exact_terms('Café "b" OR *') == ["cafe", "b", "or"]
+    assert exact_terms("猫") == ["猫"]
+    exact, stems = page_fields("Title", "Solar panels on roofs", "en")
+    assert exact.split() == ["title", "solar", "panels", "on", "roofs"]
+    assert stems.split() == ["titl", "solar", "panel", "roof"]
 
 
-def test_a_store_from_before_the_stemmed_table_is_filled_on_open(tmp_path: Path) -> None:
+def test_queries_never_reach_a_query_syntax(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path}/q.db")
+    store.upsert_pages([_page(1, 'a b OR c "quoted" title:x *')])
+    for query in ['"', "*", "OR", "title:x", "(", "AND NOT", "a OR", "x~2", "[1 TO 2]"]:
+        store.search(SearchRequest(query=query, mode=SearchMode.bm25))  # no parser error
+    assert [h.page.page_id for h in store.search(SearchRequest(query="title:x", mode=SearchMode.bm25))] == [
+        "d1:1"
+    ]
+    assert store.search(SearchRequest(query="*** ()", mode=SearchMode.bm25)) == []
+    store.close()
+
+
+def test_a_store_from_before_the_bm25_index_drops_its_fts_tables_and_builds_the_index(tmp_path: Path) -> None:
+    import shutil
     import sqlite3 as sq
 
     url = f"sqlite:///{tmp_path}/old.db"
@@ -114,15 +127,20 @@ def test_a_store_from_before_the_stemmed_table_is_filled_on_open(tmp_path: Path)
              language="en", text="solar panels on roofs"),
     ])  # fmt: skip
     store.close()
-    conn = sq.connect(tmp_path / "old.db")  # as a store written before pages_stem existed
-    conn.execute("DROP TABLE pages_stem")
-    conn.execute("DELETE FROM meta WHERE key = 'stems'")
+    shutil.rmtree(tmp_path / "old.db.bm25")
+    conn = sq.connect(tmp_path / "old.db")  # as a store written with FTS5 tables and no change log
+    conn.execute("CREATE VIRTUAL TABLE pages_fts USING fts5 (title, text)")
+    conn.execute("CREATE VIRTUAL TABLE pages_stem USING fts5 (stems)")
+    conn.execute("DROP TABLE changes")
     conn.commit()
     conn.close()
     reopened = SqliteStore(url)
     hits = reopened.search(SearchRequest(query="panel", mode=SearchMode.bm25))
-    assert [h.page.page_id for h in hits] == ["d:1"]  # found through its stem
-    assert reopened.get_meta("stems") == "1"
+    assert [h.page.page_id for h in hits] == ["d:1"]  # found through its stem, in the rebuilt index
+    conn = sq.connect(tmp_path / "old.db")
+    tables = "SELECT count(*) FROM sqlite_master WHERE name IN ('pages_fts', 'pages_stem')"
+    assert conn.execute(tables).fetchone()[0] == 0
+    conn.close()
     reopened.close()
 
 
@@ -149,3 +167,33 @@ def test_a_store_from_before_word_boxes_gets_their_column_on_open(tmp_path: Path
     hits = reopened.search(SearchRequest(query="solar", mode=SearchMode.bm25))
     assert sorted(h.page.page_id for h in hits) == ["d1:1", "d2:1"]
     reopened.close()
+
+
+def test_the_bm25_index_follows_writes_it_missed_and_is_rebuilt_when_lost(tmp_path: Path) -> None:
+    import shutil
+
+    url = f"sqlite:///{tmp_path}/side.db"
+    writer = SqliteStore(url)
+    writer.upsert_pages([_page(1, "solar panels")])  # published at once (the first write)
+    writer.upsert_pages([_page(2, "wind turbines")])  # within a second: left to the next reader
+    writer.upsert_pages([_page(1, "tidal power")])  # page 1 replaced
+    # the writer ends without closing, as a killed process would: the index is behind the log
+    reader = SqliteStore(url)
+
+    def found(store: SqliteStore, query: str) -> list[str]:
+        return [h.page.page_id for h in store.search(SearchRequest(query=query, mode=SearchMode.bm25))]
+
+    assert found(reader, "turbines") == ["d2:1"]
+    assert found(reader, "tidal") == ["d1:1"]
+    assert found(reader, "solar") == []  # the replaced text is gone from the index
+    reader.delete_document("d2")
+    assert found(writer, "turbines") == []
+    reader.close()
+    writer.close()
+    shutil.rmtree(tmp_path / "side.db.bm25")
+    rebuilt = SqliteStore(url)
+    assert found(rebuilt, "tidal") == ["d1:1"] and found(rebuilt, "turbines") == []
+    conn = rebuilt._conn(create=False)
+    assert conn is not None
+    assert rebuilt._lexical.rowids(conn) == [r[0] for r in conn.execute("SELECT rowid FROM pages")]
+    rebuilt.close()
