@@ -20,6 +20,13 @@ def record(conn: sqlite3.Connection, rowids: Iterable[int]) -> None:
     conn.executemany("INSERT INTO changes (page_rowid) VALUES (?)", [(r,) for r in rowids])
 
 
+def store_id(conn: sqlite3.Connection) -> str:
+    """The file's own id (meta `store_id`): a side index records it, and one built from another
+    file, or from this one before it was replaced by a backup, is rebuilt."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+    return str(row[0]) if row else ""
+
+
 def latest(conn: sqlite3.Connection) -> int:
     """The newest entry's sequence number (0 for none): a side index at it is in step."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()

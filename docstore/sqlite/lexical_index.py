@@ -64,7 +64,6 @@ SCHEMA = _schema()
 @dataclass
 class _Opened:
     index: tantivy.Index
-    seq: int  # the watermark the reader was last reloaded at
     stamp: int  # the watermark file's mtime_ns then
 
 
@@ -73,26 +72,37 @@ class LexicalIndex:
         self.path = db_path.with_name(db_path.name + ".bm25")
         self._lock_path = db_path.with_name(db_path.name + ".bm25.lock")
         self._opened: _Opened | None = None
+        self._id: str | None = None  # the SQLite file's store_id, read once
         self._mutex = threading.Lock()  # one catch-up per process at a time (the file lock is per process)
 
     # -- the watermark -------------------------------------------------------------------
     def _watermark_file(self, root: Path | None = None) -> Path:
         return (root or self.path) / WATERMARK
 
-    def watermark(self) -> int | None:
-        """The change-log entry the index holds, or None when there is no usable index."""
+    def watermark(self, conn: sqlite3.Connection) -> int | None:
+        """The change-log entry the index holds, or None when there is no usable index: none, one
+        of another format, or one derived from another file (another store's, or this store's
+        before a backup replaced it: its log never runs backwards)."""
         try:
             data = json.loads(self._watermark_file().read_text())
         except (OSError, ValueError):
             return None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return None
-        return int(data.get("seq", 0))
+        if data.get("store") != self._store_id(conn):
+            return None
+        seq = int(data.get("seq", 0))
+        return None if seq > changes.latest(conn) else seq
 
-    def _write_watermark(self, seq: int, root: Path | None = None) -> None:
+    def _store_id(self, conn: sqlite3.Connection) -> str:
+        if self._id is None:
+            self._id = changes.store_id(conn)
+        return self._id
+
+    def _write_watermark(self, conn: sqlite3.Connection, seq: int, root: Path | None = None) -> None:
         target = self._watermark_file(root)
         tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"format": FORMAT, "seq": seq}))
+        tmp.write_text(json.dumps({"format": FORMAT, "store": self._store_id(conn), "seq": seq}))
         os.replace(tmp, target)
 
     # -- keeping in step ---------------------------------------------------------------
@@ -119,18 +129,18 @@ class LexicalIndex:
         `wait`, a process that finds another one catching up leaves it to that one (None: no
         index yet)."""
         upto = changes.latest(conn)
-        current = self.watermark()
+        current = self.watermark(conn)
         if current is not None and current >= upto:
             return current
         with self._locked(wait) as held:
             if not held:
                 return current  # another process is catching up: search what is committed
-            current = self.watermark()  # it may have done so while this one waited
+            current = self.watermark(conn)  # it may have done so while this one waited
             if current is None:
                 self._rebuild(conn)
             elif current < upto:
                 self._apply(conn, current, upto)
-        return self.watermark()
+        return self.watermark(conn)
 
     def _apply(self, conn: sqlite3.Connection, since: int, upto: int) -> None:
         rowids = changes.changed_since(conn, since, upto)
@@ -149,7 +159,7 @@ class LexicalIndex:
             with contextlib.suppress(Exception):
                 writer.rollback()
             raise
-        self._write_watermark(upto)
+        self._write_watermark(conn, upto)
 
     def _rebuild(self, conn: sqlite3.Connection) -> None:
         """A new index of every page, built beside the old one and then moved into its place."""
@@ -173,7 +183,7 @@ class LexicalIndex:
             last = rows[-1][0]
         writer.commit()
         writer.wait_merging_threads()
-        self._write_watermark(upto, fresh)
+        self._write_watermark(conn, upto, fresh)
         self._opened = None
         old = self.path.with_name(self.path.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -186,7 +196,7 @@ class LexicalIndex:
         opened = self._opened
         if opened is None:
             index = tantivy.Index.open(str(self.path))
-            opened = self._opened = _Opened(index, -1, -1)
+            opened = self._opened = _Opened(index, -1)
         return opened.index
 
     def _reader(self) -> tantivy.Index:
@@ -199,7 +209,7 @@ class LexicalIndex:
         if opened is None or opened.stamp != stamp:
             index = self._open()
             index.reload()
-            self._opened = _Opened(index, self.watermark() or 0, stamp)
+            self._opened = _Opened(index, stamp)
             return index
         return opened.index
 

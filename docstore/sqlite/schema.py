@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS images (page_id TEXT PRIMARY KEY, image BLOB, thumbna
 -- the languages a query is analysed for (docstore.analysis) are read through it
 CREATE INDEX IF NOT EXISTS pages_language ON pages (language);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
+-- names this file for the indices derived from it: one built from another file is rebuilt
+INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
 CREATE TABLE IF NOT EXISTS failures (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL

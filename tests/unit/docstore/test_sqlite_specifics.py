@@ -197,3 +197,36 @@ def test_the_bm25_index_follows_writes_it_missed_and_is_rebuilt_when_lost(tmp_pa
     assert conn is not None
     assert rebuilt._lexical.rowids(conn) == [r[0] for r in conn.execute("SELECT rowid FROM pages")]
     rebuilt.close()
+
+
+def test_a_bm25_index_of_another_file_is_rebuilt(tmp_path: Path) -> None:
+    import shutil
+
+    url = f"sqlite:///{tmp_path}/live.db"
+    store = SqliteStore(url)
+    store.upsert_pages([_page(1, "solar panels")])
+    store.close()
+    shutil.copy(tmp_path / "live.db", tmp_path / "backup.db")  # a backup of the file alone
+    store = SqliteStore(url)
+    store.upsert_pages([_page(2, "wind turbines")])
+    store.delete_document("d1")
+    store.close()
+    # restored: the file from the backup, the BM25 index as the newer file left it
+    (tmp_path / "backup.db").replace(tmp_path / "live.db")
+    restored = SqliteStore(url)
+    found = [
+        h.page.page_id for h in restored.search(SearchRequest(query="solar turbines", mode=SearchMode.bm25))
+    ]
+    assert found == ["d1:1"]
+    restored.close()
+    # another store's index moved beside this file
+    other = SqliteStore(f"sqlite:///{tmp_path}/other.db")
+    other.upsert_pages([_page(3, "geothermal heat")])
+    other.close()
+    shutil.rmtree(tmp_path / "live.db.bm25")
+    shutil.copytree(tmp_path / "other.db.bm25", tmp_path / "live.db.bm25")
+    restored = SqliteStore(url)
+    assert [
+        h.page.page_id for h in restored.search(SearchRequest(query="solar geothermal", mode=SearchMode.bm25))
+    ] == ["d1:1"]
+    restored.close()
