@@ -80,16 +80,20 @@ def stem_words(words: list[str], language: str) -> list[str]:
 
 def stem_text(text: str, language: str) -> str:
     """The stemmed field of a page in `language` ("" or unknown: its words unchanged)."""
+    return " ".join(page_stems(tokens(text), language))
+
+
+def page_stems(words: list[str], language: str) -> list[str]:
+    """The stemmed field's terms of a page's tokens (docstore.analysis.tokens) in `language`."""
     stops = STOP_WORDS.get(language, frozenset())
-    words = [t for t in tokens(text) if stemmable(t) and t not in stops]
-    return " ".join(stem_words(words, language))
+    return stem_words([t for t in words if stemmable(t) and t not in stops], language)
 
 
 def stemmable(token: str) -> bool:
     """Words of two characters or more: CJK runs are matched as bigrams on the exact field, and a
     lone letter or digit (the "s" of "library's", a list marker) carries no topic worth a stem; the
     exact field keeps both."""
-    return len(token) > 1 and not CJK_RUN.match(token)
+    return len(token) > 1 and (token.isascii() or not CJK_RUN.match(token))
 
 
 @dataclass(frozen=True)

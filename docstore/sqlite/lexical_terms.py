@@ -6,14 +6,14 @@ through a query parser).
   remove_diacritics 2` did), CJK runs as overlapping character bigrams ("東京大学" → 東京 京大
   大学), the scheme of Lucene's CJK analyzer that the OpenSearch store uses too. A query's CJK run
   becomes the phrase of its bigrams; a one-character run, a term prefix on the bigrams.
-- stems: the page's stemmed field (docstore.analysis.stem_text), diacritics removed the same way.
+- stems: the page's stemmed field (docstore.analysis.page_stems), diacritics removed the same way.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-from docstore.analysis import CJK_RUN, stem_text, tokens
+from docstore.analysis import CJK_RUN, page_stems, tokens
 
 
 def fold(token: str) -> str:
@@ -33,9 +33,15 @@ def bigrams(run: str) -> list[str]:
 
 def exact_terms(text: str) -> list[str]:
     """The exact field's terms of `text`, in order."""
+    return _exact(tokens(text))
+
+
+def _exact(words: list[str]) -> list[str]:
     out: list[str] = []
-    for token in tokens(text):
-        if CJK_RUN.fullmatch(token):
+    for token in words:
+        if token.isascii():
+            out.append(token)
+        elif CJK_RUN.fullmatch(token):
             out.extend(bigrams(token))
         else:
             out.append(fold(token))
@@ -46,6 +52,9 @@ def page_fields(title: str, text: str, language: str) -> tuple[str, str]:
     """(exact, stems) of a page as whitespace-separated terms: the title counts as part of the
     page's text, as in OpenSearch's `content` field."""
     whole = title + "\n" + text
-    exact = " ".join(exact_terms(whole))
-    stems = " ".join(fold(s) for s in stem_text(whole, language).split())
+    words = tokens(whole)
+    exact = " ".join(words if whole.isascii() else _exact(words))
+    stems = " ".join(page_stems(words, language))
+    if not stems.isascii():
+        stems = " ".join(fold(s) for s in stems.split())
     return exact, stems
