@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cachetools
 import tantivy
 
 from docstore import analysis
@@ -37,6 +38,7 @@ from docstore.analysis import CJK_RUN, query_terms
 from docstore.schema import Filters
 from docstore.sqlite import changes
 from docstore.sqlite.lexical_terms import bigrams, fold, page_fields
+from docstore.sqlite.rows import filter_clause, placeholders
 
 FORMAT = 1  # bump when the schema or the terms change: an index of another format is rebuilt
 WATERMARK = "folio-watermark.json"
@@ -44,7 +46,12 @@ PUBLIC = 1
 _CHUNK = 2_000  # pages read from SQLite and added per round while catching up
 _HEAP = 128_000_000  # tantivy writer memory; a rebuild uses more (_REBUILD_HEAP)
 _REBUILD_HEAP = 400_000_000
-_REBUILD_NOTE_ROWS = 20_000  # a rebuild of more pages than this says so on stderr
+_REBUILD_NOTE_ROWS = 20_000
+# filtered queries rank without the filter and drop the pages that fail it when at least this share
+# of pages passes, ranking at most OVERFETCH_MAX deep (docstore.sqlite.lexical_index.search)
+OVERFETCH_MIN_SHARE = 0.2
+OVERFETCH_MAX = 5_000
+TIE_DEPTH = 256  # how deep a tie across the k-th place is fetched to order it by rowid
 
 
 def _schema() -> tantivy.Schema:
@@ -73,6 +80,7 @@ class LexicalIndex:
         self._lock_path = db_path.with_name(db_path.name + ".bm25.lock")
         self._opened: _Opened | None = None
         self._id: str | None = None  # the SQLite file's store_id, read once
+        self._shares: cachetools.LRUCache[tuple[object, ...], float] = cachetools.LRUCache(maxsize=256)
         self._mutex = threading.Lock()  # one catch-up per process at a time (the file lock is per process)
 
     # -- the watermark -------------------------------------------------------------------
@@ -199,6 +207,10 @@ class LexicalIndex:
             opened = self._opened = _Opened(index, -1)
         return opened.index
 
+    def _stamp(self) -> int:
+        opened = self._opened
+        return -1 if opened is None else opened.stamp
+
     def _reader(self) -> tantivy.Index:
         """The index, its reader reloaded when another commit has been published since."""
         opened = self._opened
@@ -226,19 +238,40 @@ class LexicalIndex:
         text_query = _text_query(searcher, query, languages)
         if text_query is None:
             return []
+        filter_queries = _filter_queries(filters)
+        if not filter_queries:
+            return _ranked(searcher, text_query, k)
+        # A query with filters would intersect the words' postings with the filter's, which takes
+        # block-max WAND's pruning away. Where most pages pass (the usual ACL filter), rank without
+        # the filter, deep enough for k to remain, and keep the pages that pass: when k do, they are
+        # exactly the best k that pass. Else (a narrow filter, or too few passed), intersect.
+        share = self._share(searcher, filters, filter_queries)
+        if share >= OVERFETCH_MIN_SHARE:
+            limit = min(int(k / share * 1.5) + 10, OVERFETCH_MAX)
+            ranked = _ranked(searcher, text_query, limit)
+            passing = _passing(conn, [r for r, _ in ranked], filters)
+            kept = [hit for hit in ranked if hit[0] in passing]
+            if len(kept) >= k or len(ranked) < limit:
+                return kept[:k]
         clauses = [(tantivy.Occur.Must, text_query)]
-        clauses += [
-            (tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in _filter_queries(filters)
-        ]
-        full = text_query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
-        result = searcher.search(full, limit=k, count=False)
-        if not result.hits:
-            return []
-        addresses = [address for _, address in result.hits]
-        rowids = searcher.fast_field_values("rowid", addresses)
-        ranked = [(int(r or 0), float(score)) for (score, _), r in zip(result.hits, rowids, strict=True)]
-        ranked.sort(key=lambda item: (-item[1], item[0]))
-        return ranked
+        clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in filter_queries]
+        return _ranked(searcher, tantivy.Query.boolean_query(clauses), k)
+
+    def _share(self, searcher: tantivy.Searcher, filters: Filters, queries: list[tantivy.Query]) -> float:
+        """The fraction of pages that pass `filters`, counted once per filter and index state."""
+        groups = None if filters.groups is None else tuple(sorted(set(filters.groups)))
+        key = (filters.collection, filters.doc_id, filters.language, groups, self._stamp())
+        found = self._shares.get(key)
+        if found is None:
+            total = searcher.num_docs
+            query = (
+                queries[0]
+                if len(queries) == 1
+                else tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
+            )
+            count = int(getattr(searcher.search(query, limit=1, count=True), "count", 0) or 0)
+            found = self._shares[key] = count / total if total else 0.0
+        return found
 
     def rowids(self, conn: sqlite3.Connection) -> list[int]:
         """Every document's rowid, caught up first (for checks: each page once, no other)."""
@@ -257,6 +290,38 @@ class LexicalIndex:
 
     def close(self) -> None:
         self._opened = None
+
+
+def _ranked(searcher: tantivy.Searcher, query: tantivy.Query, k: int) -> list[tuple[int, float]]:
+    """(rowid, score) of the k best documents, best first, ties by rowid: tantivy breaks ties its
+    own way, so a tie across the k-th place is fetched whole before the cut (up to TIE_DEPTH
+    documents: past that, tantivy's order stands)."""
+    limit = k + 1
+    while True:
+        hits = searcher.search(query, limit=limit, count=False).hits
+        if len(hits) < limit or hits[-1][0] < hits[k - 1][0] or limit >= TIE_DEPTH:
+            break
+        limit = min(limit * 4, TIE_DEPTH)
+    if not hits:
+        return []
+    rowids = searcher.fast_field_values("rowid", [address for _, address in hits])
+    ranked = [(int(r or 0), float(score)) for (score, _), r in zip(hits, rowids, strict=True)]
+    ranked.sort(key=lambda item: (-item[1], item[0]))
+    return ranked[:k]
+
+
+def _passing(conn: sqlite3.Connection, rowids: list[int], filters: Filters) -> set[int]:
+    """Those of `rowids` whose pages pass `filters` (in SQLite, the source of truth)."""
+    where, params = filter_clause(filters)
+    found: set[int] = set()
+    for start in range(0, len(rowids), 500):
+        chunk = rowids[start : start + 500]
+        rows = conn.execute(
+            f"SELECT p.rowid FROM pages p WHERE p.rowid IN ({placeholders(chunk)}) AND {where}",
+            [*chunk, *params],
+        )
+        found.update(int(r[0]) for r in rows)
+    return found
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from docstore.schema import Page, SearchMode, SearchRequest
+from docstore.schema import Filters, Page, SearchMode, SearchRequest
 from docstore.sqlite.lexical_terms import exact_terms, page_fields
 from docstore.sqlite.store import SqliteStore
 from docstore.store import open_store
@@ -230,3 +230,28 @@ def test_a_bm25_index_of_another_file_is_rebuilt(tmp_path: Path) -> None:
         h.page.page_id for h in restored.search(SearchRequest(query="solar geothermal", mode=SearchMode.bm25))
     ] == ["d1:1"]
     restored.close()
+
+
+def test_filtered_bm25_ranks_deep_enough_or_intersects(tmp_path: Path) -> None:
+    """Filters where most pages pass rank without the filter and drop what fails it; when the best
+    pages all fail it (or few pages pass), the filter is applied inside the query: the answer is
+    the same k best passing pages either way."""
+    store = SqliteStore(f"sqlite:///{tmp_path}/f.db")
+    restricted = [_page(i, "alpha alpha alpha").model_copy(update={"acl": ["secret"]}) for i in range(25)]
+    public = [_page(i, f"alpha filler words number {i}") for i in range(25, 100)]
+    narrow = [_page(i, "alpha beta").model_copy(update={"collection": "small"}) for i in range(100, 103)]
+    store.upsert_pages([*restricted, *public, *narrow])
+
+    def ids(filters: Filters, top_k: int = 5) -> list[str]:
+        request = SearchRequest(query="alpha", mode=SearchMode.bm25, top_k=top_k, filters=filters)
+        return [h.page.page_id for h in store.search(request)]
+
+    # the 25 restricted pages rank first: the unfiltered top 20 hold no page the public may see
+    assert ids(Filters())[:5] == [f"d{i}:1" for i in range(5)]
+    public_hits = ids(Filters(groups=[]), top_k=10)
+    assert len(public_hits) == 10 and all(int(h[1:-2]) >= 25 for h in public_hits)
+    assert ids(Filters(groups=["secret"])) == [f"d{i}:1" for i in range(5)]
+    assert sorted(ids(Filters(collection="small"))) == ["d100:1", "d101:1", "d102:1"]  # 3% pass: intersected
+    everything = ids(Filters(groups=[]), top_k=100)
+    assert len(everything) == 78 and len(set(everything)) == 78  # every public page, once
+    store.close()
