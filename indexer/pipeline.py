@@ -190,12 +190,14 @@ class Indexer:
         self._begin(info, replace, "text", pages=1)
         self._buffer.append(self._page(info, 1, kind="text", text=text_doc.text, language=text_doc.language))
 
-    def _begin(self, info: DocumentInfo, replace: bool, kind: str, pages: int) -> None:
+    def _begin(
+        self, info: DocumentInfo, replace: bool, kind: str, pages: int, copy: LocalCopy | None = None
+    ) -> None:
         if replace:  # changed or interrupted earlier: its old pages go first
             self.store.delete_document(info.doc_id)
         info.page_count = pages
         self.store.begin_document(info)
-        self._docs[info.doc_id] = _Doc(info=info, kind=kind, remaining=pages)
+        self._docs[info.doc_id] = _Doc(info=info, kind=kind, remaining=pages, copy=copy)
         self.progress.add_total(pages)
 
     def _handle(self, result: TaskResult) -> None:
@@ -223,7 +225,8 @@ class Indexer:
                 self.store.clear_failure(doc_id)
             probe = result.value
             doc.info.title = probe.title
-            self._begin(doc.info, self.store.get_document(doc_id) is not None, "pdf", probe.page_count)
+            replace = self.store.get_document(doc_id) is not None
+            self._begin(doc.info, replace, "pdf", probe.page_count, doc.copy)
             for index in range(probe.page_count):
                 self._queue(Task(0, "page", task.path, index, title=probe.title))
             return

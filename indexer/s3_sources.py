@@ -77,7 +77,10 @@ class S3Object:
             )
         from botocore.exceptions import BotoCoreError, ClientError
 
-        folder = Path(tempfile.mkdtemp(prefix="folio-s3-"))
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="folio-s3-"))
+        except OSError as exc:
+            raise FetchFailed(f"no temporary folder to download into ({exc})") from None
         copy = LocalCopy(folder / _local_name(self.key), folder)
         try:
             resp = _client(self.endpoint).get_object(
