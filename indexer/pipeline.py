@@ -311,7 +311,10 @@ class Indexer:
 
     def _sweep(self, files: Discovery) -> None:
         """Report the documents indexed from under this run's paths whose source is gone (all of
-        them listed by now), and with --prune remove them."""
+        them listed by now), and with --prune remove them. Files named one by one (as uploads are)
+        cannot be gone: the store is not read then."""
+        if not files.lists:
+            return
         indexed = self.store.list_documents(Filters(collection=self.options.collection))
         gone = files.gone(indexed)
         self.summary.deleted = [d.source for d in gone]

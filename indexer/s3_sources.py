@@ -118,6 +118,7 @@ class S3Root:
     bucket: str
     prefix: str
     endpoint: str | None = None
+    lists: bool = True
 
     @property
     def uri(self) -> str:

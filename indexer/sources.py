@@ -114,6 +114,12 @@ class Root(Protocol):
     """One of the paths given to a run: where its sources come from, and which indexed documents
     it would have found."""
 
+    @property
+    def lists(self) -> bool:
+        """Whether it holds what it finds by listing (a folder, a prefix): only then can a source
+        indexed from it be gone."""
+        ...
+
     def sources(self) -> Iterator[Source]: ...
 
     def gone(self, uri: str, seen: set[str]) -> bool:
@@ -124,6 +130,7 @@ class Root(Protocol):
 @dataclass(frozen=True)
 class FolderRoot:
     folder: Path  # resolved
+    lists: bool = True
 
     def sources(self) -> Iterator[Source]:
         for path in _walk(self.folder):
@@ -141,6 +148,7 @@ class FolderRoot:
 @dataclass(frozen=True)
 class FileRoot:
     path: Path  # resolved
+    lists: bool = False
 
     def sources(self) -> Iterator[Source]:
         kind = kind_of(self.path.name)
@@ -165,6 +173,10 @@ class Discovery:
                 if source.uri not in self.seen:
                     self.seen.add(source.uri)
                     yield source
+
+    @property
+    def lists(self) -> bool:
+        return any(root.lists for root in self.roots)
 
     def gone(self, indexed: Iterable[DocumentInfo]) -> list[DocumentInfo]:
         return [d for d in indexed if any(root.gone(d.source, self.seen) for root in self.roots)]

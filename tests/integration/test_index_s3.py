@@ -95,6 +95,11 @@ def test_a_bucket_is_indexed_then_skipped_replaced_reported_and_pruned(
     assert folio_json("index", prefix, "--store", store_url, env=env)["deleted"] == []
     assert list(temp.iterdir()) == []
     store.close()
+    deleted = folio("delete", "--source", uri("notes.md"), "--store", store_url, "--json")
+    assert deleted.returncode == 0 and json.loads(deleted.stdout) == {
+        "documents_deleted": 1,
+        "pages_deleted": 1,
+    }
 
 
 def test_the_listing_is_paged_and_a_failed_download_fails_alone(
