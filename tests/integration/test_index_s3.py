@@ -15,7 +15,7 @@ import pytest
 
 from docstore.store import open_store
 from indexer import s3_sources
-from indexer.sources import FetchFailed, SourceUnavailable, discover
+from indexer.sources import TEXT_BYTES_READ, FetchFailed, SourceUnavailable, discover, read_text_document
 from tests.fixtures.paths import REPO, SAMPLES
 from tests.fixtures.s3 import S3Server
 
@@ -130,6 +130,12 @@ def test_the_listing_is_paged_and_a_failed_download_fails_alone(
     ]:
         with pytest.raises(FetchFailed, match=reason.replace("(", r"\(")):
             source.fetch(max_bytes=1 << 20)
+    # A text object is read only as far as a text page reaches (a range request).
+    s3.put_object(Bucket=bucket, Key="big/huge.txt", Body=b"word " * (TEXT_BYTES_READ // 5 + 1000))
+    [huge] = discover([f"s3://{bucket}/big/"])
+    copy = huge.fetch(max_bytes=1 << 20)  # the limit is for what is downloaded whole
+    assert copy.path.stat().st_size == TEXT_BYTES_READ and read_text_document(copy.path).truncated
+    copy.release()
     with pytest.raises(SourceUnavailable, match=f"no such bucket: s3://{bucket}-missing"):
         discover([f"s3://{bucket}-missing/"])
     s3_sources._client.cache_clear()
