@@ -67,7 +67,7 @@ class S3Object:
         document without a title is named after it). Only the listed version is read (If-Match):
         one replaced meanwhile fails here and is indexed by the next run."""
         want = self.size
-        extra: dict[str, str] = {}
+        extra = {"IfMatch": self.etag} if self.etag else {}
         if self.kind == "text" and self.size > TEXT_BYTES_READ:
             want = TEXT_BYTES_READ
             extra["Range"] = f"bytes=0-{TEXT_BYTES_READ - 1}"
@@ -83,9 +83,7 @@ class S3Object:
             raise FetchFailed(f"no temporary folder to download into ({exc})") from None
         copy = LocalCopy(folder / _local_name(self.key), folder)
         try:
-            resp = _client(self.endpoint).get_object(
-                Bucket=self.bucket, Key=self.key, IfMatch=self.etag, **extra
-            )
+            resp = _client(self.endpoint).get_object(Bucket=self.bucket, Key=self.key, **extra)
             written = 0
             with open(copy.path, "wb") as f:
                 for chunk in resp["Body"].iter_chunks(1 << 20):
