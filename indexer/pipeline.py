@@ -19,6 +19,7 @@ from docstore.embedders.binding import embedder_for_indexing, record_embedder
 from docstore.protocol import Store
 from docstore.schema import DocumentInfo, FileFailure, Filters, Page, page_id
 from docstore.word_boxes import encode_word_boxes
+from indexer.discovery import Discovery, discover
 from indexer.embedding import embed_in_workers
 from indexer.ocr import find_ocr
 from indexer.page_content import PageContent, PdfProbe
@@ -26,11 +27,9 @@ from indexer.page_language import PageLanguages
 from indexer.progress import Progress
 from indexer.sources import (
     MAX_TEXT_CHARS,
-    Discovery,
     FetchFailed,
     LocalCopy,
     Source,
-    discover,
     make_doc_id,
     read_text_document,
 )

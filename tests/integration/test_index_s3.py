@@ -15,7 +15,8 @@ import pytest
 
 from docstore.store import open_store
 from indexer import s3_sources
-from indexer.sources import TEXT_BYTES_READ, FetchFailed, SourceUnavailable, discover, read_text_document
+from indexer.discovery import discover
+from indexer.sources import TEXT_BYTES_READ, FetchFailed, SourceUnavailable, read_text_document
 from tests.fixtures.paths import REPO, SAMPLES
 from tests.fixtures.s3 import S3Server
 

@@ -10,16 +10,9 @@ from pathlib import Path
 import pytest
 
 from docstore.schema import DocumentInfo, page_id
+from indexer.discovery import Discovery, discover
 from indexer.s3_sources import S3Object, S3Root, _local_name, is_s3_uri
-from indexer.sources import (
-    Discovery,
-    NoSuchPath,
-    Stamp,
-    content_hash,
-    discover,
-    make_doc_id,
-    read_text_document,
-)
+from indexer.sources import NoSuchPath, Stamp, content_hash, make_doc_id, read_text_document
 
 
 def test_discover_walks_folders_in_order(tmp_path: Path) -> None:
