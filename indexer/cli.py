@@ -14,8 +14,10 @@ from docstore.store import DEFAULT_STORE_URL, open_store
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("index", help="index PDF and text files into the store")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (PDF, .txt, .md)")
+    p = subparsers.add_parser("index", help="index PDF and text files (local or in S3) into the store")
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files, folders or s3://bucket/prefix (PDF, .txt, .md)"
+    )
     _store_arg(p)
     p.add_argument("--collection", default="default", help="collection name (default: default)")
     p.add_argument("--groups", default="", help="comma-separated ACL groups for these pages (empty: public)")
@@ -32,6 +34,23 @@ def register(subparsers: Any) -> None:
         choices=["auto", "workers", "parent"],
         default="auto",
         help="embed pages in the worker processes or batched in the main one (auto: as the embedder says)",
+    )
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove the documents indexed from under PATHs whose file or object is gone (default: report them)",
+    )
+    p.add_argument(
+        "--s3-endpoint",
+        default=None,
+        metavar="URL",
+        help="S3-compatible endpoint for s3:// paths (default: $AWS_ENDPOINT_URL, else AWS)",
+    )
+    p.add_argument(
+        "--s3-max-mb",
+        type=int,
+        default=1024,
+        help="larger S3 objects are skipped, not downloaded (default 1024)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -72,7 +91,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     from docstore.embedders.binding import EmbedderMismatch
     from indexer.pipeline import Indexer
     from indexer.report import print_summary
-    from indexer.sources import NoSuchPath
+    from indexer.s3_sources import is_s3_uri
+    from indexer.sources import NoSuchPath, SourceUnavailable
     from indexer.summary import IndexOptions
 
     try:
@@ -84,11 +104,14 @@ def cmd_index(args: argparse.Namespace) -> int:
             ocr=not args.no_ocr,
             quiet=args.quiet or args.json and not sys.stderr.isatty(),
             embed_in=args.embed_in,
+            prune=args.prune,
+            s3_endpoint=args.s3_endpoint,
+            max_download_mb=args.s3_max_mb,
             **({"workers": args.workers} if args.workers is not None else {}),
         )
     except ValidationError as exc:
         return _fail(f"bad option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
-    missing = [p for p in args.paths if not Path(p).expanduser().exists()]
+    missing = [p for p in args.paths if not is_s3_uri(p) and not Path(p).expanduser().exists()]
     if missing:
         return _fail(f"no such file or folder: {', '.join(missing)}")
     try:
@@ -99,7 +122,9 @@ def cmd_index(args: argparse.Namespace) -> int:
             summary = Indexer(store, options).run(args.paths)
         finally:
             store.close()
-    except (StoreUnavailable, EmbedderMismatch, EmbedderUnavailable, NoSuchPath, ValueError) as exc:
+    except (
+        StoreUnavailable, EmbedderMismatch, EmbedderUnavailable, NoSuchPath, SourceUnavailable, ValueError,
+    ) as exc:  # fmt: skip
         return _fail(str(exc))
     if args.json:
         print(summary.model_dump_json())

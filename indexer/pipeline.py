@@ -1,10 +1,9 @@
-"""The ingest pipeline: files → (worker processes: open, render, extract, OCR, and for light CPU
-embedders the embedding) → batches embedded in a thread of this process otherwise → bulk writes. Idempotent by content hash; resumable because a document is marked complete only
+"""The ingest pipeline: sources (files, S3 objects: indexer.sources) → (worker processes: open,
+render, extract, OCR, and for light CPU embedders the embedding) → batches embedded in a thread of this process otherwise → bulk writes. Idempotent by content hash; resumable because a document is marked complete only
 after all its pages are written, and an incomplete one is redone from scratch."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from docstore.embedders.binding import embedder_for_indexing, record_embedder
 from docstore.protocol import Store
 from docstore.schema import DocumentInfo, FileFailure, Filters, Page, page_id
 from docstore.word_boxes import encode_word_boxes
+from indexer.discovery import Discovery, discover
 from indexer.embedding import embed_in_workers
 from indexer.ocr import find_ocr
 from indexer.page_content import PageContent, PdfProbe
@@ -27,9 +27,9 @@ from indexer.page_language import PageLanguages
 from indexer.progress import Progress
 from indexer.sources import (
     MAX_TEXT_CHARS,
-    SourceFile,
-    content_hash,
-    discover,
+    FetchFailed,
+    LocalCopy,
+    Source,
     make_doc_id,
     read_text_document,
 )
@@ -46,6 +46,7 @@ class _Doc:
     first_error: str = ""
     stamp: tuple[int, int] = (0, 0)  # the file's size and mtime (ns) before it was opened
     failed_before: bool = False  # a failure is recorded for an older version of the file
+    copy: LocalCopy | None = None  # what the workers open, released when the document is done
 
 
 class Indexer:
@@ -62,10 +63,12 @@ class Indexer:
         self._ocr_note = False
         self._warm_up = False  # set per run: the embedder is still to be loaded in this process
         self._languages = PageLanguages({})
+        self._doc_of_path: dict[str, str] = {}  # a task's path (a local copy) -> its document
 
     def run(self, paths: list[str | Path]) -> IndexSummary:
         start = time.monotonic()
-        files = discover(paths)  # raises NoSuchPath before anything is written
+        # Raises NoSuchPath or SourceUnavailable before anything is written.
+        files = discover(paths, self.options.s3_endpoint)
         record_embedder(self.store, self.embedder)
         self._languages = PageLanguages(self.store.language_counts(Filters(collection=self.options.collection)))
         ocr = find_ocr() if self.options.ocr else None
@@ -87,14 +90,17 @@ class Indexer:
             self._embed_pool = embed_pool
             self._warm_up = not in_workers
             try:
-                self._loop(files, pool)
+                self._loop(iter(files), pool)
                 self._flush(wait=True)
+                self._sweep(files)
             finally:
                 self.progress.close()
+                for doc in self._docs.values():  # an interrupted run's downloads
+                    self._release(doc)
         self.summary.seconds = round(time.monotonic() - start, 3)
         return self.summary
 
-    def _loop(self, files: Iterator[SourceFile], pool: WorkerPool) -> None:
+    def _loop(self, files: Iterator[Source], pool: WorkerPool) -> None:
         exhausted = False
         while True:
             # Pull files lazily: only enough queued work to keep every worker busy (bounded memory).
@@ -113,18 +119,18 @@ class Indexer:
             if len(self._buffer) >= self.options.batch_size:
                 self._flush()
 
-    def _start_file(self, source: SourceFile) -> None:
+    def _start_file(self, source: Source) -> None:
         collection, groups = self.options.collection, sorted(self.options.groups)
-        doc_id = make_doc_id(collection, source.path)
+        doc_id = make_doc_id(collection, source.uri)
         old = self.store.get_document(doc_id)
         # A file that could not be opened has no document, only a failure record.
         failure = self.store.get_failure(doc_id) if old is None and source.kind == "pdf" else None
         try:
-            stat = os.stat(source.path)
-            if failure is not None and (failure.size, failure.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            stamp = source.stamp()
+            if failure is not None and (failure.size, failure.mtime_ns) == (stamp.size, stamp.mtime_ns):
                 self._skip(source, failure.reason, remembered=True)
                 return
-            digest = content_hash(source.path)
+            digest = source.fingerprint()  # a local file's hash; an object's ETag, not downloaded
         except OSError as exc:
             self._skip(source, f"unreadable ({exc.strerror or exc})")
             return
@@ -132,17 +138,26 @@ class Indexer:
             self.summary.files_unchanged += 1
             return
         info = DocumentInfo(
-            doc_id=doc_id, collection=collection, source=str(source.path), content_hash=digest,
+            doc_id=doc_id, collection=collection, source=source.uri, content_hash=digest,
             page_count=1, pages_stored=0, complete=False, acl=groups,
         )  # fmt: skip
+        try:
+            copy = source.fetch(self.options.max_download_mb << 20)
+        except FetchFailed as exc:
+            self._skip(source, str(exc))
+            return
         if source.kind == "text":
-            self._start_text(source, info, replace=old is not None)
+            try:
+                self._start_text(source, copy, info, replace=old is not None)
+            finally:
+                copy.release()
         else:
             self._docs[doc_id] = _Doc(
-                info=info, kind="pdf", remaining=-1, stamp=(stat.st_size, stat.st_mtime_ns),
-                failed_before=failure is not None,
+                info=info, kind="pdf", remaining=-1, stamp=(stamp.size, stamp.mtime_ns),
+                failed_before=failure is not None, copy=copy,
             )  # fmt: skip
-            self._queue(Task(0, "probe", str(source.path)))
+            self._doc_of_path[str(copy.path)] = doc_id
+            self._queue(Task(0, "probe", str(copy.path)))
 
     def _load_embedder(self) -> None:
         """Embedders load lazily: start loading this one (costly even for the default) with the run's
@@ -159,36 +174,40 @@ class Indexer:
         task.task_id = self._next_id
         self._tasks.append(task)
 
-    def _start_text(self, source: SourceFile, info: DocumentInfo, replace: bool) -> None:
+    def _start_text(self, source: Source, copy: LocalCopy, info: DocumentInfo, replace: bool) -> None:
         self._load_embedder()
         try:
-            text_doc = read_text_document(source.path)
+            text_doc = read_text_document(copy.path)
         except OSError as exc:
             self._skip(source, f"unreadable ({exc.strerror or exc})")
             return
         info.title = text_doc.title
         if text_doc.truncated:
-            note = f"{source.path}: only its first {MAX_TEXT_CHARS:,} characters are indexed"
+            note = f"{source.uri}: only its first {MAX_TEXT_CHARS:,} characters are indexed"
             self.summary.notes.append(note)
             self.progress.note(f"folio index: {note}")
         self._begin(info, replace, "text", pages=1)
         self._buffer.append(self._page(info, 1, kind="text", text=text_doc.text, language=text_doc.language))
 
-    def _begin(self, info: DocumentInfo, replace: bool, kind: str, pages: int) -> None:
+    def _begin(
+        self, info: DocumentInfo, replace: bool, kind: str, pages: int, copy: LocalCopy | None = None
+    ) -> None:
         if replace:  # changed or interrupted earlier: its old pages go first
             self.store.delete_document(info.doc_id)
         info.page_count = pages
         self.store.begin_document(info)
-        self._docs[info.doc_id] = _Doc(info=info, kind=kind, remaining=pages)
+        self._docs[info.doc_id] = _Doc(info=info, kind=kind, remaining=pages, copy=copy)
         self.progress.add_total(pages)
 
     def _handle(self, result: TaskResult) -> None:
         task = result.task
-        doc_id = make_doc_id(self.options.collection, Path(task.path))
+        doc_id = self._doc_of_path[task.path]
         doc = self._docs[doc_id]
+        source = doc.info.source
         if task.kind == "probe":
             if result.error is not None or not isinstance(result.value, PdfProbe):
                 del self._docs[doc_id]
+                self._release(doc)
                 # The file changed into something unreadable: its stale pages must not linger.
                 if self.store.get_document(doc_id) is not None:
                     self.store.delete_document(doc_id)
@@ -196,22 +215,23 @@ class Indexer:
                 if result.unreadable:  # not a timeout or crash, which another run may get past
                     size, mtime_ns = doc.stamp
                     failure = FileFailure(
-                        doc_id=doc_id, source=task.path, size=size, mtime_ns=mtime_ns, reason=reason
+                        doc_id=doc_id, source=source, size=size, mtime_ns=mtime_ns, reason=reason
                     )
                     self.store.record_failure(failure)
-                self._skip_path(task.path, reason)
+                self._skip_path(source, reason)
                 return
             if doc.failed_before:
                 self.store.clear_failure(doc_id)
             probe = result.value
             doc.info.title = probe.title
-            self._begin(doc.info, self.store.get_document(doc_id) is not None, "pdf", probe.page_count)
+            replace = self.store.get_document(doc_id) is not None
+            self._begin(doc.info, replace, "pdf", probe.page_count, doc.copy)
             for index in range(probe.page_count):
                 self._queue(Task(0, "page", task.path, index, title=probe.title))
             return
         if result.error is not None or not isinstance(result.value, PageContent):
             self.summary.failed_pages.append(
-                FailedPage(source=task.path, page_number=task.index + 1, reason=result.error or "no result")
+                FailedPage(source=source, page_number=task.index + 1, reason=result.error or "no result")
             )
             doc.remaining -= 1
             doc.first_error = doc.first_error or (result.error or "")
@@ -275,14 +295,39 @@ class Indexer:
         if doc.remaining == 0:
             self.store.finish_document(doc.info.doc_id)
             del self._docs[doc.info.doc_id]
+            self._release(doc)
             self._languages.forget(doc.info.doc_id)
             if doc.written:
                 self.summary.files_indexed += 1
             else:  # kept as complete so an unchanged file is not retried page by page every run
                 self._skip_path(doc.info.source, f"no page could be read ({doc.first_error})")
 
-    def _skip(self, source: SourceFile, reason: str, remembered: bool = False) -> None:
-        self._skip_path(str(source.path), reason, remembered)
+    def _release(self, doc: _Doc) -> None:
+        if doc.copy is not None:
+            self._doc_of_path.pop(str(doc.copy.path), None)
+            doc.copy.release()
+            doc.copy = None
+
+    def _sweep(self, files: Discovery) -> None:
+        """Report the documents indexed from under this run's paths whose source is gone (all of
+        them listed by now), and with --prune remove them. Files named one by one (as uploads are)
+        cannot be gone: the store is not read then."""
+        if not files.lists:
+            return
+        indexed = self.store.list_documents(Filters(collection=self.options.collection))
+        gone = files.gone(indexed)
+        self.summary.deleted = [d.source for d in gone]
+        for doc in gone:
+            if self.options.prune:
+                self.store.delete_document(doc.doc_id)
+                self.summary.pruned += 1
+        if gone and not self.options.prune:
+            self.progress.note(
+                f"folio index: {len(gone)} indexed source(s) no longer exist (--prune removes them)"
+            )
+
+    def _skip(self, source: Source, reason: str, remembered: bool = False) -> None:
+        self._skip_path(source.uri, reason, remembered)
 
     def _skip_path(self, path: str, reason: str, remembered: bool = False) -> None:
         skipped = SkippedFile(source=path, reason=reason, remembered=remembered)

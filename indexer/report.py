@@ -16,6 +16,10 @@ def print_summary(summary: IndexSummary) -> None:
         ("files indexed", summary.files_indexed),
         ("files unchanged", summary.files_unchanged),
         ("files skipped", len(summary.skipped)),
+        (
+            "files deleted",
+            f"{len(summary.deleted)}" + (f" ({summary.pruned} removed)" if summary.pruned else ""),
+        ),
         ("pages indexed", summary.pages_indexed),
         ("pages failed", len(summary.failed_pages)),
         ("seconds", f"{summary.seconds:.1f} ({rate:.1f} pages/s)"),
@@ -28,6 +32,13 @@ def print_summary(summary: IndexSummary) -> None:
         print("\nskipped:")
         for s in summary.skipped:
             print(f"  {s.source}: {s.describe()}")
+    if summary.deleted:
+        if summary.pruned:
+            print("\ndeleted since they were indexed, removed from the index:")
+        else:
+            print("\ndeleted since they were indexed (still searchable; --prune removes them):")
+        for source in summary.deleted:
+            print(f"  {source}")
     if summary.failed_pages:
         print("\nfailed pages:")
         for f in summary.failed_pages:

@@ -1,61 +1,115 @@
-"""What to index: files found under the given paths, their content hashes and stable ids,
-and text files (.txt, .md) as one text page each."""
+"""What a source is (the `Source` protocol), local files as sources, their content hashes and
+stable ids, and text files (.txt, .md) as one text page each. Objects in S3 are in
+indexer.s3_sources; finding the sources under a run's paths is indexer.discovery.
+
+A source is anything with the `Source` methods: the pipeline (and any other page pool) asks it for
+its stamp and fingerprint to skip what has not changed, then for a local copy that workers open as a
+file. A local file is its own copy; an object is downloaded to a temporary file first."""
 
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
+import shutil
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from indexer.text import clean_text, detect_language, first_line_title
 
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 MAX_TEXT_CHARS = 2_000_000  # a text file is one page; beyond this it is cut (and the run says so)
+TEXT_BYTES_READ = MAX_TEXT_CHARS * 4 + 1  # UTF-8 needs at most 4 bytes a character; +1 tells a cut
+
+Kind = Literal["pdf", "text"]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A version of a source as seen without reading it: a failure is remembered with it, so an
+    unchanged copy of a file that could not be opened is skipped rather than opened again."""
+
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class LocalCopy:
+    """A source's bytes as a file on this machine. `folder` is set when the copy is temporary: it
+    is removed (with the file in it) by release()."""
+
+    path: Path
+    folder: Path | None = None
+
+    def release(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class FetchFailed(Exception):
+    """A source that could not be copied to this machine; the message is the reason it is skipped."""
+
+
+class SourceUnavailable(Exception):
+    """Where the sources are cannot be listed at all (a missing bucket, refused credentials, an
+    unreachable endpoint): the run stops with this one message."""
+
+
+class Source(Protocol):
+    """What the pipeline reads from a source. Sources are plain picklable values, so a pool in
+    another process can fetch them itself."""
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def uri(self) -> str:
+        """The document's identity and its `source`: a resolved path, or s3://bucket/key."""
+        ...
+
+    def stamp(self) -> Stamp:
+        """Raises OSError when the source cannot be looked at."""
+        ...
+
+    def fingerprint(self) -> str:
+        """What DocumentInfo.content_hash holds for this version: an unchanged source has the same
+        one. Raises OSError when the source cannot be read."""
+        ...
+
+    def fetch(self, max_bytes: int) -> LocalCopy:
+        """The bytes as a local file (release() it when done). Raises FetchFailed."""
+        ...
 
 
 @dataclass(frozen=True)
 class SourceFile:
     path: Path  # resolved
-    kind: Literal["pdf", "text"]
+    kind: Kind
+
+    @property
+    def uri(self) -> str:
+        return str(self.path)
+
+    def stamp(self) -> Stamp:
+        st = os.stat(self.path)
+        return Stamp(st.st_size, st.st_mtime_ns)
+
+    def fingerprint(self) -> str:
+        return content_hash(self.path)
+
+    def fetch(self, max_bytes: int) -> LocalCopy:
+        return LocalCopy(self.path)  # read where it is: no copy, so no size limit either
 
 
 class NoSuchPath(FileNotFoundError):
     pass
 
 
-def discover(paths: list[str | Path]) -> Iterator[SourceFile]:
-    """PDF and text files under `paths` (files or folders, walked recursively in sorted order,
-    hidden entries skipped; links to folders are not followed). A path that does not exist raises
-    NoSuchPath before anything runs."""
-    resolved = [Path(p).expanduser().resolve() for p in paths]
-    missing = [str(p) for p in resolved if not p.exists()]
-    if missing:
-        raise NoSuchPath(f"no such file or folder: {', '.join(missing)}")
-    seen: set[Path] = set()
-    for root in resolved:
-        for path in _walk(root) if root.is_dir() else [root]:
-            kind = _kind(path)
-            if kind and path not in seen:
-                seen.add(path)
-                yield SourceFile(path=path, kind=kind)
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
-
-
-def _kind(path: Path) -> Literal["pdf", "text"] | None:
-    suffix = path.suffix.lower()
+def kind_of(name: str) -> Kind | None:
+    suffix = Path(name).suffix.lower()
     if suffix in PDF_SUFFIXES:
         return "pdf"
     if suffix in TEXT_SUFFIXES:
@@ -76,9 +130,10 @@ def content_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def make_doc_id(collection: str, path: Path) -> str:
-    """Stable per (collection, resolved path): the same file in two collections is two documents."""
-    return hashlib.sha256(f"{collection}\0{path}".encode()).hexdigest()[:24]
+def make_doc_id(collection: str, uri: str | Path) -> str:
+    """Stable per (collection, source uri or resolved path): the same file in two collections is
+    two documents."""
+    return hashlib.sha256(f"{collection}\0{uri}".encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -92,9 +147,9 @@ class TextDocument:
 def read_text_document(path: Path) -> TextDocument:
     """Decode as UTF-8 (BOM tolerated), falling back to Latin-1 for legacy files. Only the bytes that
     can hold MAX_TEXT_CHARS characters are read, so a huge file costs no more memory than that."""
-    limit = MAX_TEXT_CHARS * 4  # UTF-8 needs at most 4 bytes a character
+    limit = TEXT_BYTES_READ - 1
     with open(path, "rb") as f:
-        raw = f.read(limit + 1)
+        raw = f.read(TEXT_BYTES_READ)
     cut = len(raw) > limit
     raw = raw[:limit]
     try:

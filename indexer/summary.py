@@ -30,6 +30,12 @@ class IndexOptions(BaseModel):
     # once per worker). "auto": the embedder's `runs_in_workers` says.
     embed_in: Literal["auto", "workers", "parent"] = "auto"
     quiet: bool = False
+    # Documents indexed from under the run's paths whose source is gone are reported; with prune
+    # they are removed from the store too.
+    prune: bool = False
+    s3_endpoint: str | None = None  # None: boto3's own (AWS_ENDPOINT_URL, the profile's, AWS)
+    # An object larger is not downloaded (skipped with the reason); local files are read in place.
+    max_download_mb: int = Field(default=1024, ge=1)
 
 
 class SkippedFile(BaseModel):
@@ -50,6 +56,8 @@ class FailedPage(BaseModel):
 class IndexSummary(BaseModel):
     files_indexed: int = 0
     files_unchanged: int = 0
+    deleted: list[str] = Field(default_factory=list)  # sources indexed before, gone from the paths
+    pruned: int = 0  # of those, the documents removed (--prune)
     pages_indexed: int = 0
     skipped: list[SkippedFile] = Field(default_factory=list)
     failed_pages: list[FailedPage] = Field(default_factory=list)

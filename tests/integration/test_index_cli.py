@@ -69,6 +69,27 @@ def test_index_status_delete_on_the_samples(tmp_path: Path) -> None:
     assert "files indexed    1" in text and "pages indexed    2" in text
 
 
+def test_deleted_local_files_are_reported_and_pruned(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("a.md", "sub/b.md", "c.md"):
+        (folder / name).write_text(f"# {name}\n\nSome text about {name}.\n")
+    store_url = f"sqlite:///{tmp_path}/local.db"
+    assert folio_json("index", str(folder), "--store", store_url, "--quiet")["files_indexed"] == 3
+    (folder / "sub" / "b.md").unlink()
+    # A hidden file indexed on its own: the folder's walk passes it by, but it is not gone.
+    alone = folder / ".draft.md"
+    alone.write_text("# draft\n")
+    assert folio_json("index", str(alone), "--store", store_url, "--quiet")["deleted"] == []
+    report = folio_json("index", str(folder), "--store", store_url, "--quiet")
+    assert report["deleted"] == [str(folder / "sub" / "b.md")] and report["pruned"] == 0
+    pruned = folio_json("index", str(folder), "--store", store_url, "--prune", "--quiet")
+    assert pruned["deleted"] == [str(folder / "sub" / "b.md")] and pruned["pruned"] == 1
+    store = open_store(store_url)
+    assert sorted(Path(d.source).name for d in store.list_documents()) == [".draft.md", "a.md", "c.md"]
+    store.close()
+
+
 def test_human_output_lists_skip_reasons(shared_pdfs: Path, tmp_path: Path) -> None:
     proc = folio("index", str(shared_pdfs / "hostile"), "--store", f"sqlite:///{tmp_path}/h.db", "--quiet")
     assert proc.returncode == 0  # files that cannot be read fail alone

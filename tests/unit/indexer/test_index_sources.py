@@ -1,15 +1,18 @@
-"""Finding files, stable ids, text files as pages."""
+"""Finding files and S3 objects, which indexed ones are gone, stable ids, text files as pages."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 from pathlib import Path
 
 import pytest
 
-from docstore.schema import page_id
-from indexer.sources import NoSuchPath, content_hash, discover, make_doc_id, read_text_document
+from docstore.schema import DocumentInfo, page_id
+from indexer.discovery import Discovery, discover
+from indexer.s3_sources import S3Object, S3Root, _local_name, is_s3_uri
+from indexer.sources import NoSuchPath, Stamp, content_hash, make_doc_id, read_text_document
 
 
 def test_discover_walks_folders_in_order(tmp_path: Path) -> None:
@@ -82,3 +85,50 @@ def test_huge_text_files_are_cut_without_reading_them_whole(
     euro.write_text("€" * 30, encoding="utf-8")
     doc = read_text_document(euro)
     assert doc.truncated and doc.text == "€" * 10
+
+
+def _doc(doc_id: str, source: str) -> DocumentInfo:
+    return DocumentInfo(
+        doc_id=doc_id,
+        collection="c",
+        source=source,
+        content_hash="h",
+        page_count=1,
+        pages_stored=1,
+        complete=True,
+    )
+
+
+def test_gone_documents_are_those_under_a_listed_root_that_are_no_longer_there(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    for name in ["docs/kept.md", "docs/.draft.md", "alone.md"]:
+        (tmp_path / name).write_text("x")
+    indexed = [
+        _doc(name, str(tmp_path / name))
+        for name in ["docs/kept.md", "docs/.draft.md", "docs/deleted.md", "docs-other/deleted.md", "alone.md"]
+    ]
+    files = discover([tmp_path / "docs", tmp_path / "alone.md"])
+    assert files.lists and not discover([tmp_path / "alone.md"]).lists
+    assert [s.uri for s in files] == [str(tmp_path / "docs" / "kept.md"), str(tmp_path / "alone.md")]
+    # the hidden file is not listed but is there; a sibling folder sharing the name's start is not under it
+    assert [d.doc_id for d in files.gone(indexed)] == ["docs/deleted.md"]
+
+    s3 = S3Root("bucket", "docs/")
+    s3_docs = [
+        _doc(key, f"s3://bucket/{key}")
+        for key in ["docs/a.pdf", "docs/sub/b.pdf", "docs2/c.pdf", "other/d.pdf"]
+    ]
+    assert [d.doc_id for d in Discovery([s3]).gone(s3_docs)] == ["docs/a.pdf", "docs/sub/b.pdf"]
+    # "s3://bucket/docs" is a key prefix, as in S3: docs2/ is under it
+    assert len(Discovery([S3Root("bucket", "docs")]).gone(s3_docs)) == 3
+
+
+def test_s3_objects_are_plain_values_with_safe_local_names() -> None:
+    obj = S3Object("bucket", "a/b/Report 2025 (final).pdf", '"abc"', 10, 5, "pdf", "http://127.0.0.1:1")
+    assert obj.uri == "s3://bucket/a/b/Report 2025 (final).pdf"
+    assert obj.fingerprint() == "s3-etag:abc:10" and obj.stamp() == Stamp(10, 5)
+    assert pickle.loads(pickle.dumps(obj)) == obj  # a pool in another process can fetch it
+    assert _local_name(obj.key) == "Report 2025 _final_.pdf"
+    assert _local_name("x/../..") == "object" and _local_name("a/" + "é" * 300 + ".pdf").endswith("é.pdf")
+    assert len(_local_name("a/" + "n" * 300 + ".pdf")) == 120
+    assert is_s3_uri("s3://b/p") and not is_s3_uri(Path("s3://b/p")) and not is_s3_uri("./s3:")
