@@ -12,6 +12,9 @@ makes it the `regression-<bench>` current table in BENCHMARKS.md and appends it 
   .venv/bin/python scripts/bench_regression.py --base c27c4c7 --bench reranker --queries 2 --top 8
   .venv/bin/python scripts/bench_regression.py --base c27c4c7 --bench api --rounds 3 -- --pages 2000
   .venv/bin/python scripts/bench_regression.py --base d238104 --bench index -- --rounds 1
+  .venv/bin/python scripts/bench_regression.py --base 0dee4e3 --bench first-stage --rounds 1 \
+      --base-args "--workdir /data/base --reuse" --head-args "--workdir /data/head --reuse" \
+      -- --sizes 1000000 --backends sqlite --queries 100
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ BENCHES = {
                  ("req/s", "p50 ms")),
     "index": Bench("scripts/bench_index.py", "--no-record", ("corpus", "embedder", "workers"),
                    ("index pages/CPU-s", "index CPU ms/page after start-up")),
+    "first-stage": Bench("scripts/bench_first_stage.py", "--no-record", ("backend", "pages", "mode"),
+                         ("p50 ms", "p95 ms")),
 }  # fmt: skip
 PACKAGES = ("reranker", "docstore", "search_api", "tests.fixtures.tiny_m0")
 SEPARATOR = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")
