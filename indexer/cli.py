@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,13 @@ def register(subparsers: Any) -> None:
         choices=["auto", "workers", "parent"],
         default="auto",
         help="embed pages in the worker processes or batched in the main one (auto: as the embedder says)",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        default=os.environ.get("FOLIO_RAY_ADDRESS") or None,
+        help="do the page work on the Ray cluster at ADDRESS (host:port, or auto: the cluster this "
+        "machine belongs to); default $FOLIO_RAY_ADDRESS, else local worker processes",
     )
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -84,6 +93,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             ocr=not args.no_ocr,
             quiet=args.quiet or args.json and not sys.stderr.isatty(),
             embed_in=args.embed_in,
+            ray=args.ray,
             **({"workers": args.workers} if args.workers is not None else {}),
         )
     except ValidationError as exc:
@@ -96,7 +106,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not store.ping():
             return _fail(f"store unreachable: {store.url}")
         try:
-            summary = Indexer(store, options).run(args.paths)
+            # stdout is for the summary: what libraries print during the run goes to stderr (Ray's
+            # driver prints the cluster's error events, a lost node among them, to stdout).
+            with contextlib.redirect_stdout(sys.stderr):
+                summary = Indexer(store, options).run(args.paths)
         finally:
             store.close()
     except (StoreUnavailable, EmbedderMismatch, EmbedderUnavailable, NoSuchPath, ValueError) as exc:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +35,14 @@ from indexer.sources import (
     read_text_document,
 )
 from indexer.summary import FailedPage, IndexOptions, IndexSummary, SkippedFile
-from indexer.workers import Task, TaskResult, WorkerPool, WorkerSettings
+from indexer.workers import PagePool, Task, TaskResult, WorkerPool, WorkerSettings
+
+if TYPE_CHECKING:
+    from indexer.ray_pool import RayPool
+
+
+class RayUnavailable(ValueError):
+    """--ray was given, but Ray is not installed or its cluster cannot be reached."""
 
 
 @dataclass
@@ -72,7 +80,9 @@ class Indexer:
         if self.options.ocr and ocr is None:
             self.summary.notes.append("OCR unavailable (install tesseract-ocr): scanned pages have no text")
         self.progress = Progress(quiet=self.options.quiet)
-        in_workers = embed_in_workers(self.embedder, self.options.embed_in)
+        # On a cluster the page work includes the embedding ("auto"), so the driver only coordinates.
+        auto = "workers" if self.options.ray and self.options.embed_in == "auto" else self.options.embed_in
+        in_workers = embed_in_workers(self.embedder, auto)
         settings = WorkerSettings(
             ocr=ocr,
             max_pixels=self.options.max_pixels,
@@ -81,7 +91,7 @@ class Indexer:
             embed_chars=self.options.embed_chars,
         )
         with (
-            WorkerPool(self.options.workers, settings, self.options.page_timeout) as pool,
+            self._page_pool(settings) as pool,
             ThreadPoolExecutor(1, thread_name_prefix="folio-embed") as embed_pool,
         ):
             self._embed_pool = embed_pool
@@ -94,11 +104,23 @@ class Indexer:
         self.summary.seconds = round(time.monotonic() - start, 3)
         return self.summary
 
-    def _loop(self, files: Iterator[SourceFile], pool: WorkerPool) -> None:
+    def _page_pool(self, settings: WorkerSettings) -> WorkerPool | RayPool:
+        if not self.options.ray:
+            return WorkerPool(self.options.workers, settings, self.options.page_timeout)
+        try:
+            from indexer.ray_pool import RayPool
+        except ImportError as exc:
+            raise RayUnavailable(f"--ray needs Ray: pip install 'folio-search[ray]' ({exc})") from None
+        try:
+            return RayPool(self.options.ray, settings, self.options.page_timeout)
+        except ConnectionError as exc:
+            raise RayUnavailable(f"no Ray cluster at {self.options.ray}: {exc}") from None
+
+    def _loop(self, files: Iterator[SourceFile], pool: PagePool) -> None:
         exhausted = False
         while True:
             # Pull files lazily: only enough queued work to keep every worker busy (bounded memory).
-            while not exhausted and len(self._tasks) < 2 * self.options.workers:
+            while not exhausted and len(self._tasks) < 2 * pool.size:
                 source = next(files, None)
                 if source is None:
                     exhausted = True
@@ -219,6 +241,9 @@ class Indexer:
             self._maybe_finish(doc)
             return
         content = result.value
+        if result.node:
+            nodes = self.summary.pages_per_node
+            nodes[result.node] = nodes.get(result.node, 0) + 1
         if content.needs_ocr and not self._ocr_note:
             self._ocr_note = True
             self.progress.note("folio index: pages without a text layer are indexed without text (no OCR)")

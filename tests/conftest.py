@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.tiny_m0",
     "tests.fixtures.api_server",
     "tests.fixtures.keycloak",
+    "tests.fixtures.ray_cluster",
 ]
