@@ -75,7 +75,9 @@ class Indexer:
         start = time.monotonic()
         files = discover(paths)  # raises NoSuchPath before anything is written
         record_embedder(self.store, self.embedder)
-        self._languages = PageLanguages(self.store.language_counts(Filters(collection=self.options.collection)))
+        self._languages = PageLanguages(
+            self.store.language_counts(Filters(collection=self.options.collection))
+        )
         ocr = find_ocr() if self.options.ocr else None
         if self.options.ocr and ocr is None:
             self.summary.notes.append("OCR unavailable (install tesseract-ocr): scanned pages have no text")

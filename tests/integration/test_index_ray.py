@@ -81,13 +81,18 @@ def corpus(shared_pdfs: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def local_run(corpus: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
+def local_run(
+    corpus: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], dict[str, Any]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('local')}/folio.db"
     return _summary(_index(corpus, url, "--workers", "2")), _pages(url)
 
 
 def test_two_nodes_index_as_a_local_run_does(
-    ray_cluster: RayCluster, corpus: list[Path], local_run: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path
+    ray_cluster: RayCluster,
+    corpus: list[Path],
+    local_run: tuple[dict[str, Any], dict[str, Any]],
+    tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path}/folio.db"
     summary = _summary(_index(corpus, url, "--ray", ray_cluster.address))
@@ -116,24 +121,58 @@ def test_two_nodes_index_as_a_local_run_does(
 
 
 def test_a_lost_node_costs_no_page(
-    ray_cluster: RayCluster, corpus: list[Path], local_run: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path
+    ray_cluster: RayCluster,
+    corpus: list[Path],
+    local_run: tuple[dict[str, Any], dict[str, Any]],
+    tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path}/folio.db"
     proc = _index(corpus, url, "--ray", ray_cluster.address)
     store = SqliteStore(url)
     try:
         deadline = time.monotonic() + 120
-        while store.count() < 20:  # well into the run: both nodes are at work
+        while store.count() < 32:  # the first batch is written: both nodes are at work
             assert proc.poll() is None, "the run ended before the node could be killed"
             assert time.monotonic() < deadline, "the run wrote no pages"
-            time.sleep(0.2)
+            time.sleep(0.05)
     finally:
         store.close()
     os.kill(ray_cluster.raylet_pid(1), signal.SIGKILL)
+    assert proc.poll() is None, "the run ended before the node was killed"
     summary = _summary(proc)
+    assert len(summary["pages_per_node"]) == 2  # the lost node had done pages before it went
     pages = _pages(url)
     if len(pages) < len(local_run[1]):  # what the run could not finish, the next one does
         _summary(_index(corpus, url, "--ray", ray_cluster.address))
         pages = _pages(url)
     assert sorted(pages) == sorted(local_run[1])  # every page, once (_pages checks the count)
     assert _failures(summary) == _failures(local_run[0])
+
+
+def test_a_page_past_its_deadline_is_cancelled_and_reported(
+    ray_cluster: RayCluster, shared_pdfs: Path
+) -> None:
+    """As the local pool does: the page fails "timed out after N s", its Ray worker is killed, and
+    the pool goes on with the next task."""
+    from indexer.ocr import find_ocr
+    from indexer.ray_pool import RayPool
+    from indexer.workers import Task, WorkerSettings
+
+    scan = str(shared_pdfs / "imagemagick-images.pdf")  # OCR: well over 0.2 s a page
+    with RayPool(ray_cluster.address, WorkerSettings(ocr=find_ocr()), task_timeout=0.2) as pool:
+        pool.submit(Task(1, "page", scan, 0))
+        results = _drain(pool)
+        assert [(r.task.task_id, r.error) for r in results] == [(1, "timed out after 0.2 s")]
+        assert pool.restarts == 1
+        pool.task_timeout = 60
+        pool.submit(Task(2, "page", str(shared_pdfs / "minimal-document.pdf"), 0))
+        (result,) = _drain(pool)
+        assert result.error is None and result.value.text and result.node
+
+
+def _drain(pool: Any, timeout: float = 120) -> list[Any]:
+    results: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while pool.busy and time.monotonic() < deadline:
+        results += pool.poll(0.05)
+    return results
