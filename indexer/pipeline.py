@@ -1,6 +1,8 @@
-"""The ingest pipeline: files → (worker processes: open, render, extract, OCR, and for light CPU
-embedders the embedding) → batches embedded in a thread of this process otherwise → bulk writes. Idempotent by content hash; resumable because a document is marked complete only
-after all its pages are written, and an incomplete one is redone from scratch."""
+"""The ingest pipeline: files → (worker processes, or Ray tasks across a cluster with `ray` set:
+open, render, extract, OCR, and for light CPU embedders the embedding) → batches embedded in a
+thread of this process otherwise → bulk writes. Idempotent by content hash; resumable because a
+document is marked complete only after all its pages are written, and an incomplete one is redone
+from scratch."""
 
 from __future__ import annotations
 
