@@ -23,6 +23,7 @@ Ray is an optional extra (`pip install 'folio-search[ray]'`): only `folio index 
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -48,6 +49,12 @@ def connect(address: str) -> bool:
     already has (an application that set Ray up itself); True when this call joined."""
     if ray.is_initialized():
         return False
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit():  # Ray itself waits minutes for a head that is not there
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as exc:
+            raise ConnectionError(f"nothing answers at {address} ({exc.strerror or exc})") from None
     # log_to_driver off: the tasks report through their results, and the workers' log lines would
     # garble the progress bar.
     ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)

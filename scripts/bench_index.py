@@ -206,8 +206,8 @@ def index_run(
 
 class LocalRay:
     """A local Ray cluster from scripts/ray-local, grown node by node, with the CPU time of its
-    processes (each node is a process group; a process that ended is in its parent's
-    children's times, the raylet reaping its workers) and its object store's use."""
+    processes (each node is a session; a process that ended is in its parent's children's times,
+    the raylet reaping its workers) and its object store's use."""
 
     def __init__(self, port: int, ports_from: int) -> None:
         self.port, self.ports_from, self.nodes = port, ports_from, 0
@@ -230,11 +230,11 @@ class LocalRay:
         self.script("stop", max(self.nodes, 1))
 
     def cpu_s(self) -> float:
-        groups = {int(g) for g in re.findall(r", pid (\d+),", self.script("status", self.nodes))}
+        sessions = {int(g) for g in re.findall(r", pid (\d+),", self.script("status", self.nodes))}
         total = 0.0
         for proc in psutil.process_iter():
             try:
-                if os.getpgid(proc.pid) in groups:
+                if os.getsid(proc.pid) in sessions:
                     t = proc.cpu_times()
                     total += t.user + t.system + t.children_user + t.children_system
             except (psutil.Error, OSError):
