@@ -229,17 +229,33 @@ class LocalRay:
     def stop(self) -> None:
         self.script("stop", max(self.nodes, 1))
 
-    def cpu_s(self) -> float:
+    def cpu_meter(self) -> tuple[Callable[[], float], threading.Event]:
+        """The CPU seconds the cluster's processes (each node is a session) spend from now on:
+        every process is sampled every 0.1 s and counts from its first sample (a process
+        started since counts whole); a worker that exits loses at most its last 0.1 s (Ray's
+        raylet does not gather its workers' times). Returns (the seconds so far, a stop event)."""
         sessions = {int(g) for g in re.findall(r", pid (\d+),", self.script("status", self.nodes))}
-        total = 0.0
-        for proc in psutil.process_iter():
-            try:
-                if os.getsid(proc.pid) in sessions:
-                    t = proc.cpu_times()
-                    total += t.user + t.system + t.children_user + t.children_system
-            except (psutil.Error, OSError):
-                pass
-        return total
+        first: dict[int, float] = {}
+        last: dict[int, float] = {}
+        stop = threading.Event()
+
+        def sample(initial: bool) -> None:
+            for proc in psutil.process_iter():
+                try:
+                    if os.getsid(proc.pid) in sessions:
+                        t = proc.cpu_times()
+                        last[proc.pid] = t.user + t.system
+                        first.setdefault(proc.pid, last[proc.pid] if initial else 0.0)
+                except (psutil.Error, OSError):
+                    pass
+
+        def loop() -> None:
+            while not stop.wait(0.1):
+                sample(initial=False)
+
+        sample(initial=True)
+        threading.Thread(target=loop, daemon=True).start()
+        return (lambda: sum(last[p] - first[p] for p in last)), stop
 
 
 def object_store_sampler(address: str) -> tuple[Callable[[], float], Callable[[], None]]:
@@ -279,9 +295,11 @@ def ray_comparison(args: argparse.Namespace) -> None:
         for nodes in (1, 2):
             cluster.start(nodes)
             reset()
-            before = cluster.cpu_s()
+            cluster_cpu, stop = cluster.cpu_meter()
             run = index_run(args.corpus, args.embedder, None, args.embed_in, ["--ray", cluster.address])
-            run["cluster_cpu_s"] = cluster.cpu_s() - before
+            time.sleep(0.3)  # the job's workers exit once the driver has gone: their last samples
+            stop.set()
+            run["cluster_cpu_s"] = cluster_cpu()
             run["store_mb"] = store_peak()
             rows.append(("Ray", nodes, run))
     finally:
@@ -314,10 +332,15 @@ def ray_comparison(args: argparse.Namespace) -> None:
             "here; on a real cluster each node brings its own cores. Every run pays its start-up (Ray: "
             "joining the cluster and starting a worker process per CPU; local: the forkserver). CPU s/page: "
             "the CLI's process tree (the driver) plus, for Ray, every process of the cluster's nodes during "
-            "the run (workers, raylets, GCS), divided by the pages. Peak driver RSS: the CLI's process tree "
+            "the run (workers, raylets, GCS; sampled every 0.1 s), divided by the pages. Peak driver RSS: the CLI's process tree "
             "(for a local run, with its workers). Peak object store: Ray's plasma use over all nodes "
             "(`ray memory --stats-only`), sampled every 0.2 s: the documents' bytes in flight and the "
-            f"pages' results. Load average at the end of the run: {load:.1f}."
+            f"pages' results. Load average at the end of the run: {load:.1f}"
+            + (
+                " (above the cores: they were shared with other work)."
+                if load > (os.cpu_count() or 1)
+                else "."
+            )
         )
         record("indexing-ray", "Indexing on Ray", notes, table)
 
