@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,13 @@ def register(subparsers: Any) -> None:
         type=int,
         default=1024,
         help="larger S3 objects are skipped, not downloaded (default 1024)",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        default=os.environ.get("FOLIO_RAY_ADDRESS") or None,
+        help="do the page work on the Ray cluster at ADDRESS (host:port, or auto: the cluster this "
+        "machine belongs to); default $FOLIO_RAY_ADDRESS, else local worker processes",
     )
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -107,6 +116,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             prune=args.prune,
             s3_endpoint=args.s3_endpoint,
             max_download_mb=args.s3_max_mb,
+            ray=args.ray,
             **({"workers": args.workers} if args.workers is not None else {}),
         )
     except ValidationError as exc:
@@ -119,7 +129,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not store.ping():
             return _fail(f"store unreachable: {store.url}")
         try:
-            summary = Indexer(store, options).run(args.paths)
+            # stdout is for the summary: what libraries print during the run goes to stderr (Ray's
+            # driver prints the cluster's error events, a lost node among them, to stdout).
+            with contextlib.redirect_stdout(sys.stderr):
+                summary = Indexer(store, options).run(args.paths)
         finally:
             store.close()
     except (

@@ -32,14 +32,19 @@ class UnreadablePdf(Exception):
     """The file cannot be indexed at all; str(exc) is the one-line reason."""
 
 
-def open_pdf(path: str | Path) -> pymupdf.Document:
+def open_pdf(path: str | Path, data: bytes | None = None) -> pymupdf.Document:
     """Open a PDF, or raise UnreadablePdf with a short reason: encrypted, damaged or empty.
-    Files encrypted with an empty user password open normally (MuPDF tries it) and are indexed."""
+    Files encrypted with an empty user password open normally (MuPDF tries it) and are indexed.
+    `data`, when given, is the file's content, read elsewhere (a Ray driver ships the bytes, not
+    the path); `path` then only names it. The reasons are the same either way."""
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
+        if (len(data) if data is not None else path.stat().st_size) == 0:
             raise UnreadablePdf("empty (zero-byte file)")
-        doc = pymupdf.open(str(path), filetype="pdf")
+        if data is not None:
+            doc = pymupdf.open(stream=data, filetype="pdf")
+        else:
+            doc = pymupdf.open(str(path), filetype="pdf")
     except UnreadablePdf:
         raise
     except Exception as exc:  # MuPDF raises FileDataError, RuntimeError, ValueError… for bad files
@@ -58,9 +63,9 @@ def open_pdf(path: str | Path) -> pymupdf.Document:
     return doc
 
 
-def probe_pdf(path: str | Path) -> PdfProbe:
+def probe_pdf(path: str | Path, data: bytes | None = None) -> PdfProbe:
     """Page count and title (metadata title, else the first line of page 1, else the file stem)."""
-    doc = open_pdf(path)
+    doc = open_pdf(path, data)
     try:
         try:
             meta_title = (doc.metadata or {}).get("title")
@@ -144,6 +149,7 @@ def _figure_flags(blocks: list[Block], rect: pymupdf.Rect) -> tuple[bool, bool]:
 
 def _short(exc: BaseException) -> str:
     msg = " ".join(str(exc).split()) or type(exc).__name__
-    if msg.startswith("Failed to open file"):  # MuPDF's message repeats the whole path
+    # MuPDF's message for a file repeats the whole path; the one for bytes says "stream"
+    if msg.startswith(("Failed to open file", "Failed to open stream")):
         return "no readable PDF structure"
     return msg[:160]

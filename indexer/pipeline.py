@@ -1,6 +1,8 @@
-"""The ingest pipeline: sources (files, S3 objects: indexer.sources) → (worker processes: open,
-render, extract, OCR, and for light CPU embedders the embedding) → batches embedded in a thread of this process otherwise → bulk writes. Idempotent by content hash; resumable because a document is marked complete only
-after all its pages are written, and an incomplete one is redone from scratch."""
+"""The ingest pipeline: sources (files, S3 objects: indexer.sources) → (worker processes, or Ray
+tasks across a cluster with `ray` set: open, render, extract, OCR, and for light CPU embedders the
+embedding) → batches embedded in a thread of this process otherwise → bulk writes. Idempotent by
+content hash; resumable because a document is marked complete only after all its pages are
+written, and an incomplete one is redone from scratch."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +37,14 @@ from indexer.sources import (
     read_text_document,
 )
 from indexer.summary import FailedPage, IndexOptions, IndexSummary, SkippedFile
-from indexer.workers import Task, TaskResult, WorkerPool, WorkerSettings
+from indexer.workers import PagePool, Task, TaskResult, WorkerPool, WorkerSettings
+
+if TYPE_CHECKING:
+    from indexer.ray_pool import RayPool
+
+
+class RayUnavailable(ValueError):
+    """--ray was given, but Ray is not installed or its cluster cannot be reached."""
 
 
 @dataclass
@@ -70,12 +80,16 @@ class Indexer:
         # Raises NoSuchPath or SourceUnavailable before anything is written.
         files = discover(paths, self.options.s3_endpoint)
         record_embedder(self.store, self.embedder)
-        self._languages = PageLanguages(self.store.language_counts(Filters(collection=self.options.collection)))
+        self._languages = PageLanguages(
+            self.store.language_counts(Filters(collection=self.options.collection))
+        )
         ocr = find_ocr() if self.options.ocr else None
         if self.options.ocr and ocr is None:
             self.summary.notes.append("OCR unavailable (install tesseract-ocr): scanned pages have no text")
         self.progress = Progress(quiet=self.options.quiet)
-        in_workers = embed_in_workers(self.embedder, self.options.embed_in)
+        # On a cluster the page work includes the embedding ("auto"), so the driver only coordinates.
+        auto = "workers" if self.options.ray and self.options.embed_in == "auto" else self.options.embed_in
+        in_workers = embed_in_workers(self.embedder, auto)
         settings = WorkerSettings(
             ocr=ocr,
             max_pixels=self.options.max_pixels,
@@ -84,7 +98,7 @@ class Indexer:
             embed_chars=self.options.embed_chars,
         )
         with (
-            WorkerPool(self.options.workers, settings, self.options.page_timeout) as pool,
+            self._page_pool(settings) as pool,
             ThreadPoolExecutor(1, thread_name_prefix="folio-embed") as embed_pool,
         ):
             self._embed_pool = embed_pool
@@ -100,11 +114,23 @@ class Indexer:
         self.summary.seconds = round(time.monotonic() - start, 3)
         return self.summary
 
-    def _loop(self, files: Iterator[Source], pool: WorkerPool) -> None:
+    def _page_pool(self, settings: WorkerSettings) -> WorkerPool | RayPool:
+        if not self.options.ray:
+            return WorkerPool(self.options.workers, settings, self.options.page_timeout)
+        try:
+            from indexer.ray_pool import RayPool
+        except ImportError as exc:
+            raise RayUnavailable(f"--ray needs Ray: pip install 'folio-search[ray]' ({exc})") from None
+        try:
+            return RayPool(self.options.ray, settings, self.options.page_timeout)
+        except ConnectionError as exc:
+            raise RayUnavailable(f"no Ray cluster at {self.options.ray}: {exc}") from None
+
+    def _loop(self, files: Iterator[Source], pool: PagePool) -> None:
         exhausted = False
         while True:
             # Pull files lazily: only enough queued work to keep every worker busy (bounded memory).
-            while not exhausted and len(self._tasks) < 2 * self.options.workers:
+            while not exhausted and len(self._tasks) < 2 * pool.size:
                 source = next(files, None)
                 if source is None:
                     exhausted = True
@@ -239,6 +265,9 @@ class Indexer:
             self._maybe_finish(doc)
             return
         content = result.value
+        if result.node:
+            nodes = self.summary.pages_per_node
+            nodes[result.node] = nodes.get(result.node, 0) + 1
         if content.needs_ocr and not self._ocr_note:
             self._ocr_note = True
             self.progress.note("folio index: pages without a text layer are indexed without text (no OCR)")

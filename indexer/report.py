@@ -28,6 +28,10 @@ def print_summary(summary: IndexSummary) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
+    if summary.pages_per_node:
+        print("\npages per Ray node:")
+        for node, pages in sorted(summary.pages_per_node.items()):
+            print(f"  {node}: {pages}")
     if summary.skipped:
         print("\nskipped:")
         for s in summary.skipped:

@@ -29,6 +29,9 @@ class IndexOptions(BaseModel):
     # table lookup per page, and for torch models, which batch well and are too big to load
     # once per worker). "auto": the embedder's `runs_in_workers` says.
     embed_in: Literal["auto", "workers", "parent"] = "auto"
+    # The page work on a Ray cluster at this address ("auto": the one this machine belongs to)
+    # instead of local worker processes (indexer.ray_pool); embedding goes with it under "auto".
+    ray: str | None = None
     quiet: bool = False
     # Documents indexed from under the run's paths whose source is gone are reported; with prune
     # they are removed from the store too.
@@ -64,3 +67,4 @@ class IndexSummary(BaseModel):
     seconds: float = 0.0
     embedder: str = ""
     notes: list[str] = Field(default_factory=list)
+    pages_per_node: dict[str, int] = Field(default_factory=dict)  # Ray node id -> pages it did (--ray)

@@ -8,9 +8,10 @@ import multiprocessing as mp
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from indexer.ocr import OcrConfig
 from indexer.render import MAX_PIXELS, ImageFormat
@@ -43,20 +44,73 @@ class TaskResult:
     value: Any = None  # PdfProbe or PageContent (indexer.page_content)
     error: str | None = None  # one-line reason when the task failed
     unreadable: bool = False  # the file itself cannot be opened: the same bytes fail the same way
+    node: str = ""  # the Ray node that did the work (empty for the local workers)
+
+
+class TaskRunner:
+    """Runs tasks in one process, for the local workers and for Ray's (indexer.ray_pool): the last
+    document stays open (pages of one file usually come in a row) and an embedder, once loaded,
+    stays loaded. Every failure becomes a TaskResult with its one-line reason."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self._embedder: Any = None
+        self._doc: Any = None
+        self._doc_key: object = None
+
+    def run(self, task: Task, load: Callable[[], bytes] | None = None, key: object = None) -> TaskResult:
+        """`load`, when given, returns the file's bytes (read by whoever holds them, not from
+        task.path); `key` names those bytes for the open-document cache (default: the path)."""
+        from indexer.pdf_pages import UnreadablePdf
+
+        try:
+            return TaskResult(task, self._value(task, load, task.path if key is None else key))
+        except UnreadablePdf as exc:
+            return TaskResult(task, error=str(exc), unreadable=True)
+        except MemoryError:
+            return TaskResult(task, error=f"out of memory (worker limit {self.settings.memory_limit_mb} MB)")
+        except Exception as exc:
+            msg = " ".join(str(exc).split())[:160]
+            return TaskResult(task, error=f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__)
+
+    def _value(self, task: Task, load: Callable[[], bytes] | None, key: object) -> Any:
+        from indexer.pdf_pages import extract_page, open_pdf, probe_pdf
+
+        settings = self.settings
+        if task.kind == "probe":
+            return probe_pdf(task.path, load() if load else None)
+        if self._doc_key != key:
+            if self._doc is not None:
+                self._doc.close()
+            self._doc, self._doc_key = None, None
+            self._doc = open_pdf(task.path, load() if load else None)
+            self._doc_key = key
+        value = extract_page(self._doc, task.index, settings.ocr, settings.max_pixels, settings.image_format)
+        if settings.embedder:
+            if self._embedder is None:
+                from docstore.embedders import get_embedder
+
+                self._embedder = get_embedder(settings.embedder)
+            text = (value.text or task.title)[: settings.embed_chars]
+            value.embedding = self._embedder.encode([text])[0]
+        return value
+
+
+def prepare_process(settings: WorkerSettings, limit_memory: bool = True) -> None:
+    """What a process that runs page tasks sets once. One thread per worker: Tesseract's or BLAS's
+    own threads would fight the other workers for cores. The memory limit is for the local workers:
+    a Ray worker maps the node's object store into its address space (Ray watches memory itself)."""
+    for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    if limit_memory:
+        _limit_memory(settings.memory_limit_mb)
+    if settings.embedder:  # only an embedder brings numpy's BLAS (the forkserver preloads it then)
+        _one_blas_thread()
 
 
 def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
-    # One thread per worker: Tesseract's or BLAS's own threads would fight the other workers for cores.
-    for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    _limit_memory(settings.memory_limit_mb)
-    if settings.embedder:  # only an embedder brings numpy's BLAS (the forkserver preloads it then)
-        _one_blas_thread()
-    from indexer.pdf_pages import UnreadablePdf, extract_page, open_pdf, probe_pdf
-
-    embedder: Any = None
-    doc = None
-    doc_path = None
+    prepare_process(settings)
+    runner = TaskRunner(settings)
     while True:
         try:
             task: Task | None = conn.recv()
@@ -64,35 +118,7 @@ def _worker_main(conn: Connection, settings: WorkerSettings) -> None:
             break
         if task is None:
             break
-        try:
-            if task.kind == "probe":
-                value: Any = probe_pdf(task.path)
-            else:
-                if doc_path != task.path:  # pages of one file usually come in a row: keep it open
-                    if doc is not None:
-                        doc.close()
-                    doc, doc_path = None, None
-                    doc = open_pdf(task.path)
-                    doc_path = task.path
-                assert doc is not None
-                value = extract_page(
-                    doc, task.index, settings.ocr, settings.max_pixels, settings.image_format
-                )
-                if settings.embedder:
-                    if embedder is None:
-                        from docstore.embedders import get_embedder
-
-                        embedder = get_embedder(settings.embedder)
-                    text = (value.text or task.title)[: settings.embed_chars]
-                    value.embedding = embedder.encode([text])[0]
-            conn.send(TaskResult(task, value))
-        except UnreadablePdf as exc:
-            conn.send(TaskResult(task, error=str(exc), unreadable=True))
-        except MemoryError:
-            conn.send(TaskResult(task, error=f"out of memory (worker limit {settings.memory_limit_mb} MB)"))
-        except Exception as exc:
-            msg = " ".join(str(exc).split())[:160]
-            conn.send(TaskResult(task, error=f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__))
+        conn.send(runner.run(task))
 
 
 def _one_blas_thread() -> None:
@@ -114,6 +140,25 @@ def _limit_memory(mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (mb << 20, mb << 20))
     except (ImportError, ValueError, OSError):
         pass  # not on this platform
+
+
+class PagePool(Protocol):
+    """What the pipeline needs of a pool: WorkerPool here, indexer.ray_pool.RayPool on a cluster."""
+
+    size: int  # tasks that run at once
+    restarts: int
+
+    @property
+    def busy(self) -> int: ...
+
+    @property
+    def idle(self) -> int: ...
+
+    def submit(self, task: Task) -> None: ...
+
+    def poll(self, timeout: float) -> list[TaskResult]: ...
+
+    def close(self) -> None: ...
 
 
 # Tasks in flight per worker: the next one already waits in the worker's pipe when it finishes a

@@ -11,6 +11,13 @@ Prints a table, makes it the indexing current table in BENCHMARKS.md and appends
 docs/benchmarks-history.md.
 
     .venv/bin/python scripts/bench_index.py [CORPUS] [--embedder NAME] [--workers N] [--rounds N] [--no-record]
+
+With --ray it compares instead, on CORPUS in one run: `folio index --ray` on a local Ray cluster
+of one node and of two (scripts/ray-local, one CPU each) against local runs of one worker and of
+two: pages/s, CPU-seconds per page (the driver and every process of the cluster), the driver's
+peak RSS and the object store's peak use; it makes that the indexing-ray table of BENCHMARKS.md.
+
+    .venv/bin/python scripts/bench_index.py --ray [CORPUS] [--ray-port P] [--ray-ports-from Q] [--no-record]
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import ctypes
 import json
 import math
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -147,12 +155,14 @@ def reap_orphans(timeout: float = 10.0) -> None:
             time.sleep(0.01)
 
 
-def index_run(corpus: Path, embedder: str | None, workers: int | None, embed_in: str) -> dict[str, float]:
+def index_run(
+    corpus: Path, embedder: str | None, workers: int | None, embed_in: str, extra: list[str] | None = None
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         store_url = f"sqlite:///{tmp}/b.db"
         cmd = [sys.executable, "-m", "search_api.main", "index", str(corpus), "--store", store_url]
         cmd += ["--json", "--quiet", "--embed-in", embed_in] + (["--embedder", embedder] if embedder else [])
-        cmd += ["--workers", str(workers)] if workers else []
+        cmd += (["--workers", str(workers)] if workers else []) + (extra or [])
         start = time.perf_counter()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
@@ -190,7 +200,149 @@ def index_run(corpus: Path, embedder: str | None, workers: int | None, embed_in:
         "embedder": summary["embedder"],
         "failed": len(summary["failed_pages"]),
         "box_bytes_page": box_bytes / max(summary["pages_indexed"], 1),
+        "nodes": len(summary.get("pages_per_node", {})),
     }
+
+
+class LocalRay:
+    """A local Ray cluster from scripts/ray-local, grown node by node, with the CPU time of its
+    processes (each node is a session; a process that ended is in its parent's children's times,
+    the raylet reaping its workers) and its object store's use."""
+
+    def __init__(self, port: int, ports_from: int) -> None:
+        self.port, self.ports_from, self.nodes = port, ports_from, 0
+        self.address = f"127.0.0.2:{port}"
+
+    def script(self, command: str, nodes: int) -> str:
+        args = [str(REPO / "scripts" / "ray-local"), command, "--port", str(self.port), "--nodes", str(nodes)]
+        args += ["--ports-from", str(self.ports_from)]
+        env = {**os.environ, "VIRTUAL_ENV": sys.prefix}
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+        if command == "start" and proc.returncode != 0:
+            raise SystemExit(f"ray-local start failed:\n{proc.stderr[-2000:]}")
+        return proc.stdout
+
+    def start(self, nodes: int) -> None:
+        self.script("start", nodes)
+        self.nodes = nodes
+
+    def stop(self) -> None:
+        self.script("stop", max(self.nodes, 1))
+
+    def cpu_meter(self) -> tuple[Callable[[], float], threading.Event]:
+        """The CPU seconds the cluster's processes (each node is a session) spend from now on:
+        every process is sampled every 0.1 s and counts from its first sample (a process
+        started since counts whole); a worker that exits loses at most its last 0.1 s (Ray's
+        raylet does not gather its workers' times). Returns (the seconds so far, a stop event)."""
+        sessions = {int(g) for g in re.findall(r", pid (\d+),", self.script("status", self.nodes))}
+        first: dict[int, float] = {}
+        last: dict[int, float] = {}
+        stop = threading.Event()
+
+        def sample(initial: bool) -> None:
+            for proc in psutil.process_iter():
+                try:
+                    if os.getsid(proc.pid) in sessions:
+                        t = proc.cpu_times()
+                        last[proc.pid] = t.user + t.system
+                        first.setdefault(proc.pid, last[proc.pid] if initial else 0.0)
+                except (psutil.Error, OSError):
+                    pass
+
+        def loop() -> None:
+            while not stop.wait(0.1):
+                sample(initial=False)
+
+        sample(initial=True)
+        threading.Thread(target=loop, daemon=True).start()
+        return (lambda: sum(last[p] - first[p] for p in last)), stop
+
+
+def object_store_sampler(address: str) -> tuple[Callable[[], float], Callable[[], None]]:
+    """Samples the cluster's object store use (MiB, all nodes) every 0.2 s, as `ray memory
+    --stats-only` reports it; returns (the peak since the last reset, reset)."""
+    import ray
+    from ray._private.internal_api import memory_summary  # what `ray memory` prints
+
+    ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+    peak = [0.0]
+
+    def sample() -> None:
+        while True:
+            found = re.search(r"Plasma memory usage (\d+) MiB", memory_summary(address, stats_only=True))
+            peak[0] = max(peak[0], float(found.group(1)) if found else 0.0)
+            time.sleep(0.2)
+
+    threading.Thread(target=sample, daemon=True).start()
+
+    def reset() -> None:
+        peak[0] = 0.0
+
+    return (lambda: peak[0]), reset
+
+
+def ray_comparison(args: argparse.Namespace) -> None:
+    """`--ray`: the corpus indexed by one Ray node and by two (one CPU each, scripts/ray-local), and
+    by a local run of one worker and of two, in one run."""
+    cluster = LocalRay(args.ray_port, args.ray_ports_from)
+    rows: list[tuple[str, int, dict[str, float]]] = []
+    try:
+        raw_rate(sorted(args.corpus.rglob("*.pdf")) if args.corpus.is_dir() else [args.corpus])  # file cache
+        for workers in (1, 2):
+            rows.append(("local", workers, index_run(args.corpus, args.embedder, workers, args.embed_in)))
+        cluster.start(1)
+        store_peak, reset = object_store_sampler(cluster.address)
+        for nodes in (1, 2):
+            cluster.start(nodes)
+            reset()
+            cluster_cpu, stop = cluster.cpu_meter()
+            run = index_run(args.corpus, args.embedder, None, args.embed_in, ["--ray", cluster.address])
+            time.sleep(0.3)  # the job's workers exit once the driver has gone: their last samples
+            stop.set()
+            run["cluster_cpu_s"] = cluster_cpu()
+            run["store_mb"] = store_peak()
+            rows.append(("Ray", nodes, run))
+    finally:
+        cluster.stop()
+    load = os.getloadavg()[0]
+    header = (
+        "| run | nodes / workers | pages | pages/s | speed-up over one | wall s | CPU s/page (driver + cluster) "
+        "| driver CPU s | peak driver RSS MB | peak object store MiB | nodes that did pages |"
+    )
+    lines = [header, "|" + "---|" * header.count(" |")]
+    base = {kind: run["rate"] for kind, n, run in rows if n == 1}
+    for kind, n, run in rows:
+        cpu = run["cpu_s"] + run.get("cluster_cpu_s", 0.0)
+        store = f"{run['store_mb']:.0f}" if "store_mb" in run else "-"
+        lines.append(
+            f"| {kind} | {n} | {int(run['pages'])} | {run['rate']:.1f} | {run['rate'] / base[kind]:.2f}x "
+            f"| {run['wall_s']:.1f} | {cpu / run['pages']:.3f} | {run['cpu_s']:.1f} | {run['peak_mb']:.0f} "
+            f"| {store} | {run['nodes'] if kind == 'Ray' else '-'} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    print(f"load average at the end: {load:.1f}")
+    if not args.no_record:
+        notes = (
+            f"`folio index --ray` on a local cluster (scripts/ray-local: one CPU and a 256 MiB object store "
+            f"a node) against `folio index --workers N` on the same corpus ({args.corpus.name}), "
+            "one run each, in this order. This machine has "
+            f"{os.cpu_count()} cores: two nodes (or two workers) use them all, and the driver, the store "
+            "writes and Ray's own processes share them, so the two-node speed-up is bounded well below 2x "
+            "here; on a real cluster each node brings its own cores. Every run pays its start-up (Ray: "
+            "joining the cluster and starting a worker process per CPU; local: the forkserver). CPU s/page: "
+            "the CLI's process tree (the driver) plus, for Ray, every process of the cluster's nodes during "
+            "the run (workers, raylets, GCS; sampled every 0.1 s), divided by the pages. Peak driver RSS: the CLI's process tree "
+            "(for a local run, with its workers). Peak object store: Ray's plasma use over all nodes "
+            "(`ray memory --stats-only`), sampled every 0.2 s: the documents' bytes in flight and the "
+            f"pages' results. Load average at the end of the run: {load:.1f}"
+            + (
+                " (above the cores: they were shared with other work)."
+                if load > (os.cpu_count() or 1)
+                else "."
+            )
+        )
+        record("indexing-ray", "Indexing on Ray", notes, table)
 
 
 def main() -> None:
@@ -206,7 +358,22 @@ def main() -> None:
     ap.add_argument("--embed-in", default="auto", choices=["auto", "workers", "parent"])
     ap.add_argument("--rounds", type=int, default=3, help="rounds of (raw pass, start-up run, index run)")
     ap.add_argument("--no-record", action="store_true", help="do not update BENCHMARKS.md or its history")
+    ap.add_argument(
+        "--ray", action="store_true",
+        help="compare one Ray node, two, and local runs instead (a local cluster from scripts/ray-local)",
+    )  # fmt: skip
+    ap.add_argument("--ray-port", type=int, default=6395, help="the local cluster's GCS port (--ray)")
+    ap.add_argument("--ray-ports-from", type=int, default=None, help="its other ports (default: the next)")
     args = ap.parse_args()
+    if args.ray:
+        args.ray_ports_from = args.ray_ports_from or args.ray_port + 1
+        if not adopt_orphans():
+            print(
+                "warning: no subreaper here; CPU of processes that outlive the CLI is not counted",
+                file=sys.stderr,
+            )
+        ray_comparison(args)
+        return
     cores = args.workers or os.cpu_count() or 1
     if not adopt_orphans():
         print(

@@ -31,6 +31,7 @@ trap 'rm -f "$line_count"; [[ -n $started ]] && scripts/opensearch-local stop --
 export FOLIO_REQUIRE_OPENSEARCH=1  # OpenSearch tests fail rather than skip when the node is missing
 export FOLIO_REQUIRE_KEYCLOAK=1  # so do the OIDC tests when Keycloak cannot start (tests/fixtures/keycloak.py)
 export FOLIO_REQUIRE_S3=1  # and the S3 source tests when the S3 server cannot start (tests/fixtures/s3.py)
+export FOLIO_REQUIRE_RAY=1  # and the Ray tests when the local Ray cluster cannot start (tests/fixtures/ray_cluster.py)
 
 failed=0
 for i in "${!versions[@]}"; do

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.api_server",
     "tests.fixtures.keycloak",
     "tests.fixtures.s3",
+    "tests.fixtures.ray_cluster",
 ]
