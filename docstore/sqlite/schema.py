@@ -8,8 +8,9 @@ pages_stem FTS5 over the page's stemmed field (docstore.analysis), rowid = pages
 images     page image, thumbnail and word boxes (docstore.word_boxes), blobs apart so that
            searches never read them; stores from before word boxes get the column on open
 documents  one row per indexed file, `complete` set last (resumable indexing)
-meta       store-wide settings (embedder, dim) and `generation`, bumped on every page write so
-           every process can tell when its cached vector matrix is stale
+meta       store-wide settings (embedder, dim), `generation`, bumped on every page write so
+           every process can tell when its cached vector matrix is stale, and `store_id`, a
+           random name the side indices beside the file record (docstore.sqlite.hnsw_file)
 failures   files that could not be opened, with the size and mtime they had then
 shared_records  what API servers on the file share (docstore.sqlite.shared_state): records by
            table and id, JSON, with a version that conditional writes compare"""
@@ -53,6 +54,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS pages_stem USING fts5 (
 -- the languages a query is analysed for (docstore.analysis) are read through it
 CREATE INDEX IF NOT EXISTS pages_language ON pages (language);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
+-- names this database to the files derived from it (a side index from another store is rebuilt)
+INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
 CREATE TABLE IF NOT EXISTS failures (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL

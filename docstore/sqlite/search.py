@@ -35,7 +35,9 @@ def bm25_rank(
         parts.append(f"SELECT rowid, -{_BM25} AS s FROM pages_fts WHERE pages_fts MATCH ?")
         params.append(exact)
     if stems is not None:
-        parts.append(f"SELECT rowid, -{analysis.STEM_WEIGHT} * bm25(pages_stem) AS s FROM pages_stem WHERE pages_stem MATCH ?")
+        parts.append(
+            f"SELECT rowid, -{analysis.STEM_WEIGHT} * bm25(pages_stem) AS s FROM pages_stem WHERE pages_stem MATCH ?"
+        )
         params.append(stems)
     if not parts:
         return []
