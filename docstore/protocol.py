@@ -97,4 +97,9 @@ class Store(Protocol):
         where this backend keeps them (docstore.shared_state); keys in `keys_file` when given.
         Opens nothing until used; the caller closes its `keys`."""
 
+    def side_indices(self) -> dict[str, int]:
+        """Files derived from the store that sit beside it, by path, with their size in bytes
+        (SQLite: the HNSW graph of a large store; rebuilt from the store when missing). Never
+        creates anything."""
+
     def close(self) -> None: ...

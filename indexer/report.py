@@ -47,6 +47,7 @@ def store_status(store: Store) -> dict[str, Any]:
         "collections": dict(sorted(collections.items())),
         "embedder": recorded_embedder(store),
         "dim": recorded_dim(store) or 0,
+        "side_indices": store.side_indices(),
     }
 
 
@@ -58,6 +59,8 @@ def print_status(status: dict[str, Any]) -> None:
     for source in status["incomplete_documents"]:
         print(f"  {source} (re-run folio index to finish it)")
     print(f"embedder     {status['embedder'] or '-'}" + (f" ({status['dim']} dims)" if status["dim"] else ""))
+    for path, size in status["side_indices"].items():
+        print(f"side index   {path} ({size / 1e6:.1f} MB, derived: rebuilt when missing)")
     print("collections")
     for name, n in status["collections"].items():
         print(f"  {name}: {n} document(s)")

@@ -141,6 +141,9 @@ class OpenSearchStore:
 
         return index_shared_state(self, keys_file)
 
+    def side_indices(self) -> dict[str, int]:
+        return {}  # every index lives in the cluster
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
