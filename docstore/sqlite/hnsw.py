@@ -35,6 +35,7 @@ from typing import Any, cast
 import cachetools
 import numpy as np
 import numpy.typing as npt
+import simsimd  # noqa: F401  # before usearch: imported after it, its int8 kernels refuse int8 arrays
 from usearch.index import Index
 
 from docstore.schema import Filters

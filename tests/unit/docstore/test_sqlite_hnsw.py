@@ -7,6 +7,8 @@ search holds."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from docstore.sqlite.store import SqliteStore
 from docstore.sqlite.vectors import VectorIndex
 
 DIM = 16
+REPO = Path(__file__).resolve().parents[3]
 FILTERS = [
     Filters(),
     Filters(collection="c1"),
@@ -216,3 +219,14 @@ def test_small_stores_keep_the_exact_scan(tmp_path: Path) -> None:
     assert isinstance(store._vector_index(conn), VectorIndex)
     store.close()
     assert not HnswFiles(tmp_path / "folio.db").graph.exists() and store.side_indices() == {}
+
+
+def test_the_int8_scan_works_beside_usearch() -> None:
+    """simsimd imported after usearch rejects int8 arrays (their compiled kernels clash): the
+    HNSW module imports simsimd first, so the exact int8 scan keeps working in any import order."""
+    code = (
+        "import numpy as np; import docstore.sqlite.hnsw; from docstore.sqlite.int8 import Int8Matrix; "
+        "m = np.eye(4, dtype=np.float32); print(Int8Matrix.quantize(m).scores(m[0])[0].round(3).tolist())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == str([1.0, 0.0, 0.0, 0.0])
