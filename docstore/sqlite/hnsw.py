@@ -35,7 +35,6 @@ from typing import Any, cast
 import cachetools
 import numpy as np
 import numpy.typing as npt
-import simsimd  # noqa: F401  # before usearch: imported after it, its int8 kernels refuse int8 arrays
 from usearch.index import Index
 
 from docstore.schema import Filters
@@ -71,6 +70,11 @@ def expansion_search() -> int:
 
 def _threads() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+def _margin(k: int) -> int:
+    """Neighbours asked for beyond k: room to re-score the rows just below the k-th."""
+    return max(10, k // 2)
 
 
 class StaleLog(Exception):
@@ -285,12 +289,11 @@ class HnswIndex:
             if count == 0:
                 return []
         k = min(k, count)
-        found = None
-        if mask is None or count > EXACT_ROWS:
-            found = self._search(query, mask, count, total, k)
-        if found is None:  # a narrow filter, or one the graph search could not satisfy
-            assert mask is not None
-            found = self._scan(query, np.flatnonzero(mask))
+        # few visible pages (or not many more than asked for): scanning them is exact and cheap
+        narrow = count <= k + _margin(k) or (mask is not None and count <= EXACT_ROWS)
+        found = None if narrow else self._search(query, mask, count, total, k)
+        if found is None:  # narrow, or a filter hiding most of what the graph search can ask for
+            found = self._scan(query, np.flatnonzero(self.rows.present if mask is None else mask))
         keys, approx = found
         return self._rescored(conn, query, keys, approx, k)
 
@@ -314,7 +317,7 @@ class HnswIndex:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
         """The graph's nearest visible pages (at least k unless fewer exist), with f16 scores;
         None when a filter hides too many of the MAX_COUNT nearest."""
-        want = k + max(10, k // 2)  # room to re-score the rows just below the k-th
+        want = k + _margin(k)
         asked = want if mask is None else math.ceil(want * total / count * 1.2)
         while True:
             asked = min(max(asked, want), MAX_COUNT, total)
