@@ -35,6 +35,7 @@ from typing import Any, cast
 import cachetools
 import numpy as np
 import numpy.typing as npt
+import usearch
 from usearch.index import Index
 
 from docstore.schema import Filters
@@ -169,6 +170,8 @@ class HnswIndex:
         """The saved graph caught up from the log; None when it cannot be used (rebuild)."""
         meta = files.read_meta()
         if meta is None or meta.get("dim") != dim or meta.get("store_id") != store_id:
+            return None
+        if meta.get("usearch") != usearch.__version__:  # its file layout is usearch's own
             return None
         watermark = int(meta["watermark"])
         if not reaches_back(conn, watermark, changes.latest(conn)):
