@@ -264,6 +264,7 @@ class HnswIndex:
                     "dim": self.dim,
                     "store_id": self.store_id,
                     "pages": len(self.graph),
+                    "usearch": usearch.__version__,
                 },
             )
             self.saved = self.watermark

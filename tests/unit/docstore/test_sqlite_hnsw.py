@@ -170,6 +170,12 @@ def test_a_missing_or_foreign_file_is_rebuilt(tmp_path: Path) -> None:
     assert _knn(third, vecs[3], k=1) == ["d1:1"]
     assert json.loads(files.meta.read_text())["store_id"] == meta["store_id"]
     third.close()
+    # nor one another usearch version wrote (the layout is usearch's)
+    files.meta.write_text(json.dumps({**meta, "usearch": "0.0.0"}))
+    fourth = SqliteStore(store.url)
+    assert _knn(fourth, vecs[3], k=1) == ["d1:1"]
+    assert json.loads(files.meta.read_text())["usearch"] == meta["usearch"]
+    fourth.close()
 
 
 def test_a_stale_file_is_caught_up_from_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
