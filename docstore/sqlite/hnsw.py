@@ -123,6 +123,15 @@ def _tuples(conn: sqlite3.Connection, sql: str, params: list[Any] | tuple[Any, .
     return cur.execute(sql, params).fetchall()
 
 
+def _ours(meta: dict[str, Any], dim: int, store_id: str) -> bool:
+    """Whether a saved graph is of this store, its dims, and this usearch's file layout."""
+    return (meta.get("store_id"), meta.get("dim"), meta.get("usearch")) == (
+        store_id,
+        dim,
+        usearch.__version__,
+    )
+
+
 def _new_graph(dim: int) -> Index:
     return Index(
         ndim=dim, metric="ip", dtype="f16", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD,
@@ -169,9 +178,7 @@ class HnswIndex:
     def load(cls, files: HnswFiles, conn: sqlite3.Connection, dim: int, store_id: str) -> HnswIndex | None:
         """The saved graph caught up from the log; None when it cannot be used (rebuild)."""
         meta = files.read_meta()
-        if meta is None or meta.get("dim") != dim or meta.get("store_id") != store_id:
-            return None
-        if meta.get("usearch") != usearch.__version__:  # its file layout is usearch's own
+        if meta is None or not _ours(meta, dim, store_id):
             return None
         watermark = int(meta["watermark"])
         if not reaches_back(conn, watermark, changes.latest(conn)):
@@ -252,7 +259,7 @@ class HnswIndex:
             meta = files.read_meta()
             if (
                 meta is not None
-                and meta.get("store_id") == self.store_id
+                and _ours(meta, self.dim, self.store_id)
                 and meta["watermark"] >= self.watermark
             ):
                 self.saved = int(meta["watermark"])
