@@ -10,6 +10,13 @@ to docs/benchmarks-history.md.
 On a node with the neural-search plugin (`scripts/opensearch-local start --plugins ml`) the
 OpenSearch backend also gets a `hybrid-native` row: OpenSearch's own `hybrid` query fused by its
 RRF processor (a search pipeline), on the same index and queries as Folio's `_msearch` fusion.
+
+Vectors (`--vectors`): `topics` (the default) gives pages the shape of text embeddings, near one
+of TOPICS topic directions, pages of a document near each other, and queries near a topic; the
+kNN row states its recall@10 against the exact search over the same vectors. `uniform` draws
+every page and query independently and uniformly on the sphere: no page is much nearer a query
+than the rest, so no graph index (HNSW) finds the exact top 10 without scanning most pages;
+it measures the exact scan only.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ from docstore.schema import Page, SearchMode, SearchRequest, page_id  # noqa: E4
 VOCAB = 30_000
 WORDS_PER_PAGE = 150
 CHUNK = 2_000
+TOPICS = 1_000
+# topics vectors: page = topic + DOC_SPREAD * document direction + PAGE_SPREAD * page direction
+DOC_SPREAD, PAGE_SPREAD = 0.7, 0.35
 
 
 def vocabulary(rng: np.random.Generator) -> list[str]:
@@ -48,13 +58,37 @@ def zipf_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.minimum(rng.zipf(1.2, size=n), VOCAB) - 1
 
 
-def synthetic_pages(n: int, dim: int, seed: int) -> Iterator[tuple[list[Page], np.ndarray]]:
+def unit_rows(rng: np.random.Generator, count: int, dim: int) -> np.ndarray:
+    rows = rng.standard_normal((count, dim)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def topic_vectors(rng: np.random.Generator, topics: np.ndarray, count: int, per_doc: int) -> np.ndarray:
+    """`count` unit vectors, `per_doc` in a row sharing a topic and a document direction."""
+    docs = -(-count // per_doc)
+    centre = topics[rng.integers(0, len(topics), docs)] + DOC_SPREAD * unit_rows(rng, docs, topics.shape[1])
+    rows = np.repeat(centre, per_doc, axis=0)[:count] + PAGE_SPREAD * unit_rows(rng, count, topics.shape[1])
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def query_vectors(kind: str, count: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    if kind == "uniform":
+        return unit_rows(rng, count, dim)
+    return topic_vectors(rng, unit_rows(np.random.default_rng(1), TOPICS, dim), count, per_doc=1)
+
+
+def synthetic_pages(
+    n: int, dim: int, seed: int, kind: str = "topics"
+) -> Iterator[tuple[list[Page], np.ndarray]]:
     rng = np.random.default_rng(seed)
     words = vocabulary(np.random.default_rng(0))
+    topics = unit_rows(np.random.default_rng(1), TOPICS, dim)
     for start in range(0, n, CHUNK):
         count = min(CHUNK, n - start)
-        vectors = rng.standard_normal((count, dim)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        if kind == "uniform":
+            vectors = unit_rows(rng, count, dim)
+        else:  # CHUNK is a multiple of 10: documents never straddle chunks
+            vectors = topic_vectors(rng, topics, count, per_doc=10)
         pages = []
         for i in range(count):
             doc = f"doc{(start + i) // 10}"
@@ -245,19 +279,40 @@ def sqlite_baselines(
     return {"bm25": fts, "knn": percentiles(timed(knn, list(vectors)))}  # type: ignore[arg-type]
 
 
+def knn_recall(store: Store, vectors: np.ndarray, matrix: np.ndarray, top_k: int) -> float:
+    """Mean share of the exact top-k (numpy over the same vectors) among the store's kNN top-k;
+    row j of `matrix` is page j as `synthetic_pages` makes it."""
+    found = []
+    for v in vectors:
+        scores = matrix @ v
+        best = np.argpartition(-scores, top_k)[:top_k]
+        exact = {page_id(f"doc{j // 10}", j % 10 + 1) for j in best.tolist()}
+        hits = store.search(
+            SearchRequest(vector=v.tolist(), mode=SearchMode.knn, top_k=top_k, snippets=False)
+        )
+        found.append(len(exact & {h.page.page_id for h in hits}) / top_k)
+    return float(np.mean(found))
+
+
 def knn_memory(store: Store) -> str:
-    """The SQLite kNN index's resident matrices (float32, plus the int8 scan copy when built)."""
+    """The SQLite kNN index's resident memory: the HNSW graph (and its file), or the exact scan's
+    matrices (float32, plus the int8 scan copy when built)."""
+    from docstore.sqlite.hnsw import HnswIndex
+
     index = store._vector_index(store._conn(create=False))  # type: ignore[attr-defined]
     if index is None:
         return ""
+    if isinstance(index, HnswIndex):
+        files = store.side_indices()  # type: ignore[attr-defined]
+        return f"kNN: HNSW graph {index.graph.memory_usage / 1e6:.0f} MB in RAM, {sum(files.values()) / 1e6:.0f} MB file"
     extra = f" + int8 {index.quantized.nbytes / 1e6:.0f} MB" if index.quantized is not None else ""
     return f"kNN RAM: float32 {index.matrix.nbytes / 1e6:.0f} MB{extra}"
 
 
-def fill(store: Store, n: int, dim: int) -> np.ndarray:
+def fill(store: Store, n: int, dim: int, kind: str) -> np.ndarray:
     store.ensure(dim)
     chunks = []
-    for pages, vectors in synthetic_pages(n, dim, seed=n):
+    for pages, vectors in synthetic_pages(n, dim, seed=n, kind=kind):
         store.upsert_pages(pages)
         chunks.append(vectors)
     return np.concatenate(chunks)
@@ -270,6 +325,7 @@ def main() -> int:
     ap.add_argument("--opensearch", default=None, help="OpenSearch URL (adds the opensearch backend)")
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--vectors", choices=["topics", "uniform"], default="topics", help="see above")
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument(
         "--workdir", type=Path, default=None, help="where the SQLite files go (default: a temp dir)"
@@ -295,8 +351,7 @@ def main() -> int:
         " ".join(words[int(j)] for j in rng.integers(20, 2000, size=int(rng.integers(2, 4))))
         for _ in range(args.queries)
     ]
-    qvecs = rng.standard_normal((args.queries, args.dim)).astype(np.float32)
-    qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
+    qvecs = query_vectors(args.vectors, args.queries, args.dim, rng)
 
     rows: list[tuple[str, int, str, float, float, float, str, str]] = []
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="folio-bench-"))
@@ -306,11 +361,11 @@ def main() -> int:
             if backend == "sqlite":
                 from docstore.sqlite.store import SqliteStore
 
-                path = workdir / f"bench-{n}-{args.dim}.db"
+                path = workdir / f"bench-{n}-{args.dim}-{args.vectors}.db"
                 store: Store = SqliteStore(f"sqlite:///{path}")
                 if not (args.reuse and path.exists() and store.count() == n):
                     store.close()
-                    for suffix in ("", "-wal", "-shm"):
+                    for suffix in ("", "-wal", "-shm", ".hnsw", ".hnsw.json"):
                         Path(f"{path}{suffix}").unlink(missing_ok=True)
                     store = SqliteStore(f"sqlite:///{path}")
             else:
@@ -326,7 +381,7 @@ def main() -> int:
             if backend == "opensearch" and args.reuse and store.count() == n:
                 matrix = np.zeros((n, args.dim), dtype=np.float32)  # no raw baseline for OpenSearch
             elif backend == "opensearch":
-                matrix = fill(store, n, args.dim)
+                matrix = fill(store, n, args.dim, args.vectors)
                 store.refresh()  # type: ignore[attr-defined]
                 client = store.client  # type: ignore[attr-defined]
                 client.indices.forcemerge(index=store.pages_index, max_num_segments=1, request_timeout=600)  # type: ignore[attr-defined]
@@ -336,13 +391,18 @@ def main() -> int:
                     blobs = [r[0] for r in raw.execute("SELECT embedding FROM vectors ORDER BY rowid")]
                 matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(n, args.dim)
             else:
-                matrix = fill(store, n, args.dim)
+                matrix = fill(store, n, args.dim, args.vectors)
             print(f"{backend} {n}: filled in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            if backend == "sqlite":  # the kNN index (the HNSW graph: built, or loaded and caught up)
+                t0 = time.perf_counter()
+                knn_memory(store)
+                print(f"{backend} {n}: kNN index ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
             measured = bench_store(store, queries, qvecs, args.top_k)
             native = native_hybrid(store, queries, qvecs, args.top_k) if backend == "opensearch" else None
             similarities = bm25_similarities(store, queries, args.top_k) if backend == "opensearch" else None
             base = sqlite_baselines(path, queries, qvecs, matrix) if backend == "sqlite" else {}
             memory = knn_memory(store) if backend == "sqlite" else ""
+            recall = knn_recall(store, qvecs, matrix, args.top_k) if backend == "sqlite" else None
             for mode, (p50, p95, p50_snippets) in measured.items():
                 ref = base.get(mode)
                 raw = ref[0] if ref else 0.0
@@ -353,6 +413,8 @@ def main() -> int:
                     note = f"raw tantivy + numpy p50 {raw:.2f} ms"
                 if mode == "knn" and memory:
                     note = f"{note}; {memory}"
+                if mode == "knn" and recall is not None:
+                    note = f"{note}; recall@{args.top_k} against exact search {recall:.3f}"
                 ratio = f"{p50 / raw:.2f}" if raw else ""
                 if mode == "bm25" and similarities is not None:
                     (raw, raw95), (mine, mine95) = similarities["lucene"], similarities["folio"]
@@ -388,7 +450,9 @@ def main() -> int:
             "First stage",
             f"{args.queries} queries per mode, top_k={args.top_k}, dim={args.dim}, 1-min load average "
             f"{os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every number, baselines "
-            f"included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted. "
+            f"included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted, "
+            f"{args.vectors} vectors (see the script; the kNN row's recall@{args.top_k}: its share of the exact "
+            "top-k). "
             "p50/p95: the search the API's first stage makes (hits without snippets; the API makes them only "
             "for the hits it returns); the snippets column: the same search with a snippet per hit, as "
             "`folio search` asks. p50 ÷ raw p50: against the raw engines of the same run (a top-50 query "

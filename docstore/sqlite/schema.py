@@ -7,8 +7,9 @@ changes    the page change log the side indices beside the file catch up from
 images     page image, thumbnail and word boxes (docstore.word_boxes), blobs apart so that
            searches never read them; stores from before word boxes get the column on open
 documents  one row per indexed file, `complete` set last (resumable indexing)
-meta       store-wide settings (embedder, dim) and `generation`, bumped on every page write so
-           every process can tell when its cached vector matrix is stale
+meta       store-wide settings (embedder, dim), `generation`, bumped on every page write so
+           every process can tell when its cached vector matrix is stale, and `store_id`, a
+           random name the side indices beside the file record (docstore.sqlite.hnsw_file)
 failures   files that could not be opened, with the size and mtime they had then
 shared_records  what API servers on the file share (docstore.sqlite.shared_state): records by
            table and id, JSON, with a version that conditional writes compare"""

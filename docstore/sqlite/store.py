@@ -1,6 +1,6 @@
 """The embedded store: one SQLite file with FTS5 for BM25, float32 vectors beside the pages and
-page images in a blob table. See `schema` (tables), `fts` (CJK-aware analysis) and
-`vectors` (exact cosine kNN).
+page images in a blob table. See `schema` (tables), `fts` (CJK-aware analysis), `vectors`
+(exact cosine kNN) and, for large stores, `hnsw` (the HNSW graph beside the file, derived from it).
 
 Concurrency: WAL mode, one connection per thread (the API serves from a thread pool), writes
 serialised by a lock within the process and by `BEGIN IMMEDIATE` across processes."""
@@ -30,6 +30,8 @@ from docstore.schema import (
     check_image_kind,
 )
 from docstore.sqlite import changes
+from docstore.sqlite.hnsw import HnswIndex, StaleLog, min_rows, save_tail
+from docstore.sqlite.hnsw_file import HnswFiles, persisted_watermark
 from docstore.sqlite.lexical_index import LexicalIndex
 from docstore.sqlite.rows import (
     document_from_row,
@@ -61,7 +63,10 @@ class SqliteStore:
         self._conns_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._vectors: VectorIndex | None = None
+        self._hnsw: HnswIndex | None = None  # instead of _vectors from min_rows() pages on
+        self._hnsw_files = HnswFiles(self._path)
         self._vectors_lock = threading.Lock()
+        self._wrote_pages = False  # this process changed pages: bring the HNSW file in step on close
         self._languages: tuple[str, list[str]] | None = None  # (generation, languages present)
         self._lexical = LexicalIndex(self._path)
         self._trimmable = 0  # change-log entries every side index holds
@@ -211,6 +216,7 @@ class SqliteStore:
             self._bump(conn)
 
         self.write(write)
+        self._wrote_pages = True
         self._side_indices_catch_up()
 
     @staticmethod
@@ -248,6 +254,7 @@ class SqliteStore:
             return removed
 
         removed = int(self.write(delete))
+        self._wrote_pages = True
         self._side_indices_catch_up()
         return removed
 
@@ -264,8 +271,10 @@ class SqliteStore:
         held = self._lexical.catch_up(conn, wait=True)
         self._caught_up_at = time.monotonic()
         self._unpublished = False
-        # trimmed in the next write's transaction (one commit per write, not two)
-        self._trimmable = held or 0
+        # trimmed in the next write's transaction (one commit per write, not two), as far as every
+        # side index file holds (the HNSW graph's file is saved only now and then)
+        graph = persisted_watermark(self._path)
+        self._trimmable = min(held or 0, held or 0 if graph is None else graph)
 
     # -- reads -------------------------------------------------------------------------
     def _documents(self, where: str, params: list[Any]) -> list[DocumentInfo]:
@@ -381,7 +390,7 @@ class SqliteStore:
         elif request.mode == SearchMode.knn:
             assert request.vector is not None
             index = self._vector_index(conn)
-            ranked = [] if index is None else index.top(request.vector, request.filters, want)
+            ranked = [] if index is None else self._knn_top(index, request.vector, request.filters, want)
         else:
             depth = fusion_depth(want)
             knn = None
@@ -390,7 +399,7 @@ class SqliteStore:
                 # kNN beside the BM25 query rather than after it.
                 index = self._vector_index(conn)
                 if index is not None:
-                    knn = _KNN_POOL.submit(index.top, request.vector, request.filters, depth)
+                    knn = _KNN_POOL.submit(self._knn_top, index, request.vector, request.filters, depth)
             languages = self._index_languages(conn)
             lexical = self._lexical.search(conn, request.query, request.filters, depth, languages)
             ranked = fuse_hybrid(lexical, None if knn is None else knn.result())
@@ -405,21 +414,99 @@ class SqliteStore:
             cached = self._languages = (generation, index_languages(conn))
         return cached[1]
 
-    def _vector_index(self, conn: sqlite3.Connection) -> VectorIndex | None:
-        """The cached matrix, reloaded when any process has written pages since (generation)."""
+    def _knn_top(
+        self, index: VectorIndex | HnswIndex, vector: list[float], filters: Filters, k: int
+    ) -> list[tuple[int, float]]:
+        if isinstance(index, HnswIndex):  # re-scores from the vectors table: this thread's connection
+            conn = self._conn(create=False)
+            return [] if conn is None else index.top(conn, vector, filters, k)
+        return index.top(vector, filters, k)
+
+    def _vector_index(self, conn: sqlite3.Connection) -> VectorIndex | HnswIndex | None:
+        """The HNSW graph caught up with every process's writes, for a store of min_rows() pages
+        or one with a graph file; below that the exact matrix, reloaded when any process has
+        written pages since (generation)."""
+        hnsw = self._hnsw
+        if hnsw is not None and changes.latest(conn) == hnsw.watermark:
+            return hnsw
         meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'dim')").fetchall())
         generation = str(meta.get("generation", "0"))
         if not meta.get("dim"):
             return None  # no embeddings stored yet
+        dim = int(meta["dim"])
         with self._vectors_lock:
-            if self._vectors is None or self._vectors.generation != generation:
-                self._vectors = VectorIndex.load(conn, generation, int(meta["dim"]))
+            if self._hnsw is not None:
+                try:
+                    self._hnsw.catch_up(conn)
+                except StaleLog:  # another process saved a newer file and the log was trimmed
+                    self._hnsw = self._open_hnsw(conn, dim)
+                self._save_if_behind(self._hnsw, save_tail())
+                return self._hnsw
+            if self._vectors is not None and self._vectors.generation == generation:
+                return self._vectors
+            if self._wants_hnsw(conn):
+                self._vectors = None
+                self._hnsw = self._open_hnsw(conn, dim)
+                return self._hnsw
+            self._vectors = VectorIndex.load(conn, generation, dim)
             return self._vectors
 
     def storage(self) -> dict[str, int]:
         parts = {self._path.name: sum(_size(Path(f"{self._path}{s}")) for s in ("", "-wal"))}
         parts[self._lexical.path.name] = self._lexical.size_bytes()
+        if self._hnsw_files.size():
+            parts[self._hnsw_files.graph.name] = self._hnsw_files.size()
         return parts
+
+    def _wants_hnsw(self, conn: sqlite3.Connection) -> bool:
+        if self._hnsw_files.read_meta() is not None:
+            return True
+        threshold = min_rows()
+        top = conn.execute("SELECT max(rowid) FROM vectors").fetchone()[0]
+        if top is None or int(top) < threshold:  # rowids only grow: a cheap upper bound first
+            return False
+        return int(conn.execute("SELECT count(*) FROM pages").fetchone()[0]) >= threshold
+
+    def _open_hnsw(self, conn: sqlite3.Connection, dim: int) -> HnswIndex:
+        """The saved graph caught up from the log, or one built from the tables (and saved)."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        store_id = str(row[0]) if row else ""
+        index = HnswIndex.load(self._hnsw_files, conn, dim, store_id)
+        if index is None:
+            index = HnswIndex.build(conn, dim, store_id)
+            index.save(self._hnsw_files)
+        return index
+
+    def _save_if_behind(self, index: HnswIndex, entries: int) -> None:
+        if index.behind_file() >= entries:
+            index.save(self._hnsw_files)
+
+    def flush(self) -> None:
+        """Bring the files derived from the database (the HNSW graph, for a store that has or
+        needs one) in step with it now."""
+        conn = self._conn(create=False)
+        if conn is None:
+            return
+        index = self._vector_index(conn)
+        if isinstance(index, HnswIndex):
+            self._save_if_behind(index, 1)
+
+    def _close_side_indices(self) -> None:
+        """After this process wrote pages: save the graph it holds, or bring the file in step if
+        it is SAVE_TAIL entries behind or missing on a store that needs one (an indexer's last
+        step, so the server's first search finds it ready)."""
+        if not self._wrote_pages:
+            return
+        conn = self._conn(create=False)
+        if conn is None:
+            return
+        if self._hnsw is not None:
+            self.flush()
+            return
+        meta = self._hnsw_files.read_meta()
+        behind = meta is None or changes.latest(conn) - int(meta["watermark"]) >= save_tail()
+        if behind and (meta is not None or self._wants_hnsw(conn)):
+            self.flush()
 
     def close(self) -> None:
         if self._unpublished:
@@ -427,6 +514,10 @@ class SqliteStore:
             # would catch up, at its first search)
             with contextlib.suppress(StoreUnavailable, sqlite3.Error):
                 self._side_indices_catch_up(force=True)
+        try:
+            self._close_side_indices()
+        except (sqlite3.Error, OSError, RuntimeError, StoreUnavailable):
+            pass  # derived files: the next process catches up from the change log
         with self._conns_lock:
             conns, self._conns = self._conns, []
         for conn in conns:
@@ -437,6 +528,8 @@ class SqliteStore:
         self._local = threading.local()
         self._vectors = None
         self._lexical.close()
+        self._hnsw = None
+        self._wrote_pages = False
 
 
 def _chunks(values: list[str], size: int = 500) -> list[list[str]]:

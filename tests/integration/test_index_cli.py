@@ -7,12 +7,14 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from docstore.schema import page_id
@@ -218,6 +220,81 @@ def assert_side_indices_hold_every_page_once(store: Any) -> None:
     pages = sorted(int(r[0]) for r in conn.execute("SELECT rowid FROM pages"))
     in_index = store._lexical.rowids(conn)
     assert sorted(in_index) == pages
+
+
+def _knn_finds_every_page_once(store_url: str) -> int:
+    """Every stored page with an embedding comes back from one kNN search for all of them, once,
+    and a page searched by its own embedding scores 1 at the top (a fresh store object: it loads
+    the HNSW file and catches up from the change log)."""
+    from docstore.schema import SearchMode, SearchRequest
+    from docstore.sqlite.hnsw import HnswIndex
+
+    raw = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+    try:
+        rows = raw.execute(
+            "SELECT p.page_id, v.embedding FROM pages p JOIN vectors v ON v.rowid = p.rowid"
+        ).fetchall()
+        assert len(rows) == raw.execute("SELECT count(*) FROM pages").fetchone()[0]
+    finally:
+        raw.close()
+    embeddings = {pid: np.frombuffer(blob, dtype=np.float32).tolist() for pid, blob in rows}
+    store = open_store(store_url)
+    try:
+        probe = next(v for v in embeddings.values() if any(v))
+        found = store.search(SearchRequest(vector=probe, mode=SearchMode.knn, top_k=200, snippets=False))
+        ids = [h.page.page_id for h in found]
+        assert len(ids) == len(set(ids)) and set(ids) == set(embeddings)
+        for vector in list(embeddings.values())[::7]:
+            if any(vector):
+                [top] = store.search(SearchRequest(vector=vector, mode=SearchMode.knn, top_k=1))
+                assert top.score > 0.9999
+        assert isinstance(store._vector_index(store._conn(create=False)), HnswIndex)  # type: ignore[attr-defined]
+        return len(embeddings)
+    finally:
+        store.close()
+
+
+def test_a_killed_run_leaves_no_page_lost_in_the_hnsw_index(
+    shared_pdfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kNN side index beside the SQLite file (an HNSW graph; its threshold lowered so this
+    small store has one) after a run SIGKILLed mid-file: the next reader catches it up from the
+    change log, the next run finishes it, and every page is found by kNN exactly once."""
+    from docstore.sqlite import changes
+    from docstore.sqlite.hnsw_file import persisted_watermark
+
+    for name, value in (("FOLIO_HNSW_MIN_ROWS", "5"), ("FOLIO_HNSW_SAVE_TAIL", "20")):
+        monkeypatch.setenv(name, value)  # this process and the folio runs it starts
+    db = tmp_path / "h.db"
+    store_url = f"sqlite:///{db}"
+    folio("index", str(SAMPLES), "--store", store_url, "--quiet", check=True)
+    first = persisted_watermark(db)
+    assert first is not None  # the run's close built the graph and saved it
+    geotopo = shared_pdfs / "GeoTopo-komprimiert.pdf"
+    cmd = [sys.executable, "-m", "search_api.main", "index", str(geotopo), "--store", store_url, "--quiet"]
+    proc = subprocess.Popen(cmd, env=_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watcher = open_store(store_url)
+    try:
+        deadline = time.monotonic() + 180
+        while proc.poll() is None and time.monotonic() < deadline and watcher.count() <= 8:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        watcher.close()
+    assert persisted_watermark(db) == first  # the killed run never reached its close
+    assert 8 < _knn_finds_every_page_once(store_url) < 8 + 117
+
+    folio("index", str(geotopo), "--store", store_url, "--quiet", check=True)
+    assert _knn_finds_every_page_once(store_url) == 8 + 117
+    conn = sqlite3.connect(db)
+    try:
+        assert persisted_watermark(db) == changes.latest(conn)  # the finishing run saved it in step
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("bad", ["--workers=0", "--page-timeout=-1", "--collection=  "])
