@@ -105,8 +105,10 @@ class RayPool:
         self._settings = settings
         self.task_timeout = task_timeout
         self._read = read
+        # SPREAD: Ray's default prefers the node holding a task's arguments, and every document's
+        # bytes are put by the driver, so the pages would queue on the driver's node
         self._remote = ray.remote(_run_task).options(
-            num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False
+            num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False, scheduling_strategy="SPREAD"
         )
         self._running: dict[Any, _Running] = {}  # ObjectRef of the result -> task, in submission order
         self._held: OrderedDict[str, _Held] = OrderedDict()  # least recently used first
