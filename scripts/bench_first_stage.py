@@ -303,8 +303,13 @@ def knn_memory(store: Store) -> str:
     if index is None:
         return ""
     if isinstance(index, HnswIndex):
-        files = store.side_indices()  # type: ignore[attr-defined]
-        return f"kNN: HNSW graph {index.graph.memory_usage / 1e6:.0f} MB in RAM, {sum(files.values()) / 1e6:.0f} MB file"
+        parts = store.storage()
+        graph = sum(size for name, size in parts.items() if name.endswith(".hnsw"))
+        bm25 = sum(size for name, size in parts.items() if name.endswith(".bm25"))
+        return (
+            f"kNN: HNSW graph {index.graph.memory_usage / 1e6:.0f} MB in RAM, {graph / 1e6:.0f} MB file; "
+            f"BM25 index {bm25 / 1e6:.0f} MB on disk"
+        )
     extra = f" + int8 {index.quantized.nbytes / 1e6:.0f} MB" if index.quantized is not None else ""
     return f"kNN RAM: float32 {index.matrix.nbytes / 1e6:.0f} MB{extra}"
 
