@@ -21,6 +21,7 @@ from docstore.sqlite.store import SqliteStore
 from indexer.text import detect_language
 from tests.fixtures.paths import REPO
 from tests.fixtures.ray_cluster import RayCluster
+from tests.fixtures.s3 import S3Server
 
 pytestmark = [pytest.mark.ray, pytest.mark.cluster, pytest.mark.slow]
 
@@ -39,10 +40,12 @@ FILES = [
 ]
 
 
-def _index(paths: list[Path], store_url: str, *extra: str) -> subprocess.Popen[str]:
+def _index(
+    paths: list[Path] | list[str], store_url: str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "search_api.main", "index", *map(str, paths), "--store", store_url]
     cmd += ["--embedder", "hash", "--json", "--quiet", *extra]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -176,3 +179,24 @@ def _drain(pool: Any, timeout: float = 120) -> list[Any]:
     while pool.busy and time.monotonic() < deadline:
         results += pool.poll(0.05)
     return results
+
+
+@pytest.mark.s3
+def test_objects_in_s3_are_indexed_on_the_cluster_as_locally(
+    ray_cluster: RayCluster, s3_server: S3Server, shared_pdfs: Path, tmp_path: Path
+) -> None:
+    """The driver downloads each object and sends its bytes to the nodes: the pages are those of a
+    local run over the same objects, the broken object fails alone with the same reason."""
+    s3, bucket = s3_server.client(), s3_server.new_bucket()
+    for name in ("multicolumn.pdf", "minimal-document.pdf", "hostile/poppler-742-0-fuzzed.pdf"):
+        s3.upload_file(str(shared_pdfs / name), bucket, f"docs/{Path(name).name}")
+    prefix = f"s3://{bucket}/docs/"
+    runs = {}
+    for name, extra in (("local", ("--workers", "1")), ("ray", ("--ray", ray_cluster.address))):
+        url = f"sqlite:///{tmp_path}/{name}.db"
+        proc = _index([prefix], url, *extra, env=s3_server.env())
+        runs[name] = (_summary(proc), _pages(url))
+    (local_summary, local_pages), (ray_summary, ray_pages) = runs["local"], runs["ray"]
+    assert sorted(ray_pages) == sorted(local_pages) and len(local_pages) == 4
+    assert ray_summary["files_indexed"] == local_summary["files_indexed"] == 2
+    assert _failures(ray_summary) == _failures(local_summary) != ([], [])
