@@ -144,7 +144,10 @@ class OpenSearchStore:
     def storage(self) -> dict[str, int]:
         names = [self.pages_index, self.images_index, self.docs_index, self.failures_index, self.originals_index]
         found = self.call(
-            self.client.indices.stats, index=",".join(names), metric="store", ignore_unavailable=True, ignore=404
+            self.client.transport.perform_request,
+            "GET",
+            f"/{','.join(names)}/_stats/store",
+            params={"ignore_unavailable": "true"},
         )
         indices = found.get("indices", {}) if isinstance(found, dict) else {}
         return {

@@ -218,3 +218,12 @@ def test_word_boxes_are_read_by_page_id_never_with_hits_or_pages(store: Store) -
     )
     assert store.get_word_boxes(["w:1", "b:1"]) == {"b:1": boxes}
     assert store.get_image("w:1") == b"\x89PNG-w" and store.get_image("b:1") is None
+
+
+def test_storage_names_each_part_with_its_bytes(store: Store) -> None:
+    assert sum(store.storage().values()) == 0  # nothing stored yet, nothing created
+    assert not store.exists()
+    add(store, [page("a", n, f"page {n} of words") for n in range(1, 4)])
+    parts = store.storage()
+    assert parts and all(isinstance(size, int) and size >= 0 for size in parts.values())
+    assert sum(parts.values()) > 0
