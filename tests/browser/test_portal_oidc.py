@@ -81,7 +81,7 @@ def test_a_person_signs_in_with_keycloak_and_sees_their_groups_pages(
     page = open_portal(stack)
     sign_in_at_keycloak(page, username)
     page.wait_for_function(
-        f"document.querySelector('#account-status').textContent.includes({f'Signed in as {name} · {group}'!r})"
+        f"document.querySelector('#account-status')?.textContent?.includes({f'Signed in as {name} · {group}'!r})"
     )
     assert page.url.startswith(stack.url)
     seen = search(page, collection_of)
@@ -103,7 +103,7 @@ def test_signing_out_ends_the_session_at_folio_and_at_keycloak(
     stack, _ = oidc_portal
     page = open_portal(stack)
     sign_in_at_keycloak(page, "alice")
-    page.wait_for_function("document.querySelector('#account-status').textContent.includes('Alice Example')")
+    page.wait_for_function("document.querySelector('#account-status')?.textContent?.includes('Alice Example')")
     session = next(c["value"] for c in page.context.cookies() if c["name"] == "folio_session")
 
     page.click("#signout")
