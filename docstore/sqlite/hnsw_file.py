@@ -8,7 +8,6 @@ once. Both files are derived: deleting them costs a rebuild, never data."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from docstore.sqlite.file_lock import file_lock
 
 FORMAT = 1
 
@@ -53,17 +54,8 @@ class HnswFiles:
     @contextmanager
     def saving(self) -> Iterator[bool]:
         """Holds the save lock if no other process does (yields False then: skip this save)."""
-        self.lock.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(self.lock, wait=False) as held:
+            yield held
 
     def replace(self, write_graph: Any, meta: dict[str, Any]) -> None:
         """Write the graph with `write_graph(path)`, then its meta, each to a temp file renamed

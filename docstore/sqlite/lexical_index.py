@@ -17,7 +17,6 @@ rebuilt from the pages table."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -37,6 +36,7 @@ from docstore import analysis
 from docstore.analysis import CJK_RUN, query_terms
 from docstore.schema import Filters
 from docstore.sqlite import changes
+from docstore.sqlite.file_lock import file_lock
 from docstore.sqlite.lexical_terms import bigrams, fold, page_fields
 from docstore.sqlite.rows import filter_clause, placeholders
 
@@ -120,17 +120,8 @@ class LexicalIndex:
             if not held:
                 yield False
                 return
-            self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self._lock_path, "a+") as fh:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-                except BlockingIOError:
-                    yield False
-                    return
-                try:
-                    yield True
-                finally:
-                    fcntl.flock(fh, fcntl.LOCK_UN)
+            with file_lock(self._lock_path, wait) as locked:
+                yield locked
 
     def catch_up(self, conn: sqlite3.Connection, wait: bool = True) -> int | None:
         """Bring the index to the newest change-log entry; returns the watermark it is at. Without
