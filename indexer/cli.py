@@ -33,6 +33,12 @@ def register(subparsers: Any) -> None:
         default="auto",
         help="embed pages in the worker processes or batched in the main one (auto: as the embedder says)",
     )
+    p.add_argument(
+        "--bulk-load",
+        action="store_true",
+        help="first load of a large collection (OpenSearch): no refresh and no replica until the run ends, "
+        "so the new pages show in searches only then",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_index)
@@ -84,6 +90,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             ocr=not args.no_ocr,
             quiet=args.quiet or args.json and not sys.stderr.isatty(),
             embed_in=args.embed_in,
+            bulk_load=args.bulk_load,
             **({"workers": args.workers} if args.workers is not None else {}),
         )
     except ValidationError as exc:

@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,7 @@ class Indexer:
             embed_chars=self.options.embed_chars,
         )
         with (
+            self.store.bulk_load() if self.options.bulk_load else nullcontext(),
             WorkerPool(self.options.workers, settings, self.options.page_timeout) as pool,
             ThreadPoolExecutor(1, thread_name_prefix="folio-embed") as embed_pool,
         ):

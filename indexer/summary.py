@@ -30,6 +30,7 @@ class IndexOptions(BaseModel):
     # once per worker). "auto": the embedder's `runs_in_workers` says.
     embed_in: Literal["auto", "workers", "parent"] = "auto"
     quiet: bool = False
+    bulk_load: bool = False  # the store's bulk-load mode for the run (Store.bulk_load)
 
 
 class SkippedFile(BaseModel):
