@@ -4,6 +4,7 @@ Backends import this module; `docstore.store.open_store` imports the backends (n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -32,6 +33,12 @@ class Store(Protocol):
 
     def upsert_pages(self, pages: Sequence[Page]) -> None:
         """Write pages by page_id (a re-write replaces, never duplicates)."""
+
+    def bulk_load(self) -> AbstractContextManager[None]:
+        """A first load of many pages (`folio index --bulk-load`): inside the block the backend may
+        trade what searches see for write speed (OpenSearch: the loaded pages show only when the
+        block ends, and its indices keep no replica until then); everything is back as before when
+        the block ends, however it ends."""
 
     def begin_document(self, info: DocumentInfo) -> None:
         """Record a document as being indexed (complete=False) before its pages are written."""

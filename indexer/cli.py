@@ -61,6 +61,12 @@ def register(subparsers: Any) -> None:
         help="do the page work on the Ray cluster at ADDRESS (host:port, or auto: the cluster this "
         "machine belongs to); default $FOLIO_RAY_ADDRESS, else local worker processes",
     )
+    p.add_argument(
+        "--bulk-load",
+        action="store_true",
+        help="first load of a large collection (OpenSearch): no refresh and no replica until the run ends, "
+        "so the new pages show in searches only then",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_index)
@@ -117,6 +123,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             s3_endpoint=args.s3_endpoint,
             max_download_mb=args.s3_max_mb,
             ray=args.ray,
+            bulk_load=args.bulk_load,
             **({"workers": args.workers} if args.workers is not None else {}),
         )
     except ValidationError as exc:

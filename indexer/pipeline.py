@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,6 +99,7 @@ class Indexer:
             embed_chars=self.options.embed_chars,
         )
         with (
+            self.store.bulk_load() if self.options.bulk_load else nullcontext(),
             self._page_pool(settings) as pool,
             ThreadPoolExecutor(1, thread_name_prefix="folio-embed") as embed_pool,
         ):

@@ -39,6 +39,7 @@ class IndexOptions(BaseModel):
     s3_endpoint: str | None = None  # None: boto3's own (AWS_ENDPOINT_URL, the profile's, AWS)
     # An object larger is not downloaded (skipped with the reason); local files are read in place.
     max_download_mb: int = Field(default=1024, ge=1)
+    bulk_load: bool = False  # the store's bulk-load mode for the run (Store.bulk_load)
 
 
 class SkippedFile(BaseModel):

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -314,12 +315,15 @@ def knn_memory(store: Store) -> str:
     return f"kNN RAM: float32 {index.matrix.nbytes / 1e6:.0f} MB{extra}"
 
 
-def fill(store: Store, n: int, dim: int, kind: str) -> np.ndarray:
+def fill(store: Store, n: int, dim: int, kind: str, bulk_load: bool = True) -> np.ndarray:
+    """Write n synthetic pages as `folio index --bulk-load` does (in the store's bulk-load mode),
+    or without it; returns their vectors."""
     store.ensure(dim)
     chunks = []
-    for pages, vectors in synthetic_pages(n, dim, seed=n, kind=kind):
-        store.upsert_pages(pages)
-        chunks.append(vectors)
+    with store.bulk_load() if bulk_load else nullcontext():
+        for pages, vectors in synthetic_pages(n, dim, seed=n, kind=kind):
+            store.upsert_pages(pages)
+            chunks.append(vectors)
     return np.concatenate(chunks)
 
 
@@ -379,8 +383,8 @@ def main() -> int:
                     continue
                 from docstore.opensearch.store import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
 
-                # bulk load with refresh off, then one refresh and a merge to one segment (what a
-                # batch-indexed production index looks like; HNSW search cost grows per segment)
+                # bulk load (fill), then one refresh and a merge to one segment (what a batch-indexed
+                # production index looks like; HNSW search cost grows per segment)
                 sep = "&" if "?" in args.opensearch else "?"
                 store = OpenSearchStore(f"{args.opensearch}{sep}prefix=folio-bench-{n}&refresh=false")
             if backend == "opensearch" and args.reuse and store.count() == n:

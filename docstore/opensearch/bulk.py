@@ -4,6 +4,7 @@ backoff until nothing is left to send again."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 # Bulk item (or request) statuses worth sending again: a full queue (429), and a shard with no live
@@ -12,15 +13,19 @@ RETRY_STATUS = frozenset({429, 502, 503, 504})
 
 
 def bulk_pass(
-    client: Any, actions: list[dict[str, Any]], refresh: bool | str
+    client: Any, actions: list[dict[str, Any]], refresh: bool | str, threads: int = 1
 ) -> tuple[list[dict[str, Any]], str]:
-    """Send the actions once; returns those to send again and why."""
+    """Send the actions once, `threads` requests at a time (results still come in the actions'
+    order); returns those to send again and why. A request that fails as a whole has every action
+    from its first one on sent again: with threads, some of those may have landed already, which
+    is harmless (each action names its document by id)."""
     from opensearchpy import TransportError, helpers
 
     again: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
     reason, done = "", 0
-    results = helpers.streaming_bulk(
+    send = helpers.streaming_bulk if threads == 1 else partial(helpers.parallel_bulk, thread_count=threads)
+    results = send(
         client,
         actions,
         max_chunk_bytes=20 * 1024 * 1024,  # page images make big actions; stay well under limits

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from docstore.fusion import fuse_hybrid
+from docstore.opensearch import bulk_load as load
 from docstore.opensearch import queries as q
 from docstore.opensearch import search as s
 from docstore.opensearch.bulk import bulk_pass
@@ -75,6 +77,8 @@ class OpenSearchStore:
         self._ref_field: bool | None = None  # whether the pages index maps q.REF_FIELD
         self._boxes_field = False  # the images index is known to map q.WORD_BOXES_FIELD
         self._languages: tuple[float, list[str]] | None = None  # (read at, languages present)
+        self._loading = False  # inside bulk_load()
+        self._left_over: bool | None = None  # the mapping holds a killed bulk load's record
 
     @property
     def client(self) -> Any:
@@ -166,6 +170,21 @@ class OpenSearchStore:
         self._ref_field = None
         self._boxes_field = False
         self._languages = None
+        self._left_over = None
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Bulk-load mode for the block (docstore.opensearch.bulk_load): the pages and images
+        indices without refresh or replicas, page writes a few requests at a time; their settings
+        are put back when the block ends, however it ends (a killed process: see that module)."""
+        self._loading = True
+        try:
+            load.begin(self)
+            yield
+        finally:
+            self._loading = False
+            self._left_over = False
+            load.end(self)
 
     # -- indices -------------------------------------------------------------------------
     def create_index(self, index: str, mappings: dict[str, Any] | None = None) -> None:
@@ -189,6 +208,8 @@ class OpenSearchStore:
             except RequestError as exc:
                 if exc.error != "resource_already_exists_exception":  # lost a race: fine
                     raise
+            if self._loading and index in (self.pages_index, self.images_index):
+                load.join(self, index)
         self._ready.add(index)
 
     def index_settings(self, index: str) -> dict[str, Any]:
@@ -211,7 +232,9 @@ class OpenSearchStore:
     def _dim(self) -> int | None:
         """The pages index's vector size from its mapping; notes on the way whether the mapping
         has the vector copy, so a store's first write reads the mapping once."""
-        properties = self._mapping().get("properties", {})
+        mapping = self._mapping()
+        properties = mapping.get("properties", {})
+        self._left_over = load.LOAD_RECORD in mapping.get("_meta", {})
         self._vector_copy = q.VECTOR_COPY in properties
         self._stem_field = q.STEM_FIELD in properties
         self._ref_field = q.REF_FIELD in properties
@@ -241,10 +264,17 @@ class OpenSearchStore:
         return None if value is None else str(value)
 
     def set_meta(self, key: str, value: str) -> None:
-        # Mapping _meta is replaced as a whole: read, merge, write (settings change rarely).
+        self.update_meta(key, value)
+
+    def update_meta(self, key: str, value: Any) -> None:
+        """Set (None: remove) one key of the pages index's mapping _meta, which is replaced as a
+        whole: read, merge, write (it changes rarely)."""
         self.create_index(self.pages_index)
         meta = dict(self._mapping().get("_meta", {}))
-        meta[key] = value
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
         self.call(self.client.indices.put_mapping, index=self.pages_index, body={"_meta": meta})
 
     # -- failures ------------------------------------------------------------------------
@@ -280,6 +310,9 @@ class OpenSearchStore:
             self._ready.add(self.images_index)
         images = self.images_index if self.images_index in self._ready else None
         vector_copy = self._has_vector_copy()
+        if self._left_over and not self._loading:  # a bulk load was killed: its settings go back first
+            load.end(self)
+            self._left_over = False
         known = ((q.STEM_FIELD, self._stem_field), (q.REF_FIELD, self._ref_field))
         if missing := [field for field, mapped in known if not mapped]:
             # an index from before these fields: map them (the mapping is strict)
@@ -290,7 +323,8 @@ class OpenSearchStore:
         if boxes and not self._boxes_field:
             self._map_word_boxes()
         self._languages = None
-        self.bulk(page_actions(pages, self.pages_index, images, vector_copy))
+        actions = page_actions(pages, self.pages_index, images, vector_copy)
+        self.bulk(actions, False if self._loading else None)  # a load refreshes once, at its end
 
     def _map_word_boxes(self) -> None:
         """Map the word boxes field in an images index from before it (the mapping is strict)."""
@@ -307,9 +341,10 @@ class OpenSearchStore:
         action names its document by id, so one sent again replaces, never duplicates."""
         pending = list(actions)
         delay, deadline = 0.5, time.monotonic() + BULK_RETRY_SECONDS
+        threads = load.LOAD_THREADS if self._loading else 1
         while pending:
             pending, reason = self.call(
-                bulk_pass, self.client, pending, self._refresh if refresh is None else refresh
+                bulk_pass, self.client, pending, self._refresh if refresh is None else refresh, threads
             )
             if pending and time.monotonic() + delay > deadline:
                 raise StoreUnavailable(
@@ -346,6 +381,9 @@ class OpenSearchStore:
         return removed
 
     def _delete_where(self, index: str, doc_id: str) -> int:
+        # The scan sees refreshed pages only: pages written without a refresh (refresh=false, a bulk
+        # load, a killed one) are made visible first, so none is left behind.
+        self.call(self.client.indices.refresh, index=index, ignore_unavailable=True)
         body = {"query": {"term": {"doc_id": doc_id}}, "_source": False}
         found = [h["_id"] for h in self._scan(index, body)]
         if found:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -120,6 +121,10 @@ class SqliteStore:
         from docstore.sqlite.shared_state import table_shared_state
 
         return table_shared_state(self, keys_file or self._path.with_name("keys.db"))
+
+    def bulk_load(self) -> AbstractContextManager[None]:
+        """Nothing to change: each write is one transaction, searchable at its commit."""
+        return nullcontext()
 
     @staticmethod
     def _bump(conn: sqlite3.Connection) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from docstore.protocol import Store
-from docstore.schema import FileFailure, Filters, SearchRequest
+from docstore.schema import FileFailure, Filters, SearchMode, SearchRequest
 from docstore.word_boxes import WordBox, decode_word_boxes, encode_word_boxes
 from tests.contract.helpers import DIM, MODES, add, doc_info, page, unit
 
@@ -61,6 +61,20 @@ def test_resumed_document_is_replaced_not_duplicated(store: Store) -> None:
     info = store.get_document("d")
     assert info is not None and info.complete and info.pages_stored == 3
     assert store.count() == 3 and len(store.list_documents()) == 1
+
+
+def test_a_bulk_load_ends_with_every_page_searchable_once(store: Store) -> None:
+    add(store, [page("old", 1, "harbour")])
+    with store.bulk_load():
+        add(store, [page("d", n, "tide table") for n in (1, 2, 3)])
+        assert store.delete_document("d") == 3  # found, though a load's pages may not show yet
+        add(store, [page("d", n, "tide table") for n in (1, 2)])  # the file now has two pages
+        add(store, [page("old", 1, "harbour wall")])
+    assert store.count() == 3
+    hits = store.search(SearchRequest(query="tide", mode=SearchMode.bm25, top_k=10))
+    assert sorted(h.page.page_id for h in hits) == ["d:1", "d:2"]
+    got = store.get_page("old:1")
+    assert got is not None and got.text == "harbour wall"
 
 
 def test_list_documents_respects_acl(store: Store) -> None:
