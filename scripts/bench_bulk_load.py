@@ -54,25 +54,27 @@ def load(store: Store, batches: list[list[Page]], dim: int, bulk: bool) -> float
     return seconds
 
 
-def opensearch_load(url: str, batches: list[list[Page]], dim: int, bulk: bool) -> tuple[float, int, str]:
-    """Seconds to load; the pages index's segments right after; and, once the merges the load left
-    are done, the node's indexing, refresh and merge time on the pages index (seconds, summed over
-    its threads: the work the load cost the node, whether or not it overlapped)."""
+def opensearch_load(url: str, batches: list[list[Page]], dim: int, bulk: bool) -> tuple[float, float, int, str]:
+    """Seconds until every page is searchable; seconds until, in addition, the merges the load left
+    are done (the node is back to idle); the pages index's segments then; and the node's indexing,
+    refresh and merge time on the pages index (seconds, summed over its threads: the work the load
+    cost the node, whether or not it overlapped)."""
     store = OpenSearchStore(url)
     store.client.indices.delete(index=f"{PREFIX}-*", ignore_unavailable=True)
     try:
+        t0 = time.perf_counter()
         seconds = load(store, batches, dim, bulk)
-        segments = _stats(store)["segments"]["count"]
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 1800
         while _stats(store)["merges"]["current"] and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.2)
+        settled = time.perf_counter() - t0
         stats = _stats(store)
         work = [
             stats["indexing"]["index_time_in_millis"],
             stats["refresh"]["total_time_in_millis"],
             stats["merges"]["total_time_in_millis"],
         ]
-        return seconds, int(segments), " + ".join(f"{ms / 1000:.0f}" for ms in work)
+        return seconds, settled, int(stats["segments"]["count"]), " + ".join(f"{ms / 1000:.0f}" for ms in work)
     finally:
         store.client.indices.delete(index=f"{PREFIX}-*", ignore_unavailable=True)
         store.close()
@@ -92,55 +94,69 @@ def main() -> int:
     ap.add_argument(
         "--batch", type=int, default=32, help="pages per write (default: what `folio index` writes at a time)"
     )
+    ap.add_argument(
+        "--big-batch",
+        type=int,
+        default=2_000,
+        help="pages per write of the third setup (bench_first_stage's fill writes this many at a time)",
+    )
     ap.add_argument("--label", default="", help="what changed, recorded with the run")
     ap.add_argument("--out", type=Path, default=None, help="BENCHMARKS.md to update (default: the repo's)")
     ap.add_argument("--no-record", action="store_true", help="do not update BENCHMARKS.md or its history")
     args = ap.parse_args()
 
     made = [page for pages, _ in synthetic_pages(args.pages, args.dim, seed=args.pages) for page in pages]
-    batches = [made[i : i + args.batch] for i in range(0, len(made), args.batch)]
+
+    def batches(size: int) -> list[list[Page]]:
+        return [made[i : i + size] for i in range(0, len(made), size)]
+
     sep = "&" if "?" in args.opensearch else "?"
+    url = f"{args.opensearch}{sep}prefix={PREFIX}"
     # plain: the store as `folio index` opens it by default (each write waits for a refresh)
     setups = {
-        "plain (refresh=true)": (f"{args.opensearch}{sep}prefix={PREFIX}", False),
-        "bulk-load": (f"{args.opensearch}{sep}prefix={PREFIX}", True),
+        f"plain (refresh=true), {args.batch} pages a write": (False, args.batch),
+        f"bulk-load, {args.batch} pages a write": (True, args.batch),
+        f"bulk-load, {args.big_batch:,} pages a write": (True, args.big_batch),
     }
     order = [name for r in range(args.rounds) for name in (setups if r % 2 == 0 else reversed(setups))]
-    seconds: dict[str, list[float]] = {name: [] for name in setups}
+    turns: dict[str, list[tuple[float, float]]] = {name: [] for name in setups}
     segments: dict[str, list[int]] = {name: [] for name in setups}
     work: dict[str, list[str]] = {name: [] for name in setups}
     loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="folio-bench-") as tmp:
         sqlite = SqliteStore(f"sqlite:///{tmp}/bulk.db")
-        sqlite_s = load(sqlite, batches, args.dim, bulk=True)
+        sqlite_s = load(sqlite, batches(args.batch), args.dim, bulk=True)
         sqlite.close()
     loads.append(os.getloadavg()[0])
     print(f"sqlite: {sqlite_s:.1f} s (load {loads[-1]:.1f})", file=sys.stderr)
     for name in order:
-        url, bulk = setups[name]
-        took, count, cost = opensearch_load(url, batches, args.dim, bulk)
-        seconds[name].append(took)
+        bulk, size = setups[name]
+        searchable, settled, count, cost = opensearch_load(url, batches(size), args.dim, bulk)
+        turns[name].append((searchable, settled))
         segments[name].append(count)
         work[name].append(cost)
         loads.append(os.getloadavg()[0])
-        print(f"{name}: {seconds[name][-1]:.1f} s (load {loads[-1]:.1f})", file=sys.stderr)
+        print(f"{name}: {searchable:.1f} s, settled {settled:.1f} s (load {loads[-1]:.1f})", file=sys.stderr)
 
-    rows = [("SQLite", "(no bulk-load settings)", sqlite_s, [sqlite_s], "", "")]
-    rows += [
-        ("OpenSearch 1 node", name, statistics.median(s), s, ", ".join(map(str, segments[name])),
-         "; ".join(work[name]))
-        for name, s in seconds.items()
-    ]  # fmt: skip
+    rows = [("SQLite", f"one transaction a write, {args.batch} pages a write", sqlite_s, sqlite_s, [sqlite_s], "", "")]
+    for name, timed in turns.items():
+        searchable = statistics.median(t for t, _ in timed)
+        settled = statistics.median(t for _, t in timed)
+        rows.append(
+            ("OpenSearch 1 node", name, searchable, settled, [t for _, t in timed],
+             ", ".join(map(str, segments[name])), "; ".join(work[name]))
+        )  # fmt: skip
     header = (
-        "| store | mode | seconds (median) | pages/s | ÷ SQLite pages/s | turns (s) | segments after "
-        "| node work s: index + refresh + merge |\n|---|---|---|---|---|---|---|---|"
+        "| store | mode | s until searchable | s until settled | pages/s (settled) | ÷ SQLite pages/s | "
+        "turns, settled (s) | segments after | node work s: index + refresh + merge |\n"
+        "|---|---|---|---|---|---|---|---|---|"
     )
     table = "\n".join(
         [header]
         + [
-            f"| {store} | {mode} | {s:.1f} | {args.pages / s:,.0f} | {sqlite_s / s:.2f} | "
-            f"{', '.join(f'{t:.1f}' for t in turns)} | {after} | {cost} |"
-            for store, mode, s, turns, after, cost in rows
+            f"| {store} | {mode} | {s:.1f} | {settled:.1f} | {args.pages / settled:,.0f} | {sqlite_s / settled:.2f} | "
+            f"{', '.join(f'{t:.1f}' for t in timed)} | {after} | {cost} |"
+            for store, mode, s, settled, timed, after, cost in rows
         ]
     )
     print(table)
@@ -149,17 +165,19 @@ def main() -> int:
             "bulk-load",
             "Initial load",
             f"{args.pages:,} synthetic pages (bench_first_stage's: {args.dim}-dim vectors, 150 words/page), "
-            f"written {args.batch:,} at a time through `upsert_pages` (as `folio index` writes them), timed until every page is searchable, "
-            f"on empty indices each time; segments after: the pages index's segments when the load ended (merges "
-            f"of the small ones, rebuilding their k-NN graphs, go on after the timed part); node work: the pages "
-            f"index's indexing, refresh and merge time once those merges are done, per turn (summed over the "
-            f"node's threads, overlapping or not: what the load cost the node). OpenSearch: one node (one shard, no replica to drop), plain = the "
-            f"store as `folio index` opens it (refresh=true), bulk-load = `folio index --bulk-load`'s mode "
-            f"(refresh off, replicas 0, one refresh at the end; a write this small is one bulk request, so the "
-            f"mode's three requests in flight for larger writes do not come into play); {args.rounds} "
-            f"turns each, alternating, median shown. SQLite with the same pages in the same run. 1-min load "
+            "written through `upsert_pages` on empty indices each time. Until searchable: until a search "
+            "finds every page (a bulk load's closing refresh included); until settled: until, in addition, "
+            "the merges the load left behind are done (merging small segments rebuilds their k-NN graphs: "
+            "work the node does either way, and the figure the rate is taken from). Segments: the pages "
+            "index's, settled; node work: its indexing, refresh and merge time (summed over the node's "
+            "threads, overlapping or not: what the load cost the node). OpenSearch: one node (one shard, "
+            "no replica to drop); plain = the store as `folio index` opens it (refresh=true); bulk-load = "
+            "`folio index --bulk-load`'s mode (refresh off, replicas 0, one refresh at the end, a write of "
+            f"many pages three bulk requests at a time); {args.batch} pages a write is what `folio index` "
+            f"writes at a time, {args.big_batch:,} what bench_first_stage's fill writes. {args.rounds} turns "
+            "of each, alternating, median shown. SQLite with the same pages in the same run. 1-min load "
             f"average {min(loads):.1f} to {max(loads):.1f} during the run (other work on the machine slows "
-            f"every figure).",
+            "every figure).",
             table,
             label=args.label,
             benchmarks=args.out,

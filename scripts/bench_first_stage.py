@@ -208,7 +208,8 @@ def native_hybrid(
     client = store.client  # type: ignore[attr-defined]
     index = store.pages_index  # type: ignore[attr-defined]
     try:
-        body = {"phase_results_processors": [rrf_processor()]}
+        major = int(str(client.info()["version"]["number"]).split(".")[0])
+        body = {"phase_results_processors": [rrf_processor(major)]}
         client.transport.perform_request("PUT", f"/_search/pipeline/{NATIVE_PIPELINE}", body=body)
     except TransportError as exc:
         print(f"hybrid-native: skipped, the node has no neural-search plugin ({exc.error})", file=sys.stderr)
@@ -315,6 +316,38 @@ def knn_memory(store: Store) -> str:
     return f"kNN RAM: float32 {index.matrix.nbytes / 1e6:.0f} MB{extra}"
 
 
+def settle(store: Store, force: bool) -> None:
+    """After an OpenSearch fill: merge the pages index to one segment (force), or wait until the
+    engine's own merges are done; then refresh."""
+    client = store.client  # type: ignore[attr-defined]
+    index = store.pages_index  # type: ignore[attr-defined]
+    if force:
+        client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=3600)
+    else:
+        while client.indices.stats(index=index, metric="merge")["_all"]["primaries"]["merges"]["current"]:
+            time.sleep(2)
+    store.refresh()  # type: ignore[attr-defined]
+
+
+def opensearch_resources(store: Store) -> str:
+    """The node's heap and resident memory and the pages index's segments and size on disk (the
+    node runs on this machine: its RSS is read from /proc)."""
+    client = store.client  # type: ignore[attr-defined]
+    stats = client.indices.stats(index=store.pages_index, metric="store,segments")["_all"]["primaries"]  # type: ignore[attr-defined]
+    node = next(iter(client.nodes.stats(metric="jvm,process")["nodes"].values()))
+    heap = node["jvm"]["mem"]
+    info = next(iter(client.nodes.info(metric="process")["nodes"].values()))
+    rss = ""
+    status = Path(f"/proc/{info['process']['id']}/status")
+    if status.exists():
+        kb = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS"))
+        rss = f", node RSS {kb / 1e6:.1f} GB"
+    return (
+        f"pages index {stats['store']['size_in_bytes'] / 1e9:.2f} GB on disk in {stats['segments']['count']} "
+        f"segments; heap {heap['heap_used_in_bytes'] / 1e9:.1f} of {heap['heap_max_in_bytes'] / 1e9:.1f} GB{rss}"
+    )
+
+
 def fill(store: Store, n: int, dim: int, kind: str, bulk_load: bool = True) -> np.ndarray:
     """Write n synthetic pages as `folio index --bulk-load` does (in the store's bulk-load mode),
     or without it; returns their vectors."""
@@ -333,6 +366,13 @@ def main() -> int:
     ap.add_argument("--backends", nargs="+", choices=["sqlite", "opensearch"], default=["sqlite"])
     ap.add_argument("--opensearch", default=None, help="OpenSearch URL (adds the opensearch backend)")
     ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument(
+        "--merge",
+        choices=("force", "engine"),
+        default="force",
+        help="OpenSearch after its fill: force-merge the pages index to one segment (default), or wait "
+        "for the engine's own merges (a force merge of a very large index takes a long time)",
+    )
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--vectors", choices=["topics", "uniform"], default="topics", help="see above")
     ap.add_argument("--top-k", type=int, default=10)
@@ -383,18 +423,15 @@ def main() -> int:
                     continue
                 from docstore.opensearch.store import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
 
-                # bulk load (fill), then one refresh and a merge to one segment (what a batch-indexed
-                # production index looks like; HNSW search cost grows per segment)
+                # bulk load (fill), then one merge to one segment (--merge force: what a batch-indexed
+                # index looks like; HNSW search cost grows per segment) or the engine's own merges
                 sep = "&" if "?" in args.opensearch else "?"
                 store = OpenSearchStore(f"{args.opensearch}{sep}prefix=folio-bench-{n}&refresh=false")
             if backend == "opensearch" and args.reuse and store.count() == n:
                 matrix = np.zeros((n, args.dim), dtype=np.float32)  # no raw baseline for OpenSearch
             elif backend == "opensearch":
                 matrix = fill(store, n, args.dim, args.vectors)
-                store.refresh()  # type: ignore[attr-defined]
-                client = store.client  # type: ignore[attr-defined]
-                client.indices.forcemerge(index=store.pages_index, max_num_segments=1, request_timeout=600)  # type: ignore[attr-defined]
-                store.refresh()  # type: ignore[attr-defined]
+                settle(store, force=args.merge == "force")
             elif store.count() == n:
                 with sqlite3.connect(path) as raw:
                     blobs = [r[0] for r in raw.execute("SELECT embedding FROM vectors ORDER BY rowid")]
@@ -411,7 +448,10 @@ def main() -> int:
             similarities = bm25_similarities(store, queries, args.top_k) if backend == "opensearch" else None
             base = sqlite_baselines(path, queries, qvecs, matrix) if backend == "sqlite" else {}
             memory = knn_memory(store) if backend == "sqlite" else ""
-            recall = knn_recall(store, qvecs, matrix, args.top_k) if backend == "sqlite" else None
+            filled = backend == "sqlite" or bool(matrix.any())  # OpenSearch reused: vectors not known
+            recall = knn_recall(store, qvecs, matrix, args.top_k) if filled else None
+            if backend == "opensearch":
+                memory = opensearch_resources(store)
             for mode, (p50, p95, p50_snippets) in measured.items():
                 ref = base.get(mode)
                 raw = ref[0] if ref else 0.0
@@ -420,10 +460,9 @@ def main() -> int:
                 if mode == "hybrid" and base:
                     raw = base["bm25"][0] + base["knn"][0]
                     note = f"raw tantivy + numpy p50 {raw:.2f} ms"
-                if mode == "knn" and memory:
-                    note = f"{note}; {memory}"
-                if mode == "knn" and recall is not None:
-                    note = f"{note}; recall@{args.top_k} against exact search {recall:.3f}"
+                if mode == "knn":
+                    found = f"recall@{args.top_k} against exact search {recall:.3f}" if recall is not None else ""
+                    note = "; ".join(part for part in (note, memory, found) if part)
                 ratio = f"{p50 / raw:.2f}" if raw else ""
                 if mode == "bm25" and similarities is not None:
                     (raw, raw95), (mine, mine95) = similarities["lucene"], similarities["folio"]
@@ -457,7 +496,9 @@ def main() -> int:
         record(
             "first-stage",
             "First stage",
-            f"{args.queries} queries per mode, top_k={args.top_k}, dim={args.dim}, 1-min load average "
+            f"{args.queries} queries per mode, top_k={args.top_k}, dim={args.dim}, OpenSearch pages index "
+            f"{'force-merged to one segment' if args.merge == 'force' else 'as the engine merges left it'} after a "
+            f"bulk load, 1-min load average "
             f"{os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every number, baselines "
             f"included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted, "
             f"{args.vectors} vectors (see the script; the kNN row's recall@{args.top_k}: its share of the exact "
