@@ -18,8 +18,8 @@ MARGIN = 56
 EN_INTRO = """How search results are reranked
 
 Folio answers a query in two stages. The first stage is fast and broad: BM25 keyword search, \
-k-nearest-neighbour search over text embeddings, or a hybrid of both fused with reciprocal-rank \
-fusion. It returns the top fifty candidate pages from the whole collection in a few milliseconds.
+k-nearest-neighbour search over text embeddings, or a hybrid of both that adds their normalised \
+scores. It returns the top fifty candidate pages from the whole collection in a few milliseconds.
 
 The second stage reranks those candidates. A multimodal cross-encoder, jina-reranker-m0, reads the \
 query together with each candidate - the page text, or the rendered page image when the page is a \
