@@ -2,9 +2,13 @@
 
 Convex combination of min-max-normalised scores: each list's scores are mapped onto [0, 1] per
 query (its best page 1, its last 0), and a page scores LEXICAL_SHARE × its BM25 value plus the
-rest × its kNN value, a page absent from a list taking that list's lowest (0). Both lists are
-normalised over a fixed depth (at least FUSION_MIN_DEPTH pages each), so a page's fused score
-does not depend on how many results the caller asked for.
+rest × its kNN value, a page absent from a list taking that list's lowest (0). The BM25 list is
+normalised over a fixed depth (at least FUSION_MIN_DEPTH pages); the kNN list goes at least
+KNN_MIN_DEPTH deep and twice the window asked for (offset + top_k), so a window of up to 25 hits
+(a page of results, the next page) is ranked alike whatever its size, and the rerank depth's 50
+fuse a kNN list 100 deep. The kNN list is the one whose depth costs: an HNSW search does work in
+proportion to its k (OpenSearch's Lucene HNSW at 100k pages: the kNN search alone at k 200 took
+longer than a whole hybrid search at k 20), where BM25's top 200 costs little more than its top 20.
 
 Chosen on three test collections with human judgments (CISI, MED, CACM; scripts/eval_relevance.py
 --fusion-study), leave-one-collection-out: the share picked on two collections scored on the
@@ -14,7 +18,10 @@ under any k or weight: on CACM, whose pages are mostly titles and where the defa
 ranks far below BM25, RRF's fixed rank weights let weak kNN ranks displace good BM25 ones (0.98×
 the BM25 anchor's nDCG@10), while the score gaps of the normalised lists keep them apart
 (1.04-1.05×). Normalised over only 100 pages per list, CACM's recall@50 fell from 1.08× to 1.04×
-the anchor's, hence the fixed depth (BENCHMARKS.md, "First-stage relevance").
+the anchor's, hence the BM25 list's fixed depth; a kNN list of 50 for the top 10 (and 100 for the
+top 50) scored as the 200-deep one did on all three collections (within 0.005 of nDCG@10 and
+recall@50), where one of 20 lost up to 0.02 of nDCG@10 (BENCHMARKS.md, "First-stage relevance",
+where each metric is read from searches of its own window).
 
 `rrf_fuse` stays for the OpenSearch search pipeline's hybrid queries, which OpenSearch fuses by
 RRF with the same k (docstore.opensearch.ml_reranker)."""
@@ -29,15 +36,23 @@ Id = TypeVar("Id", str, int)  # page ids (OpenSearch) or SQLite rowids
 LEXICAL_SHARE = 0.65  # the BM25 list's share of a fused score; the kNN list has the rest
 RRF_K = 15  # reciprocal-rank fusion's k (the search pipeline's hybrid queries)
 
-# How deep each list goes: at least FUSION_MIN_DEPTH (the normalisation depth), and twice the
-# window the caller asked for beyond that, at most FUSION_MAX_DEPTH.
+# How deep each list goes: the BM25 list at least FUSION_MIN_DEPTH (its normalisation depth), the
+# kNN list at least KNN_MIN_DEPTH, each twice the window the caller asked for beyond that, at most
+# FUSION_MAX_DEPTH. The kNN list is the costly one (an HNSW search's work grows with its k), and a
+# shallower one loses nothing measurable for the windows people ask for (see the module docstring).
 FUSION_MIN_DEPTH = 200
+KNN_MIN_DEPTH = 50
 FUSION_MAX_DEPTH = 2000
 
 
 def fusion_depth(want: int) -> int:
-    """How deep each ranking goes for a fused window ending at `want` (offset + top_k)."""
+    """How deep the BM25 ranking goes for a fused window ending at `want` (offset + top_k)."""
     return min(FUSION_MAX_DEPTH, max(FUSION_MIN_DEPTH, 2 * want))
+
+
+def knn_depth(want: int) -> int:
+    """How deep the kNN ranking goes for a fused window ending at `want`."""
+    return min(FUSION_MAX_DEPTH, max(KNN_MIN_DEPTH, 2 * want))
 
 
 def min_max(scored: Sequence[tuple[Id, float]]) -> dict[Id, float]:

@@ -60,6 +60,21 @@ class _Doc:
     copy: LocalCopy | None = None  # what the workers open, released when the document is done
 
 
+# In bulk-load mode written pages are gathered into writes of up to LOAD_WRITE_PAGES pages or
+# LOAD_WRITE_BYTES of page data (images, text, vectors), whichever comes first, which the store
+# sends a few bulk requests at a time: on one OpenSearch node, 32-page writes with refresh off built
+# one large k-NN graph a request at a time and ran slower than plain writes (BENCHMARKS.md, "Initial
+# load"). A document is still finished only once all its pages are written.
+LOAD_WRITE_PAGES = 2_000
+LOAD_WRITE_BYTES = 32 << 20
+
+
+def page_bytes(page: Page) -> int:
+    """About how much memory a page to be written holds (what a load's write buffer is capped by)."""
+    media = sum(len(b) for b in (page.image, page.thumbnail, page.word_boxes) if b is not None)
+    return media + len(page.text) + 8 * len(page.embedding or ()) + 512
+
+
 class Indexer:
     def __init__(self, store: Store, options: IndexOptions | None = None, embedder: Embedder | None = None):
         self.store = store
@@ -68,6 +83,8 @@ class Indexer:
         self.summary = IndexSummary(embedder=self.embedder.name)
         self._docs: dict[str, _Doc] = {}
         self._buffer: list[Page] = []
+        self._unwritten: list[Page] = []  # bulk-load mode: embedded pages gathered for a big write
+        self._unwritten_bytes = 0
         self._embedding: tuple[Future[npt.NDArray[np.float32]], list[Page]] | None = None
         self._tasks: deque[Task] = deque()
         self._next_id = 0
@@ -304,6 +321,8 @@ class Indexer:
             self._embedding = (self._embed_pool.submit(self._embed_missing, pages), pages)
             if wait:
                 self._flush(wait=True)
+        if wait and self._unwritten:
+            self._store_unwritten()
 
     def _embed_missing(self, pages: list[Page]) -> npt.NDArray[np.float32]:
         """Vectors for the pages the workers did not embed (all of them in "parent" mode)."""
@@ -313,6 +332,19 @@ class Indexer:
     def _write(self, pages: list[Page], vectors: npt.NDArray[np.float32]) -> None:
         for page, vector in zip([p for p in pages if p.embedding is None], vectors, strict=True):
             page.embedding = vector.tolist()
+        if not self.options.bulk_load:
+            self._store(pages)
+            return
+        self._unwritten.extend(pages)
+        self._unwritten_bytes += sum(page_bytes(p) for p in pages)
+        if len(self._unwritten) >= LOAD_WRITE_PAGES or self._unwritten_bytes >= LOAD_WRITE_BYTES:
+            self._store_unwritten()
+
+    def _store_unwritten(self) -> None:
+        pages, self._unwritten, self._unwritten_bytes = self._unwritten, [], 0
+        self._store(pages)
+
+    def _store(self, pages: list[Page]) -> None:
         self.store.upsert_pages(pages)
         self.summary.pages_indexed += len(pages)
         for page in pages:

@@ -7,9 +7,11 @@ texts in the same run.
 Each collection's documents become text files (title, blank line, abstract: `.T` and `.W` only,
 scripts/ir_metrics.py) indexed by `indexer.pipeline.Indexer`, once per collection and store;
 queries are the `.W` text of the judged queries, embedded by the store's bound embedder through the
-API's own QueryEmbedder and searched through `SearchRequest` → `store.search` (top 100). The anchor
-is `bm25s` with PyStemmer's English Snowball stemmer and English stop words. Metrics: nDCG@10,
-recall@50 (the default rerank depth), recall@100, MAP over the top 100; each collection's figures
+API's own QueryEmbedder and searched through `SearchRequest` → `store.search`. The anchor is
+`bm25s` with PyStemmer's English Snowball stemmer and English stop words. Metrics: nDCG@10,
+recall@50 (the default rerank depth), recall@100, MAP over the top 100, each read from searches of
+its own window (top 10, top 50, top 100: hybrid's lists go as deep as the window asks, as in the
+API; the anchor's and the other modes' rankings do not depend on it); each collection's figures
 are also given as ratios to its anchor, and those ratios averaged over the collections. Costs: the
 indexing process's CPU ms per page (all of `Indexer.run`, embedding included), and encode CPU ms
 per page and per query (one thread, model load excluded; the first collection's texts).
@@ -70,6 +72,7 @@ from search_api.embedding import QueryEmbedder  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "ir"
 DEPTH = 100
+WINDOWS = (10, 50, DEPTH)  # the top_k each metric is read from (scored_as_asked)
 MODES = [SearchMode.bm25, SearchMode.knn, SearchMode.hybrid]
 Scored = list[tuple[str, float]]  # (document id, score), best first
 S = TypeVar("S", bound=Hashable)  # a setting chosen leave-one-collection-out
@@ -164,11 +167,26 @@ def drop(url: str) -> None:
 
 
 def search_all(
-    store: Store, col: Collection, mode: SearchMode, vectors: dict[str, list[float]]
+    store: Store, col: Collection, mode: SearchMode, vectors: dict[str, list[float]], depth: int = DEPTH
 ) -> dict[str, list[str]]:
-    return {
-        q: [doc for doc, _ in hits] for q, hits in search_scored(store, col.queries, mode, vectors).items()
-    }
+    found = search_scored(store, col.queries, mode, vectors, depth)
+    return {q: [doc for doc, _ in hits] for q, hits in found.items()}
+
+
+def scored_as_asked(
+    store: Store, col: Collection, mode: SearchMode, vectors: dict[str, list[float]]
+) -> Scores:
+    """Each metric from searches of the window it describes, as people ask for them: nDCG@10 from
+    top-10 searches (a page of hits), recall@50 from top-50 ones (the rerank depth), recall@100
+    and MAP from top-100 ones. Hybrid's lists go as deep as the window asks (docstore.fusion), so
+    its top 10 may differ from the first 10 of a top 100; BM25 and kNN rank the same whatever the
+    window, and are searched once."""
+    if mode != SearchMode.hybrid:
+        return evaluate(search_all(store, col, mode, vectors), col.qrels)
+    at = {k: evaluate(search_all(store, col, mode, vectors, k), col.qrels) for k in WINDOWS}
+    return Scores(
+        ndcg10=at[10].ndcg10, recall50=at[50].recall50, recall100=at[DEPTH].recall100, map=at[DEPTH].map
+    )
 
 
 def search_scored(
@@ -208,7 +226,7 @@ def measure(
         embed = QueryEmbedder(store, None)
         vectors = {q: embed(text) for q, text in col.queries.items()}  # the same for every pass
         for mode in modes:
-            run.scores[mode.value] = evaluate(search_all(store, col, mode, vectors), col.qrels)
+            run.scores[mode.value] = scored_as_asked(store, col, mode, vectors)
             print(f"{col.name:5} {kind:10} {embedder:20} {mode.value:7} {run.scores[mode.value]}", flush=True)
         default = current_setting()
         for setting in grid:
@@ -216,7 +234,7 @@ def measure(
                 run.grid[setting] = run.scores["hybrid"]
                 continue
             with query_settings(setting):
-                run.grid[setting] = evaluate(search_all(store, col, SearchMode.hybrid, vectors), col.qrels)
+                run.grid[setting] = scored_as_asked(store, col, SearchMode.hybrid, vectors)
         if study:
             run.lists = study_lists(store, col, vectors, prf)
     finally:

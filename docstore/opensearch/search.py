@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from docstore.fusion import fusion_depth
+from docstore.fusion import fusion_depth, knn_depth
 from docstore.opensearch import queries as q
 from docstore.schema import Filters, SearchRequest
 
@@ -32,6 +32,7 @@ SEARCH_FILTER_PATH = ",".join(f"hits.hits.{f}" for f in HIT_FIELDS)
 # The hybrid's two rankings carry ids from doc values, not stored fields: a list 200 deep read
 # from stored fields cost more than its search (2.5x a BM25 search's time at 100k pages).
 RANKING_FIELDS = {"stored_fields": "_none_", "docvalue_fields": ["page_id"]}
+MGET_FILTER_PATH = "docs._id,docs.found,docs._source"
 # `status` keeps a response that found nothing in its place (filter_path drops empty ones), so the
 # responses line up with the searches sent.
 MSEARCH_FILTER_PATH = ",".join(
@@ -68,14 +69,15 @@ def build_hybrid_msearch(
     want: int,
     languages: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """_msearch lines for the two rankings the hybrid mode fuses, ids and scores only (kNN left
-    out without a vector)."""
+    """_msearch lines for the two rankings the hybrid mode fuses, each as deep as docstore.fusion
+    says, ids and scores only (kNN left out without a vector)."""
     depth = fusion_depth(want)
     header = {"index": index, "request_cache": True, "preference": preference_for(query, filters)}
     bm25 = q.build_bm25_query(query, filters, size=depth, languages=languages, source=False)
     lines: list[dict[str, Any]] = [dict(header), _ids_only(bm25)]
     if vector is not None:
-        lines += [dict(header), _ids_only(q.build_knn_query(vector, depth, filters, source=False))]
+        knn = q.build_knn_query(vector, knn_depth(want), filters, source=False)
+        lines += [dict(header), _ids_only(knn)]
     return lines
 
 

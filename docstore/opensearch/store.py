@@ -523,7 +523,7 @@ class OpenSearchStore:
 
     def _hybrid(self, query: str, request: SearchRequest, want: int) -> list[Hit]:
         """BM25 and kNN ids and scores in one _msearch round trip, fused (docstore.fusion), then
-        the window's pages in one lookup."""
+        the window's pages in one multi-get."""
         vector = request.vector if self._has_vectors() else None
         languages = self._index_languages()
         lines = s.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want, languages)
@@ -534,10 +534,16 @@ class OpenSearchStore:
         fused = fuse_hybrid(lexical, dense)[request.offset : want]
         if not fused:
             return []
-        found = self.search_index(
-            self.pages_index, q.build_pages_lookup([pid for pid, _ in fused], None), filter_path=s.SEARCH_FILTER_PATH
+        # The window's pages by id: a multi-get skips a search's query phase (the filters were
+        # applied by the searches that found them); it reads the searchable copy, as they did.
+        found = self.call(
+            self.client.mget,
+            index=self.pages_index,
+            body={"ids": [pid for pid, _ in fused]},
+            realtime="false",
+            filter_path=s.MGET_FILTER_PATH,
         )
-        sources = {h["_id"]: h["_source"] for h in s.hits_of(found)}
+        sources = {d["_id"]: d["_source"] for d in found.get("docs", []) if d.get("found")}
         # a page deleted between the two requests is left out
         return hits_from([(sources[pid], score) for pid, score in fused if pid in sources], request)
 

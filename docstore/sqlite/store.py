@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from docstore.fusion import fuse_hybrid, fusion_depth
+from docstore.fusion import fuse_hybrid, fusion_depth, knn_depth
 from docstore.protocol import StoreUnavailable
 from docstore.schema import (
     DocumentInfo,
@@ -404,7 +404,9 @@ class SqliteStore:
                 # kNN beside the BM25 query rather than after it.
                 index = self._vector_index(conn)
                 if index is not None:
-                    knn = _KNN_POOL.submit(self._knn_top, index, request.vector, request.filters, depth)
+                    knn = _KNN_POOL.submit(
+                        self._knn_top, index, request.vector, request.filters, knn_depth(want)
+                    )
             languages = self._index_languages(conn)
             lexical = self._lexical.search(conn, request.query, request.filters, depth, languages)
             ranked = fuse_hybrid(lexical, None if knn is None else knn.result())

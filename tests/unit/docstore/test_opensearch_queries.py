@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from docstore.analysis import STEM_WEIGHT
-from docstore.fusion import fusion_depth
+from docstore.fusion import fusion_depth, knn_depth
 from docstore.opensearch import queries as q
 from docstore.opensearch import search as s
 from docstore.opensearch.records import hits_from, images_from_source, page_actions, page_from_source
@@ -125,7 +125,7 @@ def test_knn_query_filters_inside_the_knn_clause_not_after() -> None:
         q.build_knn_query([1.0], 0)
 
 
-def test_hybrid_msearch_asks_both_rankings_to_the_fusion_depth_without_pages() -> None:
+def test_hybrid_msearch_asks_each_ranking_to_its_fusion_depth_without_pages() -> None:
     lines = s.build_hybrid_msearch("p-pages", "q", [1.0], Filters(doc_id="d"), want=300)
     assert lines[0] == lines[2]
     assert lines[0]["index"] == "p-pages" and lines[0]["request_cache"] is True
@@ -138,6 +138,9 @@ def test_hybrid_msearch_asks_both_rankings_to_the_fusion_depth_without_pages() -
     assert lines[3]["docvalue_fields"] == ["page_id"] and "_source" not in lines[3]
     assert len(s.build_hybrid_msearch("i", "q", None, None, want=600)) == 2  # no vector: BM25 only
     assert [fusion_depth(w) for w in (1, 10, 100, 101, 600, 5000)] == [200, 200, 200, 202, 1200, 2000]
+    assert [knn_depth(w) for w in (1, 10, 25, 26, 100, 600, 5000)] == [50, 50, 50, 52, 200, 1200, 2000]
+    small = s.build_hybrid_msearch("p-pages", "q", [1.0], None, want=10)
+    assert small[1]["size"] == 200 and small[3]["query"]["knn"]["embedding"]["k"] == 50
 
 
 def test_preference_is_stable_per_query_and_filters_and_never_reserved() -> None:
