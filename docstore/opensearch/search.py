@@ -37,9 +37,7 @@ MGET_FILTER_PATH = "docs._id,docs.found,docs._source"
 # responses line up with the searches sent.
 MSEARCH_FILTER_PATH = ",".join(
     [
-        "responses.hits.hits._id",
         "responses.hits.hits._score",
-        "responses.hits.hits._source",
         "responses.hits.hits.fields",
         "responses.error.type",
         "responses.error.reason",
@@ -71,36 +69,16 @@ def build_hybrid_msearch(
     want: int,
     languages: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """_msearch lines for the hybrid mode in one round trip: the two rankings it fuses, each as
-    deep as docstore.fusion says, ids and scores only; then each ranking's top `want` with their
-    pages (kNN left out without a vector). Every page of the fused window is in one of those tops
-    or, rarely, in neither (read by id after)."""
+    """_msearch lines for the two rankings the hybrid mode fuses, each as deep as docstore.fusion
+    says, ids and scores only (kNN left out without a vector)."""
+    depth = fusion_depth(want)
     header = {"index": index, "request_cache": True, "preference": preference_for(query, filters)}
-    bm25 = q.build_bm25_query(query, filters, size=fusion_depth(want), languages=languages, source=False)
+    bm25 = q.build_bm25_query(query, filters, size=depth, languages=languages, source=False)
     lines: list[dict[str, Any]] = [dict(header), _ids_only(bm25)]
     if vector is not None:
         knn = q.build_knn_query(vector, knn_depth(want), filters, source=False)
         lines += [dict(header), _ids_only(knn)]
-    lines += [dict(header), q.build_bm25_query(query, filters, size=want, languages=languages)]
-    if vector is not None:
-        lines += [dict(header), q.build_knn_query(vector, want, filters)]
     return lines
-
-
-def hybrid_parts(
-    result: dict[str, Any], with_vector: bool
-) -> tuple[list[tuple[str, float]], list[tuple[str, float]] | None, dict[str, dict[str, Any]]] | None:
-    """The BM25 ranking, the kNN ranking (None without a vector) and the pages found, by id, of an
-    _msearch made by build_hybrid_msearch; None when the pages index does not exist."""
-    found = responses_hits(result)
-    lists = 2 if with_vector else 1
-    if len(found) != 2 * lists:
-        raise RuntimeError(f"OpenSearch answered {len(found)} searches of {2 * lists}")
-    if any(hits is None for hits in found):
-        return None
-    ranked = [[(h["fields"]["page_id"][0], float(h["_score"])) for h in hits or []] for hits in found[:lists]]
-    pages = {h["_id"]: h["_source"] for hits in found[lists:] for h in hits or []}
-    return ranked[0], ranked[1] if with_vector else None, pages
 
 
 def _ids_only(body: dict[str, Any]) -> dict[str, Any]:
@@ -129,3 +107,13 @@ def responses_hits(result: dict[str, Any]) -> list[list[dict[str, Any]] | None]:
         else:
             raise RuntimeError(f"OpenSearch search failed: {error.get('type')}: {error.get('reason')}")
     return found
+
+
+def rankings(result: dict[str, Any]) -> list[list[tuple[str, float]]]:
+    """The (id, score) lists of an _msearch result, best first (searches of a missing index left
+    out)."""
+    return [
+        [(h["fields"]["page_id"][0], float(h["_score"])) for h in hits]
+        for hits in responses_hits(result)
+        if hits is not None
+    ]

@@ -522,28 +522,28 @@ class OpenSearchStore:
         return self._dim_known is not None
 
     def _hybrid(self, query: str, request: SearchRequest, want: int) -> list[Hit]:
-        """BM25 and kNN ids and scores, and each one's top pages, in one _msearch round trip,
-        fused (docstore.fusion); a window page in neither top is read by id after."""
+        """BM25 and kNN ids and scores in one _msearch round trip, fused (docstore.fusion), then
+        the window's pages in one multi-get."""
         vector = request.vector if self._has_vectors() else None
         languages = self._index_languages()
         lines = s.build_hybrid_msearch(self.pages_index, query, vector, request.filters, want, languages)
         result = self.call(self.client.msearch, body=lines, filter_path=s.MSEARCH_FILTER_PATH)
-        parts = s.hybrid_parts(result, vector is not None)
-        if parts is None:
-            return []
-        lexical, dense, sources = parts
+        lists = s.rankings(result)
+        lexical = lists[0] if lists else []
+        dense = lists[1] if len(lists) > 1 else None  # the kNN list, when there was a vector
         fused = fuse_hybrid(lexical, dense)[request.offset : want]
-        if missing := [pid for pid, _ in fused if pid not in sources]:
-            # A multi-get skips a search's query phase (the filters were applied by the searches
-            # that found these pages); it reads the searchable copy, as they did.
-            found = self.call(
-                self.client.mget,
-                index=self.pages_index,
-                body={"ids": missing},
-                realtime="false",
-                filter_path=s.MGET_FILTER_PATH,
-            )
-            sources.update({d["_id"]: d["_source"] for d in found.get("docs", []) if d.get("found")})
+        if not fused:
+            return []
+        # The window's pages by id: a multi-get skips a search's query phase (the filters were
+        # applied by the searches that found them); it reads the searchable copy, as they did.
+        found = self.call(
+            self.client.mget,
+            index=self.pages_index,
+            body={"ids": [pid for pid, _ in fused]},
+            realtime="false",
+            filter_path=s.MGET_FILTER_PATH,
+        )
+        sources = {d["_id"]: d["_source"] for d in found.get("docs", []) if d.get("found")}
         # a page deleted between the two requests is left out
         return hits_from([(sources[pid], score) for pid, score in fused if pid in sources], request)
 

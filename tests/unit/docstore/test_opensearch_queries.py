@@ -125,23 +125,18 @@ def test_knn_query_filters_inside_the_knn_clause_not_after() -> None:
         q.build_knn_query([1.0], 0)
 
 
-def test_hybrid_msearch_asks_each_ranking_to_its_fusion_depth_and_each_top_with_pages() -> None:
+def test_hybrid_msearch_asks_each_ranking_to_its_fusion_depth_without_pages() -> None:
     lines = s.build_hybrid_msearch("p-pages", "q", [1.0], Filters(doc_id="d"), want=300)
-    assert len(lines) == 8 and all(lines[h] == lines[0] for h in (2, 4, 6))
+    assert lines[0] == lines[2]
     assert lines[0]["index"] == "p-pages" and lines[0]["request_cache"] is True
     assert lines[0]["preference"] == s.preference_for("q", Filters(doc_id="d"))
-    # the rankings: ids and scores only, as deep as the fusion goes
     assert lines[1]["size"] == 600 and "_source" not in lines[1]
     assert lines[1]["stored_fields"] == "_none_" and lines[1]["docvalue_fields"] == ["page_id"]
     assert lines[1]["query"]["bool"]["filter"] == [{"term": {"doc_id": "d"}}]
     knn = lines[3]["query"]["knn"]["embedding"]
     assert knn["k"] == 600 and knn["filter"] == {"bool": {"filter": [{"term": {"doc_id": "d"}}]}}
     assert lines[3]["docvalue_fields"] == ["page_id"] and "_source" not in lines[3]
-    # each ranking's top of the window's size, with its pages
-    assert lines[5]["size"] == 300 and lines[5]["_source"] is True and lines[5]["query"] == lines[1]["query"]
-    assert lines[7]["size"] == 300 and lines[7]["_source"] is True
-    assert lines[7]["query"]["knn"]["embedding"]["k"] == 300
-    assert len(s.build_hybrid_msearch("i", "q", None, None, want=600)) == 4  # no vector: BM25 only
+    assert len(s.build_hybrid_msearch("i", "q", None, None, want=600)) == 2  # no vector: BM25 only
     assert [fusion_depth(w) for w in (1, 10, 100, 101, 600, 5000)] == [200, 200, 200, 202, 1200, 2000]
     assert [knn_depth(w) for w in (1, 10, 25, 26, 100, 600, 5000)] == [50, 50, 50, 52, 200, 1200, 2000]
     small = s.build_hybrid_msearch("p-pages", "q", [1.0], None, want=10)
@@ -155,7 +150,7 @@ def test_preference_is_stable_per_query_and_filters_and_never_reserved() -> None
     assert first != s.preference_for("fourier", Filters(collection="a"))
 
 
-def test_hybrid_parts_keep_order_and_scores_and_raise_real_failures() -> None:
+def test_msearch_rankings_keep_order_and_scores_and_raise_real_failures() -> None:
     result = {
         "responses": [
             {
@@ -167,18 +162,12 @@ def test_hybrid_parts_keep_order_and_scores_and_raise_real_failures() -> None:
                 }
             },
             {},  # filter_path drops `hits` when a search found nothing
-            {"hits": {"hits": [{"_id": "a", "_score": 2.0, "_source": {"page_id": "a"}}]}},
-            {},
+            {"error": {"type": "index_not_found_exception", "reason": "no such index"}},
         ]
     }
-    assert s.hybrid_parts(result, with_vector=True) == ([("a", 2.0), ("b", 1.0)], [], {"a": {"page_id": "a"}})
-    missing = {"error": {"type": "index_not_found_exception", "reason": "no such index"}}
-    assert s.hybrid_parts({"responses": [missing, missing]}, with_vector=False) is None
+    assert s.rankings(result) == [[("a", 2.0), ("b", 1.0)], []]
     with pytest.raises(RuntimeError, match="search_phase_execution_exception"):
-        failed = {"error": {"type": "search_phase_execution_exception", "reason": "r"}}
-        s.hybrid_parts({"responses": [failed, {}]}, with_vector=False)
-    with pytest.raises(RuntimeError, match="1 searches of 2"):
-        s.hybrid_parts({"responses": [{}]}, with_vector=False)
+        s.rankings({"responses": [{"error": {"type": "search_phase_execution_exception", "reason": "r"}}]})
 
 
 def test_page_lookup_checks_acl_in_the_query() -> None:
