@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import pytest
 
 from docstore.schema import page_id
 from docstore.store import open_store
+from tests.fixtures.processes import kill_when
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -175,18 +175,15 @@ def test_killed_run_is_completed_by_the_next_one(shared_pdfs: Path, tmp_path: Pa
     cmd = [sys.executable, "-m", "search_api.main", "index", str(geotopo), "--store", store_url, "--quiet"]
     proc = subprocess.Popen(cmd, env=_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     store = open_store(store_url)
+
+    def some_written() -> bool:  # some pages written, the document not finished
+        try:
+            return store.count() > 0
+        except Exception:
+            return False  # the database is still being created
+
     try:
-        deadline = time.monotonic() + 180
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                if store.count() > 0:  # some pages written, the document not finished
-                    break
-            except Exception:
-                pass  # the database is still being created
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        kill_when(proc, some_written)
         written = store.count()
         assert 0 < written < 117
         [doc] = store.list_documents()
@@ -275,15 +272,8 @@ def test_a_killed_run_leaves_no_page_lost_in_the_hnsw_index(
     proc = subprocess.Popen(cmd, env=_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     watcher = open_store(store_url)
     try:
-        deadline = time.monotonic() + 180
-        while proc.poll() is None and time.monotonic() < deadline and watcher.count() <= 8:
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        kill_when(proc, lambda: watcher.count() > 8)
     finally:
-        if proc.poll() is None:
-            proc.kill()
         watcher.close()
     assert persisted_watermark(db) == first  # the killed run never reached its close
     assert 8 < _knn_finds_every_page_once(store_url) < 8 + 117

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from docstore.opensearch.bulk_load import LOAD_RECORD
 from docstore.opensearch.store import OpenSearchStore
 from docstore.schema import Page, page_id
+from tests.fixtures.processes import kill_when
 
 pytestmark = pytest.mark.opensearch
 
@@ -156,16 +156,7 @@ def test_a_killed_index_run_is_completed_by_the_next_bulk_load(
     cmd.append("--bulk-load")
     env = {**os.environ, "FOLIO_EMBEDDER": "hash", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 180
-        while proc.poll() is None and time.monotonic() < deadline and _indexed(store) == 0:
-            time.sleep(0.02)  # until some of its pages are written (not searchable yet)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_when(proc, lambda: _indexed(store) > 0)  # some of its pages written (not searchable yet)
     assert _settings(store, store.pages_index) == LOADING
     [doc] = store.list_documents()
     assert not doc.complete
