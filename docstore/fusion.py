@@ -76,16 +76,33 @@ def fuse_hybrid(
     """The hybrid mode's fusion of a BM25 ranking and a kNN ranking, each (id, score) best first
     (dense None: no vectors to search, and the BM25 list alone ranks). Ties are broken by the
     best rank a page reached in either list, then by its id, so the same inputs always give the
-    same order."""
-    lex = min_max(lexical)
-    vec = min_max(dense) if dense is not None else {}
-    best_rank: dict[Id, int] = {}
-    for ranking in (lexical, dense or ()):
-        for rank, (page, _) in enumerate(ranking):
-            best_rank[page] = min(best_rank.get(page, rank), rank)
+    same order.
+
+    Each list is normalised as min_max does and weighted in the same pass (it runs on every
+    hybrid search, over a few hundred pages: one loop per list, the order sorted on plain tuples)."""
     share = LEXICAL_SHARE if dense is not None else 1.0
-    fused = {page: share * lex.get(page, 0.0) + (1 - share) * vec.get(page, 0.0) for page in best_rank}
-    return sorted(fused.items(), key=lambda item: (-item[1], best_rank[item[0]], item[0]))
+    fused: dict[Id, float] = {}
+    best_rank: dict[Id, int] = {}
+    for ranking, weight in ((lexical, share), (dense or (), 1.0 - share)):
+        if not ranking:
+            continue
+        values = [score for _, score in ranking]
+        low = min(values)
+        span = max(values) - low
+        seen: set[Id] = set()
+        for rank, (page, score) in enumerate(ranking):
+            if page in seen:  # a page listed twice keeps its first (best) score
+                continue
+            seen.add(page)
+            part = weight * ((score - low) / span if span > 0 else 1.0)
+            if page in fused:  # found by the BM25 list too: ranks are compared, scores added
+                fused[page] += part
+                best_rank[page] = min(best_rank[page], rank)
+            else:
+                fused[page] = part
+                best_rank[page] = rank
+    order = sorted([(-score, best_rank[page], page) for page, score in fused.items()])
+    return [(page, -negated) for negated, _, page in order]
 
 
 def rrf_fuse(

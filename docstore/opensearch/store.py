@@ -85,7 +85,9 @@ class OpenSearchStore:
         if self._client is None:
             from opensearchpy import OpenSearch
 
-            self._client = OpenSearch(**self._target.client_options())
+            from docstore.opensearch.serializer import OrjsonSerializer
+
+            self._client = OpenSearch(**self._target.client_options(), serializer=OrjsonSerializer())
         return self._client
 
     @property

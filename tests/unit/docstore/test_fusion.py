@@ -68,3 +68,24 @@ def test_hybrid_without_vectors_is_the_bm25_ranking_and_ties_are_deterministic()
     tied = fuse_hybrid([("p", 1.0), ("q", 1.0)], [("q", 1.0), ("p", 1.0)])
     assert [i for i, _ in tied] == ["p", "q"]
     assert fuse_hybrid([("q", 1.0), ("p", 1.0)], [("p", 1.0), ("q", 1.0)]) == [(i, s) for i, s in tied]
+
+
+def test_hybrid_scores_each_page_from_the_min_max_of_both_lists() -> None:
+    # random lists with repeats and ties, scored against min_max and the ranks directly
+    import random
+
+    rng = random.Random(5)
+    for _ in range(200):
+        lexical = [(f"p{rng.randrange(30)}", float(rng.randrange(8))) for _ in range(rng.randrange(25))]
+        lexical.sort(key=lambda item: -item[1])
+        dense = [(f"p{rng.randrange(30)}", rng.random()) for _ in range(rng.randrange(25))]
+        dense.sort(key=lambda item: -item[1])
+        lex, vec = min_max(lexical), min_max(dense)
+        pages = dict.fromkeys([p for p, _ in lexical] + [p for p, _ in dense])
+        rank = {p: min([r for r, (q, _) in enumerate(lexical + dense) if q == p and r < len(lexical)]
+                       + [r for r, (q, _) in enumerate(dense) if q == p]) for p in pages}  # fmt: skip
+        want = sorted(
+            ((p, LEXICAL_SHARE * lex.get(p, 0.0) + (1 - LEXICAL_SHARE) * vec.get(p, 0.0)) for p in pages),
+            key=lambda item: (-item[1], rank[item[0]], item[0]),
+        )
+        assert fuse_hybrid(lexical, dense) == want
