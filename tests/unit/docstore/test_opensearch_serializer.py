@@ -32,5 +32,7 @@ def test_falls_back_where_orjson_refuses() -> None:
 
 def test_reads_responses_and_reports_bad_ones() -> None:
     assert OrjsonSerializer().loads('{"hits": {"hits": [{"_score": 1.5}]}}') == {"hits": {"hits": [{"_score": 1.5}]}}
+    assert OrjsonSerializer().loads('{"big": 18446744073709551616}') == {"big": 2**64}
+    assert OrjsonSerializer().loads('{"x": NaN}')["x"] != 0  # read as the json module reads it
     with pytest.raises(SerializationError):
         OrjsonSerializer().loads("{not json")
