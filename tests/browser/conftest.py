@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.stack import Stack, build_corpus, start_server
+from tests.fixtures.required import unavailable
 
 CHROMIUM = os.environ.get("FOLIO_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,9 +30,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        if os.environ.get("FOLIO_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Chromium not found at {CHROMIUM} (scripts/setup.sh --dev installs it)")
-        pytest.skip(f"Chromium not found at {CHROMIUM} (scripts/setup.sh --dev installs it)")
+        unavailable("BROWSER", f"Chromium not found at {CHROMIUM} (scripts/setup.sh --dev installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.required import unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import ir_metrics as m  # noqa: E402
@@ -133,10 +134,7 @@ def test_the_shared_collections_read_as_their_sources_describe(
     # counts from ../shared/data/ir/SOURCES.md (CISI's pairs counted in CISI.REL: every line one pair)
     folder = IR_DATA / name
     if not folder.is_dir():
-        message = f"test collection not found at {folder}"
-        if os.environ.get("FOLIO_REQUIRE_CORPUS") == "1":
-            pytest.fail(message)  # CI: the corpus tests must run, never skip
-        pytest.skip(message)
+        unavailable("CORPUS", f"test collection not found at {folder}")
     col = m.COLLECTIONS[name](folder)
     assert len(col.docs) == docs
     assert all(col.docs.values())  # every document has text to index
