@@ -78,28 +78,16 @@ def fuse_hybrid(
     best rank a page reached in either list, then by its id, so the same inputs always give the
     same order.
 
-    Each list is normalised as min_max does and weighted in the same pass (it runs on every
-    hybrid search, over a few hundred pages: one loop per list, the order sorted on plain tuples)."""
+    Runs on every hybrid search, over a few hundred pages: one pass per list for the scores and one
+    for the ranks, and the order sorted on plain tuples rather than through a key function."""
     share = LEXICAL_SHARE if dense is not None else 1.0
     fused: dict[Id, float] = {}
     best_rank: dict[Id, int] = {}
     for ranking, weight in ((lexical, share), (dense or (), 1.0 - share)):
-        if not ranking:
-            continue
-        values = [score for _, score in ranking]
-        low = min(values)
-        span = max(values) - low
-        seen: set[Id] = set()
-        for rank, (page, score) in enumerate(ranking):
-            if page in seen:  # a page listed twice keeps its first (best) score
-                continue
-            seen.add(page)
-            part = weight * ((score - low) / span if span > 0 else 1.0)
-            if page in fused:  # found by the BM25 list too: ranks are compared, scores added
-                fused[page] += part
-                best_rank[page] = min(best_rank[page], rank)
-            else:
-                fused[page] = part
+        for page, value in min_max(ranking).items():
+            fused[page] = fused.get(page, 0.0) + weight * value
+        for rank, (page, _) in enumerate(ranking):
+            if page not in best_rank or rank < best_rank[page]:
                 best_rank[page] = rank
     order = sorted([(-score, best_rank[page], page) for page, score in fused.items()])
     return [(page, -negated) for negated, _, page in order]
