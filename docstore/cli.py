@@ -27,6 +27,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--mode", choices=[m.value for m in SearchMode], default=SearchMode.hybrid.value)
     parser.add_argument("--top-k", type=int, default=10, help=f"number of hits (1-{MAX_TOP_K}, default 10)")
     parser.add_argument("--collection", default=None, help="only pages of this collection")
+    parser.add_argument(
+        "--feedback",
+        action="store_true",
+        help="with --mode bm25: expand the query from its best pages (finds more, a second search)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--store", default=None, help=f"store URL (default $FOLIO_STORE or {DEFAULT_STORE_URL})"
@@ -42,6 +47,8 @@ def _fail(message: str, code: int = 1) -> int:
 def _request(store: Store, args: argparse.Namespace) -> SearchRequest | str:
     """The request to run, or an error message."""
     mode = SearchMode(args.mode)
+    if args.feedback and mode != SearchMode.bm25:
+        return f"--feedback applies to --mode bm25, not {mode.value}"
     vector = None
     if mode != SearchMode.bm25:
         embedder = query_embedder(store)
@@ -57,6 +64,7 @@ def _request(store: Store, args: argparse.Namespace) -> SearchRequest | str:
         mode=mode,
         top_k=args.top_k,
         filters=Filters(collection=args.collection),
+        feedback=args.feedback,
     )
 
 

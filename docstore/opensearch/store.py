@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from docstore import feedback
+from docstore.feedback import FeedbackPage
 from docstore.fusion import fuse_hybrid
 from docstore.opensearch import bulk_load as load
 from docstore.opensearch import queries as q
@@ -148,7 +150,13 @@ class OpenSearchStore:
         return index_shared_state(self, keys_file)
 
     def storage(self) -> dict[str, int]:
-        names = [self.pages_index, self.images_index, self.docs_index, self.failures_index, self.originals_index]
+        names = [
+            self.pages_index,
+            self.images_index,
+            self.docs_index,
+            self.failures_index,
+            self.originals_index,
+        ]
         found = self.call(
             self.client.transport.perform_request,
             "GET",
@@ -495,8 +503,14 @@ class OpenSearchStore:
         want = request.offset + request.top_k
         if request.mode == SearchMode.bm25:
             languages = self._index_languages()
+            expansion = self._feedback(query, request, languages) if request.feedback else None
             body = q.build_bm25_query(
-                query, request.filters, size=request.top_k, offset=request.offset, languages=languages
+                query,
+                request.filters,
+                size=request.top_k,
+                offset=request.offset,
+                languages=languages,
+                expansion=expansion,
             )
             return self._ranked(body, request, query)
         if request.mode == SearchMode.knn:
@@ -506,6 +520,18 @@ class OpenSearchStore:
             body = q.build_knn_query(request.vector, want, request.filters, offset=request.offset)
             return self._ranked(body, request, query)
         return self._hybrid(query, request, want)
+
+    def _feedback(self, query: str, request: SearchRequest, languages: list[str]) -> dict[str, float]:
+        """The query's expansion from its best pages that the request may see (docstore.feedback)."""
+        body = q.build_bm25_query(query, request.filters, size=feedback.DOCS, languages=languages)
+        body["_source"] = ["title", "text", "language"]
+        params = s.search_params(request, query)
+        result = self.call(self.client.search, index=self.pages_index, body=body, ignore=404, **params)
+        pages = []
+        for hit in s.hits_of(result):
+            page = hit["_source"]
+            pages.append(FeedbackPage(page["title"], page["text"], page["language"], float(hit["_score"])))
+        return feedback.expansion(pages, query, languages)
 
     def _index_languages(self) -> list[str]:
         """The page languages present, re-read after this store's own writes and at most every

@@ -24,7 +24,7 @@ import shutil
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -218,15 +218,22 @@ class LexicalIndex:
 
     # -- search --------------------------------------------------------------------------
     def search(
-        self, conn: sqlite3.Connection, query: str, filters: Filters, k: int, languages: list[str]
+        self,
+        conn: sqlite3.Connection,
+        query: str,
+        filters: Filters,
+        k: int,
+        languages: list[str],
+        expansion: Mapping[str, float] | None = None,
     ) -> list[tuple[int, float]]:
         """(rowid, score) of the k best pages: BM25 on the exact field plus STEM_WEIGHT × BM25 on the
-        stemmed field (a page with the exact form scores on both), best first."""
+        stemmed field (a page with the exact form scores on both), best first; `expansion`'s stems
+        (docstore.feedback) join on the stemmed field with their boosts."""
         if k <= 0:
             return []
         self.catch_up(conn)  # this process's own writes, and any other's, are searched
         searcher = self._reader().searcher()
-        text_query = _text_query(searcher, query, languages)
+        text_query = _text_query(searcher, query, languages, expansion or {})
         if text_query is None:
             return []
         filter_queries = _filter_queries(filters)
@@ -347,16 +354,19 @@ def _documents(conn: sqlite3.Connection, where: str, params: list[Any], with_row
     return out
 
 
-def _text_query(searcher: tantivy.Searcher, query: str, languages: list[str]) -> tantivy.Query | None:
+def _text_query(
+    searcher: tantivy.Searcher, query: str, languages: list[str], expansion: Mapping[str, float]
+) -> tantivy.Query | None:
     terms = query_terms(query, languages)
     total = searcher.num_docs
     should: list[tuple[tantivy.Occur, tantivy.Query]] = []
     for token in terms.exact:
         should.append((tantivy.Occur.Should, _exact_query(searcher, total, token)))
-    for stem in terms.stems:
+    weighted = [(stem, analysis.STEM_WEIGHT) for stem in terms.stems] + list(expansion.items())
+    for stem, boost in weighted:
         term = fold(stem)
         q = tantivy.Query.term_query(SCHEMA, "stems", term, index_option="freq")
-        weight = analysis.STEM_WEIGHT * _idf_ratio(total, searcher.doc_freq("stems", term))
+        weight = boost * _idf_ratio(total, searcher.doc_freq("stems", term))
         should.append((tantivy.Occur.Should, tantivy.Query.boost_query(q, weight)))
     if not should:
         return None

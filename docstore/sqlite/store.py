@@ -18,6 +18,8 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from docstore import feedback
+from docstore.feedback import FeedbackPage
 from docstore.fusion import fuse_hybrid, fusion_depth, knn_depth
 from docstore.protocol import StoreUnavailable
 from docstore.schema import (
@@ -389,9 +391,9 @@ class SqliteStore:
             return []
         want = request.offset + request.top_k
         if request.mode == SearchMode.bm25:
-            ranked = self._lexical.search(
-                conn, request.query, request.filters, want, self._index_languages(conn)
-            )
+            languages = self._index_languages(conn)
+            expansion = self._feedback(conn, request, languages) if request.feedback else None
+            ranked = self._lexical.search(conn, request.query, request.filters, want, languages, expansion)
         elif request.mode == SearchMode.knn:
             assert request.vector is not None
             index = self._vector_index(conn)
@@ -411,6 +413,21 @@ class SqliteStore:
             lexical = self._lexical.search(conn, request.query, request.filters, depth, languages)
             ranked = fuse_hybrid(lexical, None if knn is None else knn.result())
         return build_hits(conn, ranked[request.offset : want], request)
+
+    def _feedback(
+        self, conn: sqlite3.Connection, request: SearchRequest, languages: list[str]
+    ) -> dict[str, float]:
+        """The query's expansion from its best pages that the request may see (docstore.feedback)."""
+        top = self._lexical.search(conn, request.query, request.filters, feedback.DOCS, languages)
+        if not top:
+            return {}
+        found = conn.execute(
+            f"SELECT rowid, title, text, language FROM pages WHERE rowid IN ({placeholders(top)})",
+            [rowid for rowid, _ in top],
+        )
+        rows = {rowid: (title, text, language) for rowid, title, text, language in found}
+        pages = [FeedbackPage(*rows[rowid], score=score) for rowid, score in top if rowid in rows]
+        return feedback.expansion(pages, request.query, languages)
 
     def _index_languages(self, conn: sqlite3.Connection) -> list[str]:
         """The languages present, re-read only after a write (any process's: generation)."""

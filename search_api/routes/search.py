@@ -50,6 +50,7 @@ def _prepare(request: Request, body: SearchBody, image: str | bytes | None, call
             groups=caller.acl_groups(),
         ),
         rerank=body.rerank,
+        feedback=body.feedback,
         note=note,
         text_from_image=from_image,
     )

@@ -63,6 +63,7 @@ def test_bad_input_is_4xx_with_a_message(api_server: StartServer, tmp_path: Path
         ({"query": "x", "top_n": 0}, 422, "top_n"),
         ({"query": "x", "offset": -1}, 422, "offset"),
         ({"query": "x", "mode": "fuzzy"}, 422, "mode"),
+        ({"query": "x", "mode": "hybrid", "feedback": True}, 422, "feedback"),
         ({"query": 5}, 422, "query"),
         ({"query": "x", "unknown": 1}, 422, "unknown"),
         ({"image": "%%% not base64 %%%"}, 400, "base64"),
@@ -88,7 +89,9 @@ def test_bad_input_is_4xx_with_a_message(api_server: StartServer, tmp_path: Path
     assert 'route="/v1/search",status="422"' in metrics
 
 
-def test_dead_reranker_falls_back_to_first_stage(api_server: StartServer, tmp_path: Path, shared_pdfs: Path) -> None:
+def test_dead_reranker_falls_back_to_first_stage(
+    api_server: StartServer, tmp_path: Path, shared_pdfs: Path
+) -> None:
     url = f"sqlite:///{tmp_path}/d.db"
     index_files(url, [shared_pdfs / "pdflatex-4-pages.pdf"])
     server = api_server(url, reranker=f"remote:http://127.0.0.1:{free_port()}", anonymous=True)

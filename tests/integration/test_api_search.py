@@ -204,3 +204,27 @@ def test_highlights_mark_the_drawn_word(api_server: StartServer, api_store_url: 
         assert all("image query" in h["highlights_note"] for h in by_image["hits"])
     else:
         assert "OCR is unavailable" in (by_image["rerank_reason"] or "")
+
+
+def test_bm25_feedback_finds_pages_that_use_other_words(api_server: StartServer, tmp_path: Path) -> None:
+    notes = {
+        "a": "The lung carcinoma was seen in a pulmonary biopsy taken from the patient last week.",
+        "b": "Results of the pulmonary biopsy confirmed a lung carcinoma in the upper lobe of the patient.",
+        "c": "A biopsy of the lung showed carcinoma cells, and the pulmonary function of the patient was low.",
+        "other-words": "The pulmonary biopsy of the patient confirmed a carcinoma in the upper lobe.",
+        "off-topic": "Kidney transplants went well, and dialysis was stopped soon after that operation.",
+    }
+    for name, text in notes.items():
+        (tmp_path / f"{name}.txt").write_text(text + "\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path}/feedback.db"
+    assert index_files(url, sorted(tmp_path.glob("*.txt"))) == len(notes)
+    server = api_server(url, anonymous=True)
+    found = {}
+    with server.client() as client:
+        for feedback in (False, True):
+            body = {"query": "lung", "mode": "bm25", "rerank": False, "feedback": feedback}
+            resp = client.post("/v1/search", json=body)
+            assert resp.status_code == 200, resp.text
+            found[feedback] = [Path(hit["source"]).stem for hit in resp.json()["hits"]]
+    assert sorted(found[False]) == ["a", "b", "c"]
+    assert sorted(found[True][:3]) == ["a", "b", "c"] and found[True][3:] == ["other-words"]

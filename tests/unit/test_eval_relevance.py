@@ -100,17 +100,3 @@ def test_the_study_reproduces_the_stores_fusion_and_fills_a_missing_score_with_t
     assert ev.Fusion("convex", alpha=0.5, norm="zscore").ranking(lexical, dense) != zero.ranking(
         lexical, dense
     )
-
-
-def test_expansion_adds_the_feedback_documents_words_the_query_lacks() -> None:
-    docs = {
-        "1": "Cataloguing rules for libraries.",
-        "2": "Library cataloguing and indexing rules.",
-        "3": "Birds.",
-    }
-    expanded = ev.expand_query("the library", [("1", 2.0), ("2", 1.0), ("3", 0.0)], docs)
-    words = expanded.split()
-    assert words[:2] == ["library", "library"]  # the query's content words, repeated; stop words dropped
-    assert {"cataloguing", "rules", "indexing"} <= set(words)
-    assert "libraries" not in words and "birds" not in words  # a query word's stem, and a document scored 0
-    assert words.count("cataloguing") > words.count("indexing")  # in both documents: heavier

@@ -39,6 +39,7 @@ def store_url(tmp_path: Path) -> str:
             page_count=3,
             title=doc.upper(),
             text=text,
+            language="ja" if doc == "c" else "en",
             embedding=vec.tolist(),
         )
         for (doc, text), vec in zip(TEXTS.items(), vectors, strict=True)
@@ -130,4 +131,19 @@ def test_json_hits_carry_the_highlight_boxes(tmp_path: Path, capsys: pytest.Capt
     store.close()
     assert main(["search", "glacier", "--mode", "bm25", "--json", "--store", url]) == 0
     (hit,) = json.loads(capsys.readouterr().out)["hits"]
-    assert hit["highlights"] == [{"x0": 0.1, "y0": 0.2, "x1": 0.3, "y1": 0.25}] and hit["highlights_note"] is None
+    assert (
+        hit["highlights"] == [{"x0": 0.1, "y0": 0.2, "x1": 0.3, "y1": 0.25}]
+        and hit["highlights_note"] is None
+    )
+
+
+def test_feedback_expands_bm25_and_is_refused_elsewhere(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "tax", "--json", "--mode", "bm25", "--store", store_url]) == 0
+    assert [h["doc_id"] for h in json.loads(capsys.readouterr().out)["hits"]] == ["b"]
+    # the page found for "tax" also speaks of glaciers: feedback finds the other glacier page
+    assert main(["search", "tax", "--json", "--mode", "bm25", "--feedback", "--store", store_url]) == 0
+    assert [h["doc_id"] for h in json.loads(capsys.readouterr().out)["hits"]] == ["b", "a"]
+    assert main(["search", "tax", "--feedback", "--store", store_url]) == 1
+    assert "--feedback applies to --mode bm25, not hybrid" in capsys.readouterr().err
