@@ -23,8 +23,8 @@ from typing import NamedTuple
 from docstore import analysis
 
 DOCS = 3  # best pages of the first pass
-TERMS = 30  # stems taken from them
-WEIGHT = 0.05  # their boosts' sum, as a share of the query's own stemmed-field weight
+TERMS = 50  # stems taken from them
+WEIGHT = 0.2  # their boosts' sum, as a share of the query's own stemmed-field weight
 
 
 class FeedbackPage(NamedTuple):

@@ -79,7 +79,7 @@ def query_vectors(kind: str, count: int, dim: int, rng: np.random.Generator) -> 
 
 
 def synthetic_pages(
-    n: int, dim: int, seed: int, kind: str = "topics"
+    n: int, dim: int, seed: int, kind: str = "topics", language: str = ""
 ) -> Iterator[tuple[list[Page], np.ndarray]]:
     rng = np.random.default_rng(seed)
     words = vocabulary(np.random.default_rng(0))
@@ -105,6 +105,7 @@ def synthetic_pages(
                     page_count=10,
                     title=" ".join(words[j] for j in zipf_ids(rng, 4)),
                     text=text,
+                    language=language,
                     embedding=vectors[i].tolist(),
                     acl=["staff"] if (start + i) % 5 == 0 else [],
                 )  # fmt: skip
@@ -349,7 +350,9 @@ def opensearch_resources(store: Store) -> str:
     rss = ""
     status = Path(f"/proc/{info['process']['id']}/status")
     if status.exists():
-        kb = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS"))
+        kb = next(
+            int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS")
+        )
         rss = f", node RSS {kb / 1e6:.1f} GB"
     return (
         f"pages index {stats['store']['size_in_bytes'] / 1e9:.2f} GB on disk in {stats['segments']['count']} "
@@ -357,13 +360,13 @@ def opensearch_resources(store: Store) -> str:
     )
 
 
-def fill(store: Store, n: int, dim: int, kind: str, bulk_load: bool = True) -> np.ndarray:
+def fill(store: Store, n: int, dim: int, kind: str, bulk_load: bool = True, language: str = "") -> np.ndarray:
     """Write n synthetic pages as `folio index --bulk-load` does (in the store's bulk-load mode),
     or without it; returns their vectors."""
     store.ensure(dim)
     chunks = []
     with store.bulk_load() if bulk_load else nullcontext():
-        for pages, vectors in synthetic_pages(n, dim, seed=n, kind=kind):
+        for pages, vectors in synthetic_pages(n, dim, seed=n, kind=kind, language=language):
             store.upsert_pages(pages)
             chunks.append(vectors)
     return np.concatenate(chunks)
@@ -384,6 +387,11 @@ def main() -> int:
     )
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--vectors", choices=["topics", "uniform"], default="topics", help="see above")
+    ap.add_argument(
+        "--language",
+        default="",
+        help="the pages' language (default none: words unstemmed; 'en' stems them, and feedback expands queries)",
+    )
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument(
         "--workdir", type=Path, default=None, help="where the SQLite files go (default: a temp dir)"
@@ -439,14 +447,14 @@ def main() -> int:
             if backend == "opensearch" and args.reuse and store.count() == n:
                 matrix = np.zeros((n, args.dim), dtype=np.float32)  # no raw baseline for OpenSearch
             elif backend == "opensearch":
-                matrix = fill(store, n, args.dim, args.vectors)
+                matrix = fill(store, n, args.dim, args.vectors, language=args.language)
                 settle(store, force=args.merge == "force")
             elif store.count() == n:
                 with sqlite3.connect(path) as raw:
                     blobs = [r[0] for r in raw.execute("SELECT embedding FROM vectors ORDER BY rowid")]
                 matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(n, args.dim)
             else:
-                matrix = fill(store, n, args.dim, args.vectors)
+                matrix = fill(store, n, args.dim, args.vectors, language=args.language)
             print(f"{backend} {n}: filled in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             if backend == "sqlite":  # the kNN index (the HNSW graph: built, or loaded and caught up)
                 t0 = time.perf_counter()
@@ -470,7 +478,9 @@ def main() -> int:
                     raw = base["bm25"][0] + base["knn"][0]
                     note = f"raw tantivy + numpy p50 {raw:.2f} ms"
                 if mode == "knn":
-                    found = f"recall@{args.top_k} against exact search {recall:.3f}" if recall is not None else ""
+                    found = (
+                        f"recall@{args.top_k} against exact search {recall:.3f}" if recall is not None else ""
+                    )
                     note = "; ".join(part for part in (note, memory, found) if part)
                 ratio = f"{p50 / raw:.2f}" if raw else ""
                 if mode == "bm25+feedback":
@@ -514,7 +524,8 @@ def main() -> int:
             f"{'force-merged to one segment' if args.merge == 'force' else 'as the engine merges left it'} after a "
             f"bulk load, 1-min load average "
             f"{os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every number, baselines "
-            f"included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), 20% of pages ACL-restricted, "
+            f"included), {WORDS_PER_PAGE} words/page (Zipf vocabulary of {VOCAB:,}), pages' language {args.language or 'none'}, "
+            "20% of pages ACL-restricted, "
             f"{args.vectors} vectors (see the script; the kNN row's recall@{args.top_k}: its share of the exact "
             "top-k). "
             "p50/p95: the search the API's first stage makes (hits without snippets; the API makes them only "
