@@ -19,6 +19,7 @@ function searchBody(offset) {
     top_n: PAGE_SIZE,
     offset,
   };
+  if (body.mode === "bm25" && $("feedback").checked) body.feedback = true;
   const collection = $("collection").value;
   if (collection) body.collection = collection;
   const image = imageQuery();
@@ -67,6 +68,7 @@ function remember(request) {
   const params = new URLSearchParams();
   if (request.query) params.set("q", request.query);
   if (request.mode !== "hybrid") params.set("mode", request.mode);
+  if (request.feedback) params.set("feedback", "1");
   if (request.collection) params.set("collection", request.collection);
   const url = params.toString() ? `?${params}` : location.pathname;
   history.replaceState(null, "", url);
@@ -93,6 +95,8 @@ function restoreFromAddress() {
   const params = new URLSearchParams(location.search);
   const mode = params.get("mode");
   if (mode && ["hybrid", "bm25", "knn"].includes(mode)) $("mode").value = mode;
+  $("feedback").checked = params.get("feedback") === "1";
+  showFeedbackOption();
   const q = params.get("q");
   if (q) $("q").value = q;
   return Boolean(q);
@@ -117,13 +121,19 @@ function reloadCollectionsSoon() {
   collectionsTimer = setTimeout(loadCollections, 500);
 }
 
+// Feedback (docstore.feedback) expands keyword searches only: the option shows with that mode.
+function showFeedbackOption() {
+  $("feedback-option").hidden = $("mode").value !== "bm25";
+}
+
 async function start() {
   initAuth();
   initUpload();
   initImageQuery(() => runSearch());
   initKeys();
   $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(); });
-  $("mode").addEventListener("change", () => { if (last) runSearch(); });
+  $("mode").addEventListener("change", () => { showFeedbackOption(); if (last) runSearch(); });
+  $("feedback").addEventListener("change", () => { if (last) runSearch(); });
   $("collection").addEventListener("change", () => { if (last) runSearch(); });
   $("more").addEventListener("click", () => runSearch({ append: true }));
   $("image-query-clear").addEventListener("click", () => { if (last && last.image) last = null; });

@@ -179,3 +179,30 @@ def test_snippets_are_inserted_as_html_only_when_they_hold_just_text_and_marks(
     assert rendered["badTags"] == 0
     assert rendered["badText"] == "x"
     assert rendered["pwned"] is False
+
+
+def test_related_words_expand_keyword_searches_only(portal: Stack, open_portal: Any) -> None:
+    page = open_portal(portal, key=portal.keys["team-a"])
+    option = page.locator("#feedback-option")
+    assert not option.is_visible()  # hybrid: the option does not apply
+    page.select_option("#mode", "bm25")
+    assert option.is_visible()
+    search(page, "lorem ipsum")
+    plain = page.locator("#results .hit").count()
+
+    def searched(action: Any) -> dict[str, Any]:
+        with page.expect_request(lambda r: r.url.endswith("/v1/search") and r.method == "POST") as sent:
+            action()
+        page.wait_for_selector("#results[aria-busy]", state="detached")
+        body: dict[str, Any] = sent.value.post_data_json
+        return body
+
+    body = searched(lambda: page.check("#feedback"))
+    assert body["mode"] == "bm25" and body["feedback"] is True
+    assert page.locator("#results .hit").count() >= plain  # the expanded query keeps every match
+    assert "feedback=1" in page.url
+    page.reload()  # the address keeps it
+    page.wait_for_selector("#results .hit")
+    assert page.locator("#feedback").is_checked() and option.is_visible()
+    body = searched(lambda: page.select_option("#mode", "hybrid"))
+    assert "feedback" not in body and not option.is_visible()
