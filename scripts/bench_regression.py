@@ -6,7 +6,8 @@ The base commit is checked out with `git worktree add --detach` in a temporary f
 the end (`--head REF` measures a commit the same way instead of the working tree). Each side runs
 its OWN copy of the script, with its own packages first on the path (cwd and PYTHONPATH = that
 tree), with the same Python and the side's no-record flag. Rounds go
-base, head, head, base, ... so a drift in the machine's load falls on both sides. Prints a table,
+base, head, head, base, ... so a drift in the machine's load falls on both sides, after `--warmup`
+unrecorded runs of each side (default 1), so no recorded run reads a cold node or file. Prints a table,
 makes it the `regression-<bench>` current table in BENCHMARKS.md and appends it to the history.
 
   .venv/bin/python scripts/bench_regression.py --base c27c4c7 --bench reranker --queries 2 --top 8
@@ -143,6 +144,13 @@ def main() -> int:
     ap.add_argument("--head", help="a commit to measure instead of the working tree (also as a worktree)")
     ap.add_argument("--bench", required=True, choices=sorted(BENCHES))
     ap.add_argument("--rounds", type=int, default=2, help="runs of each side (median)")
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="unrecorded runs of each side first (default 1): a node just started or an index just "
+        "built reads cold from disk on its first run",
+    )
     ap.add_argument("--base-args", default="", help="extra arguments for the base side only (one string)")
     ap.add_argument("--head-args", default="", help="extra arguments for the head side only (one string)")
     ap.add_argument("--no-record", action="store_true", help="do not update BENCHMARKS.md or its history")
@@ -168,6 +176,9 @@ def main() -> int:
         for side, tree in trees.items():
             check_flags(tree, bench, side_args[side])
             probe(tree)
+        for r in range(args.warmup):
+            for side in ("base", "head"):
+                run_side(f"{side} warm-up {r + 1}/{args.warmup}", trees[side], bench, side_args[side])
         for r in range(args.rounds):
             for side in ("base", "head") if r % 2 == 0 else ("head", "base"):
                 results[side].append(
@@ -194,7 +205,8 @@ def main() -> int:
             table.append("| " + " | ".join([*key, figure, fmt(b), fmt(h), ratio]) + " |")
     notes = (
         f"`{bench.script}` of base {base_sha} and of {'commit' if args.head else 'the working tree'} {head_desc}, run "
-        f"alternately in one session, {args.rounds} runs each (base, head, head, base, …), median per side. "
+        f"alternately in one session, {args.rounds} runs each (base, head, head, base, …) after "
+        f"{args.warmup} unrecorded warm-up run{'' if args.warmup == 1 else 's'} each, median per side. "
         f"Arguments: base `{shlex.join(side_args['base']) or '(defaults)'}`, "
         f"head `{shlex.join(side_args['head']) or '(defaults)'}`. head/base above 1 is faster for "
         "pairs/s, req/s and pages/CPU-s, slower for p50 ms and CPU ms/page. Load average at the end: "
