@@ -85,9 +85,15 @@ class SearchRequest(BaseModel):
 
     @model_validator(mode="after")
     def _feedback_in_bm25(self) -> SearchRequest:
-        if self.feedback and self.mode != SearchMode.bm25:
-            raise ValueError(f"feedback applies to the bm25 mode, not {self.mode.value}")
+        check_feedback_mode(self.mode, self.feedback)
         return self
+
+
+def check_feedback_mode(mode: SearchMode, feedback: bool) -> None:
+    """Feedback expands BM25 queries only (docstore.feedback): ValueError for any other mode (in a
+    model validator, a validation error; the API's SearchBody checks the same)."""
+    if feedback and mode != SearchMode.bm25:
+        raise ValueError(f"feedback applies to the bm25 mode, not {mode.value}")
 
 
 class Hit(BaseModel):

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from docstore.highlights import HighlightBox
 from docstore.page_highlights import Highlights
-from docstore.schema import MAX_OFFSET, MAX_TOP_K, MAX_TOP_N, Page, SearchMode
+from docstore.schema import MAX_OFFSET, MAX_TOP_K, MAX_TOP_N, Page, SearchMode, check_feedback_mode
 
 
 class SearchBody(BaseModel):
@@ -35,8 +35,7 @@ class SearchBody(BaseModel):
 
     @model_validator(mode="after")
     def _feedback_in_bm25(self) -> SearchBody:
-        if self.feedback and self.mode != SearchMode.bm25:
-            raise ValueError(f"feedback applies to the bm25 mode, not {self.mode.value}")
+        check_feedback_mode(self.mode, self.feedback)
         return self
 
 
